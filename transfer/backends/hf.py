@@ -1,0 +1,65 @@
+"""transformers in-process: pooled hidden states of one layer, and label-token log-probs."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from transfer.backends.base import Backend
+from transfer.models import resolve_path
+
+
+class HFBackend(Backend):
+    name = "hf"
+
+    def __init__(self, backend_cfg: dict, model_cfg: dict):
+        super().__init__(backend_cfg, model_cfg)
+        from transformers import AutoModel, AutoTokenizer
+
+        if backend_cfg.get("threads"):
+            torch.set_num_threads(int(backend_cfg["threads"]))
+        path = resolve_path(model_cfg)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "right"
+        self.model = AutoModel.from_pretrained(path, dtype=torch.float32).eval()
+        self._truncate_to_layer(model_cfg.get("layer"))
+
+    def _truncate_to_layer(self, layer: int | None) -> None:
+        """Keep layers 1..L of a decoder: its output is then norm(h_L), exactly what a vLLM server of the same
+        truncated model returns, and the dropped layers cost nothing."""
+        if layer is None or self.model_cfg["kind"] != "causal_lm":
+            return
+        layers = self.model.layers
+        if not 0 < layer <= len(layers):
+            raise ValueError(f"model {self.model_cfg['name']}: layer {layer} outside 1..{len(layers)}")
+        self.model.layers = layers[:layer]
+        self.model.config.num_hidden_layers = layer
+        if getattr(self.model.config, "layer_types", None):
+            self.model.config.layer_types = self.model.config.layer_types[:layer]
+
+    @torch.inference_mode()
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        batch_size = int(self.model_cfg.get("batch_size", 16))
+        order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
+        out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                 max_length=int(self.model_cfg["max_tokens"]), return_tensors="pt")
+            hidden = self.model(**enc).last_hidden_state
+            out[idx] = pool(hidden, enc["attention_mask"], self.model_cfg.get("pooling", "mean")).numpy()
+        return out
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    if how == "mean":
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+    if how == "last":
+        last = mask.sum(1) - 1
+        return hidden[torch.arange(hidden.shape[0]), last]
+    raise ValueError(f"pooling={how!r} is unknown (mean | last)")

@@ -1,0 +1,21 @@
+"""Errors the harness raises for things a user must fix; each message names the thing."""
+
+
+class TransferError(RuntimeError):
+    """Base class: a one-line, actionable error (bad input, bad config, unreachable service)."""
+
+
+class DataError(TransferError):
+    """A data file is missing, malformed or yields an empty split."""
+
+
+class ConfigError(TransferError):
+    """A config name or value is unknown or invalid."""
+
+
+class AssetError(TransferError):
+    """A model asset could not be fetched, verified or assembled."""
+
+
+class BoundaryError(TransferError):
+    """A method broke the evaluation boundary or returned invalid predictions."""

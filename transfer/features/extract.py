@@ -1,0 +1,75 @@
+"""Per-pair features: f(prompt + better reply) and f(prompt + worse reply), cached under a content hash of
+everything that changes them (weights, texts, template, layer, pooling, max tokens, backend, extractor version)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from transfer import paths
+from transfer.data.pairs import PairSet
+from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
+from transfer.features.text import render
+from transfer.models import resolve_path, weights_fingerprint
+
+
+@dataclass(frozen=True)
+class PairFeatures:
+    better: np.ndarray  # (n_pairs, dim)
+    worse: np.ndarray
+
+    def oriented(self, index: np.ndarray, a_is_better: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(f(A), f(B)) for the given pairs under an A/B assignment."""
+        flip = a_is_better[:, None]
+        a = np.where(flip, self.better[index], self.worse[index])
+        b = np.where(flip, self.worse[index], self.better[index])
+        return a, b
+
+
+def pair_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> list[str]:
+    tokenizer = None
+    if model_cfg.get("chat_template"):
+        from transformers import AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(resolve_path(model_cfg))
+    better = [render(p.prompt, p.better, fmt, tokenizer) for p in pairs.pairs]
+    worse = [render(p.prompt, p.worse, fmt, tokenizer) for p in pairs.pairs]
+    return better + worse
+
+
+def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str]) -> tuple[str, dict]:
+    parts = {
+        "weights": weights_fingerprint(resolve_path(model_cfg)),
+        "texts": texts_hash(texts),
+        "layer": model_cfg.get("layer"),
+        "pooling": model_cfg.get("pooling"),
+        "max_tokens": model_cfg.get("max_tokens"),
+        "chat_template": bool(model_cfg.get("chat_template")),
+        "backend": backend_cfg["name"],
+        "extractor": EXTRACTOR_VERSION,
+    }
+    return cache_key(parts), parts
+
+
+def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fmt: dict,
+                          shard_size: int = 256) -> PairFeatures:
+    texts = pair_texts(pairs, model_cfg, fmt)
+    key, parts = feature_key(model_cfg, backend_cfg, texts)
+    cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"],
+                                                          "dataset": pairs.name}, len(texts), shard_size)
+    backend = None
+
+    def compute(chunk):
+        nonlocal backend
+        if backend is None:  # load the model only when some shard is missing
+            from transfer.backends import load_backend
+            backend = load_backend(backend_cfg, model_cfg)
+        return backend.features(chunk)
+
+    try:
+        rows = cache.fill(texts, compute, desc=f"{model_cfg['name']} on {pairs.name}")
+    finally:
+        if backend is not None:
+            backend.close()
+    n = len(pairs)
+    return PairFeatures(better=rows[:n], worse=rows[n:])

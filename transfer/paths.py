@@ -1,0 +1,67 @@
+"""Where the harness keeps things: one home directory for assets and caches, one tracking store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def repo_root() -> Path | None:
+    """The checkout this package runs from (editable install), or None for a wheel install."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "pyproject.toml").exists() and (root / "conf").is_dir() else None
+
+
+def config_dir() -> Path:
+    root = repo_root()
+    if root is None:
+        raise FileNotFoundError("conf/ not found: run from a checkout of the transfer repository")
+    return root / "conf"
+
+
+def home() -> Path:
+    """Assets, feature caches and downloads live here: $TRANSFER_HOME, else <repo>/.transfer."""
+    env = os.environ.get("TRANSFER_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    root = repo_root()
+    return (root / ".transfer") if root else Path.home() / ".cache" / "transfer"
+
+
+def shared_data_dir() -> Path:
+    """Real data for development: $TRANSFER_DATA, else ../shared/data beside the checkout."""
+    env = os.environ.get("TRANSFER_DATA")
+    if env:
+        return Path(env).expanduser().resolve()
+    root = repo_root() or Path.cwd()
+    return (root.parent / "shared" / "data").resolve()
+
+
+def default_tracking_uri() -> str:
+    """$MLFLOW_TRACKING_URI, else a sqlite store at the repo root (no server needed)."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    root = repo_root() or Path.cwd()
+    return f"sqlite:///{root / 'mlruns.db'}"
+
+
+def default_artifact_root() -> Path:
+    root = repo_root() or Path.cwd()
+    return root / "mlartifacts"
+
+
+def git_sha() -> str:
+    """HEAD of the checkout, suffixed -dirty when the tree has changes; 'unknown' outside git."""
+    root = repo_root() or Path.cwd()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{sha}-dirty" if dirty else sha
