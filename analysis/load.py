@@ -1,0 +1,149 @@
+"""A study in the tracking store -> tidy pandas tables (docs/tracking.md is the contract read here).
+
+cells:     one row per finished cell: setting, dataset, method, seed, weak_acc, ceiling_acc, w2s_acc, gap, pgr, n_test
+baselines: one row per (setting, dataset, seed): weak_acc, ceiling_acc, n_test. From `transfer.role=baseline` runs
+           when the study has them (imported studies whose teacher/ceiling seeds differ from the method seeds),
+           else from the cells themselves.
+examples:  per-example test correctness: setting, dataset, seed, row (weak | ceiling | <method>), example_id, correct.
+           Empty when the cells have no predictions.parquet (imported studies): per-example tests are then skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+ROLE = "transfer.role"
+REQUIRED_TAGS = ("setting", "method", "seed", "dataset")
+REQUIRED_METRICS = ("weak_acc", "ceiling_acc", "w2s_acc")
+KEY = ["setting", "dataset", "seed"]
+
+
+class StudyError(ValueError):
+    """A study cannot be analysed as stored; the message names what to fix."""
+
+
+@dataclass
+class Study:
+    name: str
+    experiment_id: str
+    parent_run_id: str | None
+    cells: pd.DataFrame
+    baselines: pd.DataFrame
+    examples: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    tags: dict = field(default_factory=dict)
+
+
+def _client(tracking_uri: str | None) -> MlflowClient:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    if tracking_uri is None:
+        from transfer.paths import default_tracking_uri  # light: paths only
+
+        tracking_uri = default_tracking_uri()
+    return MlflowClient(tracking_uri)
+
+
+def _experiment(client: MlflowClient, name: str):
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        names = sorted(e.name for e in client.search_experiments() if e.name != "Default")
+        raise StudyError(f"no study (MLflow experiment) named {name!r} in {client.tracking_uri}; "
+                         f"available: {', '.join(names) or 'none'}")
+    return exp
+
+
+def _runs(client, exp_id: str, role: str) -> list:
+    return client.search_runs([exp_id], f"tags.`{ROLE}` = '{role}' and attributes.status = 'FINISHED'",
+                              max_results=50000)
+
+
+def _cell_row(run) -> dict:
+    tags, metrics = run.data.tags, run.data.metrics
+    missing = [t for t in REQUIRED_TAGS if not tags.get(t)] + [m for m in REQUIRED_METRICS if m not in metrics]
+    if missing:
+        raise StudyError(f"cell run {run.info.run_id} ({run.info.run_name}) lacks {missing}; see docs/tracking.md")
+    row = {"run_id": run.info.run_id, **{t: tags[t] for t in REQUIRED_TAGS}, "seed": int(tags["seed"])}
+    for m in (*REQUIRED_METRICS, "gap", "pgr", "n_test"):
+        row[m] = metrics.get(m, float("nan"))
+    row["original_method"] = tags.get("original_method", row["method"])
+    return row
+
+
+def _predictions(client, run_id: str, tmp: str) -> pd.DataFrame | None:
+    names = {a.path for a in client.list_artifacts(run_id)}
+    if "predictions.parquet" not in names:
+        return None
+    path = client.download_artifacts(run_id, "predictions.parquet", tmp)
+    df = pd.read_parquet(path, columns=["example_id", "split", "role", "correct"])
+    return df[df["split"] == "test"]
+
+
+def _examples(client, cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Per-example test correctness; weak/ceiling rows are taken once per seed (they are shared by its cells)."""
+    parts, without = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in cells.itertuples():
+            pred = _predictions(client, cell.run_id, tmp)
+            if pred is None:
+                without.append(cell.run_id)
+                continue
+            pred = pred.assign(row=pred["role"].where(pred["role"] != "w2s", cell.method),
+                               setting=cell.setting, dataset=cell.dataset, seed=cell.seed)
+            parts.append(pred[KEY + ["row", "example_id", "correct"]])
+    notes = []
+    if without:
+        notes.append(f"{len(without)} of {len(cells)} cells have no predictions.parquet: "
+                     "per-example tests (McNemar, per-example model) are skipped for them and "
+                     "within-seed resampling uses the binomial distribution of each accuracy")
+    if not parts:
+        return pd.DataFrame(columns=KEY + ["row", "example_id", "correct"]), notes
+    ex = pd.concat(parts, ignore_index=True).drop_duplicates(KEY + ["row", "example_id"])
+    ex["correct"] = ex["correct"].astype(float)
+    return ex, notes
+
+
+def _baselines(client, exp_id: str, cells: pd.DataFrame) -> pd.DataFrame:
+    runs = _runs(client, exp_id, "baseline")
+    if not runs:  # the study's own cells carry their seed's teacher and ceiling
+        return cells.groupby(KEY, as_index=False)[["weak_acc", "ceiling_acc", "n_test"]].mean()
+    rows = []
+    for run in runs:
+        t, m = run.data.tags, run.data.metrics
+        role = t.get("baseline_role")
+        if role not in ("weak", "ceiling") or f"{role}_acc" not in m:
+            raise StudyError(f"baseline run {run.info.run_id} needs tag baseline_role=weak|ceiling and metric "
+                             f"<role>_acc (see docs/analysis.md)")
+        rows.append({"setting": t["setting"], "dataset": t["dataset"], "seed": int(t["seed"]),
+                     f"{role}_acc": m[f"{role}_acc"], "n_test": m.get("n_test", float("nan"))})
+    return pd.DataFrame(rows).groupby(KEY, as_index=False).first()
+
+
+def load_study(name: str, tracking_uri: str | None = None, with_examples: bool = True) -> Study:
+    client = _client(tracking_uri)
+    exp = _experiment(client, name)
+    runs = _runs(client, exp.experiment_id, "cell")
+    if not runs:
+        raise StudyError(f"study {name!r} has no FINISHED cell runs (tag {ROLE}=cell); run the sweep first")
+    cells = pd.DataFrame([_cell_row(r) for r in runs]).sort_values(["setting", "dataset", "method", "seed"])
+    dup = cells.duplicated(["setting", "dataset", "method", "seed"], keep="last")
+    notes = [f"{int(dup.sum())} duplicate cells (same setting/dataset/method/seed) ignored; newest kept"] if dup.any() else []
+    cells = cells[~dup].reset_index(drop=True)
+    parents = _runs(client, exp.experiment_id, "study") or client.search_runs(
+        [exp.experiment_id], f"tags.`{ROLE}` = 'study'", max_results=1)
+    parent = parents[0] if parents else None
+    examples, ex_notes = _examples(client, cells) if with_examples else (pd.DataFrame(), [])
+    if len(examples):  # fill n_test where the metric is missing
+        n = examples[examples["row"] == "weak"].groupby(KEY).size().rename("n_ex").reset_index()
+        cells = cells.merge(n, on=KEY, how="left")
+        cells["n_test"] = cells["n_test"].fillna(cells.pop("n_ex"))
+    if cells["n_test"].isna().any():
+        raise StudyError(f"study {name!r}: cells without metric n_test and without predictions.parquet: "
+                         f"{cells.loc[cells['n_test'].isna(), 'run_id'].tolist()[:5]}")
+    return Study(name=name, experiment_id=exp.experiment_id, parent_run_id=parent.info.run_id if parent else None,
+                 cells=cells, baselines=_baselines(client, exp.experiment_id, cells), examples=examples,
+                 notes=notes + ex_notes, tags=dict(parent.data.tags) if parent else {})

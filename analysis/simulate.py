@@ -1,0 +1,67 @@
+"""SIMULATED studies with known truth, for tests and benchmarks/ci_coverage.py (never for results).
+
+Per setting and seed: teacher and ceiling accuracies vary around their means; each student's accuracy is
+weak + PGR_m * gap + a seed effect shared by methods + a method-by-seed effect. Test examples have a shared latent
+difficulty (Gaussian copula, correlation rho) so the rows of one seed are correlated as real models are. Each seed
+draws its own test set from a pool, as the harness's split seed does. The true study-level PGR_m is the given one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.load import Study
+
+DEFAULT = {"weak": 0.55, "ceiling": 0.73, "pgr": {"vanilla": 0.2, "better": 0.35},
+           "acc_sd": 0.01, "seed_sd": 0.08, "method_sd": 0.05, "rho": 0.5}
+
+
+def simulate(settings: dict, seeds: list[int], n_test: int, rng: np.random.Generator,
+             dataset: str = "sim") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """settings: name -> overrides of DEFAULT. Returns (cells, examples) in analysis.load's tidy format."""
+    cells, examples = [], []
+    for setting, over in settings.items():
+        p = {**DEFAULT, **over}
+        gap = p["ceiling"] - p["weak"]
+        for seed in seeds:
+            acc = {"weak": p["weak"] + rng.normal(0, p["acc_sd"]), "ceiling": p["ceiling"] + rng.normal(0, p["acc_sd"])}
+            shared = rng.normal(0, p["seed_sd"] * gap)
+            for m, pgr in p["pgr"].items():
+                acc[m] = p["weak"] + pgr * gap + shared + rng.normal(0, p["method_sd"] * gap)
+            ids = rng.choice(2 * n_test, size=n_test, replace=False)
+            u = rng.standard_normal(n_test)
+            seen = {}
+            for row, a in acc.items():
+                z = p["rho"] * u + np.sqrt(1 - p["rho"] ** 2) * rng.standard_normal(n_test)
+                seen[row] = (z < stats.norm.ppf(np.clip(a, 1e-6, 1 - 1e-6))).astype(float)
+                examples.append(pd.DataFrame({"setting": setting, "dataset": dataset, "seed": seed, "row": row,
+                                              "example_id": [f"ex{i}" for i in ids], "correct": seen[row]}))
+            for m in p["pgr"]:
+                w, c, s = seen["weak"].mean(), seen["ceiling"].mean(), seen[m].mean()
+                cells.append({"run_id": f"sim-{setting}-{m}-{seed}", "setting": setting, "method": m, "seed": seed,
+                              "dataset": dataset, "weak_acc": w, "ceiling_acc": c, "w2s_acc": s, "gap": c - w,
+                              "pgr": (s - w) / (c - w) if c != w else float("nan"), "n_test": float(n_test),
+                              "original_method": m})
+    return pd.DataFrame(cells), pd.concat(examples, ignore_index=True)
+
+
+def as_study(cells: pd.DataFrame, examples: pd.DataFrame, name: str = "simulated") -> Study:
+    base = cells.groupby(["setting", "dataset", "seed"], as_index=False)[["weak_acc", "ceiling_acc", "n_test"]].mean()
+    return Study(name=name, experiment_id="", parent_run_id=None, cells=cells, baselines=base, examples=examples)
+
+
+def predictions(examples: pd.DataFrame, setting: str, seed: int, method: str, rng: np.random.Generator) -> pd.DataFrame:
+    """The predictions.parquet of one cell, in the columns docs/tracking.md specifies."""
+    ex = examples[(examples.setting == setting) & (examples.seed == seed)]
+    parts = []
+    for role, row in (("weak", "weak"), ("ceiling", "ceiling"), ("w2s", method)):
+        e = ex[ex.row == row]
+        a_is_better = (np.abs(np.array([hash(i) for i in e.example_id])) % 2).astype(bool)  # stable per id
+        correct = e.correct.to_numpy().astype(bool)
+        says_a = np.where(correct, a_is_better, ~a_is_better)
+        parts.append(pd.DataFrame({"example_id": e.example_id.to_numpy(), "split": "test", "subset": "simulated",
+                                   "role": role, "prob_a": np.where(says_a, 0.8, 0.2) + rng.uniform(-.1, .1, len(e)),
+                                   "a_is_better": a_is_better, "correct": correct}))
+    return pd.concat(parts, ignore_index=True)
