@@ -48,7 +48,7 @@ def interval(est: float, reps: np.ndarray, df: int, alpha: float, method: str) -
     if method == "percentile" or df < 1:
         lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
         return (float(lo), float(hi))
-    # Bootstrap SE with a t quantile: percentile intervals under-cover with 3-10 seeds (benchmarks/ci_coverage.py)
+    # Bootstrap SE x t quantile: wider; with two-level resampling it over-covers (benchmarks/ci_coverage.py)
     half = stats.t.ppf(1 - alpha / 2, df) * np.std(reps, ddof=1)
     return (float(est - half), float(est + half))
 

@@ -41,6 +41,7 @@ class Study:
 
 def _client(tracking_uri: str | None) -> MlflowClient:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per cell otherwise
     if tracking_uri is None:
         from transfer.paths import default_tracking_uri  # light: paths only
 
