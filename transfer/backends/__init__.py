@@ -1,4 +1,4 @@
-"""Backends turn texts into features (and, later, label-token log-probs). Heavy imports happen only when chosen."""
+"""Backends turn texts into features and label-token log-probs. Heavy imports happen only when chosen."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from transfer.errors import ConfigError
 # name -> "module:Class"; a backend's dependencies are imported only when it is selected
 REGISTRY = {
     "hf": "transfer.backends.hf:HFBackend",
+    "vllm": "transfer.backends.vllm:VLLMBackend",
 }
 
 

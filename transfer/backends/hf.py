@@ -54,6 +54,37 @@ class HFBackend(Backend):
             out[idx] = pool(hidden, enc["attention_mask"], self.model_cfg.get("pooling", "mean")).numpy()
         return out
 
+    @torch.inference_mode()
+    def label_logprobs(self, prompts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+        """log P(label token | prompt) under the full causal LM (every layer and the LM head, fp32), one forward
+        pass per prompt batch: log-softmax of the logits at each prompt's last token."""
+        if self.model_cfg["kind"] != "causal_lm":
+            raise ValueError(f"model {self.model_cfg['name']} is an encoder: it has no label-token log-probs")
+        lm = self._causal_lm()
+        label_ids = []
+        for label in labels:
+            ids = self.tokenizer(label, add_special_tokens=False)["input_ids"]
+            if len(ids) != 1:
+                raise ValueError(f"label {label!r} is {len(ids)} tokens for {self.model_cfg['name']}; "
+                                 "label log-probs need single-token labels (e.g. ' A', ' B')")
+            label_ids.append(ids[0])
+        out = np.zeros((len(prompts), len(labels)), dtype=np.float64)
+        batch_size = int(self.model_cfg.get("batch_size", 16))
+        for start in range(0, len(prompts), batch_size):
+            enc = self.tokenizer(list(prompts[start:start + batch_size]), padding=True, return_tensors="pt")
+            logits = lm(**enc).logits  # right padding: each prompt's last real token is at mask.sum() - 1
+            last = logits[torch.arange(logits.shape[0]), enc["attention_mask"].sum(1) - 1]
+            out[start:start + logits.shape[0]] = torch.log_softmax(last.double(), -1)[:, label_ids].numpy()
+        return out
+
+    def _causal_lm(self):
+        """The full model with its LM head, loaded on first use: features() keeps its truncated decoder."""
+        if getattr(self, "_lm", None) is None:
+            from transformers import AutoModelForCausalLM
+
+            self._lm = AutoModelForCausalLM.from_pretrained(resolve_path(self.model_cfg), dtype=torch.float32).eval()
+        return self._lm
+
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     if how == "mean":

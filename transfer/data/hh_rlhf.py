@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import warnings
 from pathlib import Path
 
 from transfer.data.pairs import Pair, PairSet, group_key
@@ -25,6 +26,10 @@ def split_transcript(text: str, where: str) -> tuple[str, str, str]:
     return history, history[human_at + len(HUMAN):].strip(), reply
 
 
+class PromptMismatch(DataError):
+    """The two transcripts of a pair differ before their last assistant turn (a few real HH pairs do)."""
+
+
 def parse_record(record: object, where: str, subset: str, example_id: str) -> Pair:
     if not isinstance(record, dict):
         raise DataError(f"{where}: expected a JSON object with 'chosen' and 'rejected', got {type(record).__name__}")
@@ -34,7 +39,7 @@ def parse_record(record: object, where: str, subset: str, example_id: str) -> Pa
     hist_c, human_c, chosen = split_transcript(record["chosen"], f"{where} (chosen)")
     hist_r, _, rejected = split_transcript(record["rejected"], f"{where} (rejected)")
     if " ".join(hist_c.split()) != " ".join(hist_r.split()):
-        raise DataError(f"{where}: 'chosen' and 'rejected' do not share the same prompt history")
+        raise PromptMismatch(f"{where}: 'chosen' and 'rejected' do not share the same prompt history")
     return Pair(example_id=example_id, prompt=human_c, group=group_key(hist_c),
                 better=chosen, worse=rejected, subset=subset)
 
@@ -67,14 +72,24 @@ def load(cfg) -> PairSet:
         name = path.name
     else:
         records, name = _load_from_hub(cfg["hub_id"], subset, cfg.get("hub_split", "test")), cfg["hub_id"]
-    pairs, skipped = [], 0
+    pairs, skipped = [], []
     for lineno, record in records:
         where = f"{name}:{lineno}"
-        pair = parse_record(record, where, subset, example_id=f"{cfg['name']}:{lineno}")
+        try:
+            pair = parse_record(record, where, subset, example_id=f"{cfg['name']}:{lineno}")
+        except PromptMismatch:
+            if cfg.get("strict"):
+                raise
+            skipped.append(lineno)  # not a preference between two replies to one prompt: drop, and say so
+            continue
         if pair.better.strip() == pair.worse.strip():
-            skipped += 1  # identical replies carry no preference signal
+            skipped.append(lineno)  # identical replies carry no preference signal
             continue
         pairs.append(pair)
+    if skipped:
+        warnings.warn(f"{name}: skipped {len(skipped)} pairs whose replies do not answer one shared prompt or are "
+                      f"identical (lines {skipped[:10]}{' ...' if len(skipped) > 10 else ''}); data.strict=true "
+                      "makes this an error", stacklevel=2)
     if not pairs:
         raise DataError(f"{name}: no usable preference pairs")
     pairs = _subsample(pairs, cfg.get("max_pairs"), cfg.get("subsample_seed", 0))

@@ -1,0 +1,43 @@
+"""Tests compose the real configs (conf/) on CPU with tiny limits, and use real data and real models."""
+
+from __future__ import annotations
+
+import os
+
+for key, value in {"HF_HUB_OFFLINE": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "TOKENIZERS_PARALLELISM": "false",
+                   "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
+                   "RAY_USAGE_STATS_ENABLED": "0"}.items():
+    os.environ.setdefault(key, value)
+
+import pytest  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+
+import transfer.config  # noqa: E402,F401  (registers ${transfer_data:})
+from transfer import paths  # noqa: E402
+
+
+@pytest.fixture
+def compose_cfg():
+    """compose_cfg(*overrides) -> the resolved config a user would get with those overrides."""
+    def _compose(*overrides: str) -> dict:
+        with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
+            return transfer.config.to_plain(compose("config", overrides=list(overrides)))
+    return _compose
+
+
+@pytest.fixture
+def hh_path():
+    path = paths.shared_data_dir() / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+    if not path.exists():
+        pytest.fail(f"real data missing at {path}: set TRANSFER_DATA to the shared data folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    import ray
+
+    from transfer.raytasks import init_ray
+    init_ray({"num_cpus": 2})
+    yield ray
+    ray.shutdown()

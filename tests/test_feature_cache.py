@@ -1,0 +1,79 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from transfer import paths
+from transfer.data.pairs import Pair, PairSet
+from transfer.features.cache import FeatureCache
+from transfer.features.extract import feature_key, pair_texts
+from transfer.models import weights_fingerprint
+
+MINILM = {"name": "minilm_l6", "kind": "encoder", "layer": None, "pooling": "mean", "max_tokens": 128,
+          "chat_template": False}
+HF = {"name": "hf"}
+FMT = {"prompt_words": 40, "reply_words": 110}
+
+
+@pytest.fixture(scope="module")
+def minilm_copy(tmp_path_factory):
+    src = paths.home() / "assets" / "minilm_l6"
+    if not (src / "model.safetensors").exists():
+        pytest.fail("model assets missing: run `make assets`")
+    dst = tmp_path_factory.mktemp("m") / "minilm"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def pairs(*replies):
+    return PairSet("t", tuple(Pair(f"t:{i}", "why?", f"g{i}", good, "no", "s") for i, good in enumerate(replies)))
+
+
+def test_cache_key_changes_with_weights_data_and_template(minilm_copy):
+    model = {**MINILM, "pretrained": str(minilm_copy)}
+    texts = pair_texts(pairs("because", "so"), model, FMT)
+    base, _ = feature_key(model, HF, texts)
+    assert feature_key(model, HF, texts)[0] == base  # deterministic
+
+    assert feature_key(model, HF, pair_texts(pairs("because", "hence"), model, FMT))[0] != base  # data
+    other_fmt = {**FMT, "template": "Q: {prompt}\nA: {reply}"}
+    assert feature_key(model, HF, pair_texts(pairs("because", "so"), model, other_fmt))[0] != base  # template
+    assert feature_key({**model, "layer": 3}, HF, texts)[0] != base  # layer
+    assert feature_key({**model, "pooling": "last"}, HF, texts)[0] != base  # pooling
+
+    before = weights_fingerprint(str(minilm_copy))
+    weights = minilm_copy / "model.safetensors"
+    blob = bytearray(weights.read_bytes())
+    blob[-1] ^= 0xFF  # one byte of the weights
+    weights.write_bytes(bytes(blob))
+    assert weights_fingerprint(str(minilm_copy)) != before
+    assert feature_key(model, HF, texts)[0] != base
+
+
+def test_cache_computes_only_missing_shards_and_never_leaves_partial_files(tmp_path):
+    texts = [f"text {i}" for i in range(10)]
+    calls, crash_at = [], [3]
+
+    def compute(chunk):
+        calls.append(len(chunk))
+        if len(calls) == crash_at[0]:
+            raise RuntimeError("server died")  # a crash mid-extraction
+        return np.array([[float(t.split()[1])] * 4 for t in chunk])
+
+    cache = FeatureCache(tmp_path, "k", {"what": "test"}, n_rows=10, shard_size=3)
+    with pytest.raises(RuntimeError, match="server died"):
+        cache.fill(texts, compute)
+    assert cache.missing() == [2, 3]
+    assert not list(cache.dir.glob("*.tmp"))  # only whole shards on disk
+    calls.clear()
+    crash_at[0] = -1  # the server is back
+    rows = cache.fill(texts, compute)
+    assert calls == [3, 1]  # only the two missing shards were computed
+    assert rows[:, 0].tolist() == list(range(10))
+
+
+def test_cache_rejects_non_finite_rows(tmp_path):
+    cache = FeatureCache(tmp_path, "k", {}, n_rows=2, shard_size=2)
+    with pytest.raises(ValueError, match="non-finite"):
+        cache.fill(["a", "b"], lambda chunk: np.array([[np.nan], [1.0]]))
+    assert cache.missing() == [0]

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+import torch
+
+from transfer import scoring
+from transfer.errors import BoundaryError, ConfigError
+from transfer.heads import train_head
+from transfer.methods import StudentView, load_method
+from transfer.methods.logconf import alpha_schedule, logconf_loss
+
+HEAD = {"epochs": 30, "lr": 0.05, "l2": 1e-4, "batch_size": 32}
+
+
+def synthetic_view(n=400, dim=8, noise=0.3, seed=0):
+    """A linearly separable problem with noisy soft labels: enough to tell methods apart, no gold in the view."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=(n, dim)), rng.normal(size=(n, dim))
+    w = np.ones(dim)
+    gold = (a - b) @ w > 0
+    flip = rng.random(n) < noise
+    weak = np.where(gold ^ flip, 0.8, 0.2)
+    view = StudentView(x=(a - b).astype(np.float32), strong_a=a.astype(np.float32), strong_b=b.astype(np.float32),
+                       weak_probs=weak, example_ids=tuple(map(str, range(n))), seed=0, head=HEAD)
+    return view, gold
+
+
+def test_pgr():
+    assert scoring.pgr(weak=0.6, w2s=0.65, ceiling=0.7) == pytest.approx(0.5)
+    assert scoring.pgr(weak=0.6, w2s=0.55, ceiling=0.7) == pytest.approx(-0.5)
+    assert np.isnan(scoring.pgr(weak=0.6, w2s=0.65, ceiling=0.6))
+
+
+def test_ties_count_as_wrong():
+    gold = np.array([True, False])
+    assert scoring.accuracy(np.array([0.5, 0.5]), gold) == 0.0
+    assert scoring.accuracy(np.array([0.9, 0.1]), gold) == 1.0
+
+
+@pytest.mark.parametrize("probs, match", [
+    (np.full(3, 0.5), r"shape \(3,\), expected \(4,\)"),
+    (np.array([0.1, np.nan, 0.2, 0.3]), "1 non-finite"),
+    (np.array([0.1, 1.5, 0.2, 0.3]), r"outside \[0, 1\]"),
+])
+def test_invalid_predictions_are_rejected(probs, match):
+    with pytest.raises(BoundaryError, match=match):
+        scoring.check_probs(probs, 4, "method 'x'")
+
+
+def test_head_is_antisymmetric_and_learns():
+    view, gold = synthetic_view(noise=0.0)
+    head = train_head(view.x, gold.astype(np.float32), seed=0, **HEAD)
+    p = head.predict_proba(view.x)
+    assert scoring.accuracy(p, gold) > 0.95
+    assert np.allclose(head.predict_proba(-view.x), 1 - p, atol=1e-6)  # swapping A and B flips the prediction
+
+
+def test_view_is_read_only():
+    view, _ = synthetic_view()
+    with pytest.raises(ValueError):
+        view.weak_probs[0] = 1.0
+
+
+def test_logconf_warmup_ramps_to_alpha_max_without_a_jump():
+    a = [alpha_schedule(p, 0.75, 0.2) for p in np.linspace(0, 1, 101)]
+    assert a[0] == 0.0
+    assert alpha_schedule(0.1, 0.75, 0.2) == pytest.approx(0.375)
+    assert alpha_schedule(0.2, 0.75, 0.2) == pytest.approx(0.75)
+    assert max(a) == pytest.approx(0.75) and a[-1] == pytest.approx(0.75)
+    assert max(np.diff(a)) <= 0.75 / 20 + 1e-9  # never the reference's 0.1x-then-jump
+
+
+def test_logconf_loss_mixes_weak_and_self_labels():
+    logits = torch.tensor([2.0, -2.0, 0.5, -0.5])
+    weak = torch.tensor([0.0, 1.0, 0.0, 1.0])  # disagrees with the student everywhere
+    base = logconf_loss(logits, weak, 0.0)
+    assert base == pytest.approx(torch.nn.functional.binary_cross_entropy_with_logits(logits, weak).item())
+    assert logconf_loss(logits, weak, 0.75) < base  # self-labels agree with the student: lower loss
+
+
+def test_confident_only_trains_on_fewer_labels_and_reports_it():
+    view, gold = synthetic_view()
+    rng = np.random.default_rng(1)
+    weak = np.clip(view.weak_probs + rng.normal(0, 0.2, len(gold)), 0, 1)
+    view = StudentView(**{**view.__dict__, "weak_probs": weak})
+    method = load_method({"name": "confident_only", "impl": "transfer.methods.confident_only:ConfidentOnly",
+                          "low": 0.25, "high": 0.75, "min_examples": 20})
+    method.fit(view)
+    kept = ((weak <= 0.25) | (weak >= 0.75)).mean()
+    assert method.diagnostics["kept_fraction"] == pytest.approx(kept)
+    assert 0.2 < kept < 0.9
+
+
+def test_confident_only_refuses_when_almost_nothing_is_confident():
+    view, _ = synthetic_view()
+    view = StudentView(**{**view.__dict__, "weak_probs": np.full(len(view.x), 0.55)})
+    method = load_method({"name": "confident_only", "impl": "transfer.methods.confident_only:ConfidentOnly",
+                          "low": 0.25, "high": 0.75, "min_examples": 20})
+    with pytest.raises(ConfigError, match="only 0 of 400 weak labels"):
+        method.fit(view)
+
+
+def test_methods_differ_on_the_same_view():
+    view, gold = synthetic_view(noise=0.25)
+    probs = {}
+    for name, impl, extra in (("vanilla", "transfer.methods.vanilla:Vanilla", {}),
+                              ("logconf", "transfer.methods.logconf:LogConf", {"alpha_max": 0.75, "warmup_frac": 0.2})):
+        probs[name] = load_method({"name": name, "impl": impl, **extra}).fit(view).predict_proba(view.x)
+    assert not np.allclose(probs["vanilla"], probs["logconf"], atol=1e-3)
+    # logconf is more confident than training on noisy soft labels
+    assert np.abs(probs["logconf"] - 0.5).mean() > np.abs(probs["vanilla"] - 0.5).mean()
+
+
+def test_unknown_method_impl_is_a_config_error():
+    with pytest.raises(ConfigError, match="cannot import 'transfer.methods.nope'"):
+        load_method({"name": "nope", "impl": "transfer.methods.nope:Nope"})
+    with pytest.raises(ConfigError, match="is not a transfer.methods.Method subclass"):
+        load_method({"name": "x", "impl": "transfer.heads:train_head"})

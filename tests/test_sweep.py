@@ -1,0 +1,76 @@
+"""A small real sweep: real data, real models (MiniLM -> SmolLM2), real Ray, a real sqlite MLflow store."""
+
+import pandas as pd
+import pytest
+from hydra import initialize_config_dir
+from mlflow.tracking import MlflowClient
+
+from transfer import paths
+from transfer.sweep import main as sweep_main
+
+pytestmark = pytest.mark.slow
+TINY = ["setting.data.max_pairs=120", "grid.settings=[lab]", "grid.methods=[vanilla,logconf]", "grid.seeds=[0,1]",
+        "head.epochs=10"]
+
+
+def sweep(uri, *extra):
+    with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
+        return sweep_main([*TINY, f"runtime.tracking_uri={uri}", "study=tiny", *extra])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, ray_local):
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlruns.db'}"
+    assert sweep(uri) == 0
+    return uri
+
+
+def child_runs(uri):
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("tiny")
+    return client, exp, client.search_runs([exp.experiment_id], "tags.`transfer.role` = 'cell'")
+
+
+def test_cells_are_child_runs_with_the_contract_tags_and_metrics(store):
+    client, exp, runs = child_runs(store)
+    parents = client.search_runs([exp.experiment_id], "tags.`transfer.role` = 'study'")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len(runs) == 4
+    for r in runs:
+        tags, m = r.data.tags, r.data.metrics
+        assert r.info.status == "FINISHED"
+        assert tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert tags["setting"] == "lab" and tags["dataset"] == "hh_harmless" and tags["ood_dataset"] == "hhh_alignment"
+        assert tags["method"] in ("vanilla", "logconf") and tags["seed"] in ("0", "1")
+        assert len(tags["config_hash"]) == 64 and tags["git_sha"]
+        for key in ("weak_acc", "ceiling_acc", "w2s_acc", "pgr", "gap", "student_weak_agreement",
+                    "ood_w2s_acc", "ood_weak_acc", "ood_ceiling_acc"):
+            assert key in m, key
+        assert 0.0 <= m["w2s_acc"] <= 1.0 and m["n_ood"] == 221
+        assert m["gap"] == pytest.approx(m["ceiling_acc"] - m["weak_acc"])
+    assert len({r.data.tags["config_hash"] for r in runs}) == 4
+
+
+def test_predictions_artifact_is_per_example_and_aligned_across_methods(store):
+    client, _, runs = child_runs(store)
+    frames = {}
+    for r in runs:
+        path = client.download_artifacts(r.info.run_id, "predictions.parquet")
+        frames[(r.data.tags["method"], r.data.tags["seed"])] = pd.read_parquet(path)
+    df = frames[("vanilla", "0")]
+    assert set(df.columns) >= {"example_id", "split", "subset", "role", "prob_a", "a_is_better", "correct"}
+    test = df[(df.split == "test") & (df.role == "w2s")]
+    acc = next(r.data.metrics["w2s_acc"] for r in runs if r.data.tags["method"] == "vanilla" and r.data.tags["seed"] == "0")
+    assert test["correct"].mean() == pytest.approx(acc)
+    other = frames[("logconf", "0")]
+    assert list(other[other.split == "test"].example_id) == list(df[df.split == "test"].example_id)
+    assert set(df[df.split == "ood"].subset) == {"harmless", "helpful", "honest", "other"}
+
+
+def test_rerun_skips_finished_cells_and_runs_only_new_ones(store, capsys):
+    assert sweep(store) == 0
+    assert "4 cells, 4 already finished, 0 to run" in capsys.readouterr().out
+    assert len(child_runs(store)[2]) == 4
+    assert sweep(store, "grid.seeds=[0,1,2]") == 0
+    assert "6 cells, 4 already finished, 2 to run" in capsys.readouterr().out
+    assert len(child_runs(store)[2]) == 6

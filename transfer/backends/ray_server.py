@@ -1,0 +1,50 @@
+"""Host a managed vLLM server in a Ray actor that holds the GPUs the backend config asks for (0 on CPU).
+
+Ray then places the server on a node with free GPUs and accounts for them, so cells scheduled beside it do not
+oversubscribe the card. The actor owns the server process: stopping (or killing) the actor stops the server.
+The client talks HTTP to the URL the actor reports; with `host: 127.0.0.1` that URL is reachable only from the
+actor's node, so on a multi-node cluster set `host` to the node's cluster address.
+"""
+
+from __future__ import annotations
+
+import ray
+
+from transfer.errors import TransferError
+
+
+@ray.remote(num_cpus=0)
+class ServerActor:
+    def __init__(self, model_cfg: dict, backend_cfg: dict, mode: str):
+        from transfer.backends.server import launch
+
+        self.server = launch(model_cfg, backend_cfg, mode)
+
+    def info(self) -> tuple[str, str, float, int]:
+        return self.server.url, str(self.server.log_path), self.server.startup_s, self.server.pid
+
+    def stop(self) -> list[int]:
+        self.server.stop()
+        return self.server.family
+
+
+def start_actor(model_cfg: dict, backend_cfg: dict, mode: str):
+    """(actor, url, log path, start-up seconds); the actor is ready once its server is healthy."""
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    actor = ServerActor.options(num_gpus=float(backend_cfg.get("num_gpus") or 0)).remote(model_cfg, backend_cfg,
+                                                                                           mode)
+    try:
+        url, log_path, startup_s, _ = ray.get(actor.info.remote())
+    except ray.exceptions.RayActorError as exc:  # start-up failed inside the actor: keep its message
+        ray.kill(actor)
+        raise TransferError(f"vLLM server actor for {model_cfg['name']} ({mode}) failed to start: "
+                            f"{getattr(exc, 'cause', None) or exc}") from None
+    return actor, url, log_path, startup_s
+
+
+def stop_actor(actor) -> None:
+    try:
+        ray.get(actor.stop.remote(), timeout=60)
+    finally:
+        ray.kill(actor)

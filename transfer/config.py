@@ -1,0 +1,40 @@
+"""Config helpers: resolvers, resolving to plain containers, and the content hash that identifies a cell."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+
+from omegaconf import DictConfig, OmegaConf
+
+from transfer import paths
+
+# keys that say where/how a cell runs, not what it computes: left out of config_hash
+NON_SEMANTIC_KEYS = ("runtime", "grid", "study", "hydra")
+
+if not OmegaConf.has_resolver("transfer_data"):
+    OmegaConf.register_new_resolver("transfer_data", lambda: str(paths.shared_data_dir()))
+
+
+def to_plain(cfg: DictConfig | dict) -> dict:
+    """Resolve every interpolation: what crosses into Ray workers is a plain dict."""
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    return copy.deepcopy(cfg)
+
+
+def config_hash(cell: dict) -> str:
+    semantic = {k: v for k, v in cell.items() if k not in NON_SEMANTIC_KEYS}
+    return hashlib.sha256(json.dumps(semantic, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out

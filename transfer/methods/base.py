@@ -1,0 +1,50 @@
+"""The method contract: what a W2S method receives, what it returns, what it never touches.
+
+A method gets a `StudentView`: strong-model inputs of the `train_unlabel` pairs and the weak teacher's soft labels.
+The view has no gold labels (the type simply does not carry them), no test or OOD inputs, no tracking store and no
+data paths. The method returns a `Predictor`; the harness alone applies it to the test and OOD inputs and scores it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StudentView:
+    x: np.ndarray  # (n, dim) strong inputs f(A) − f(B) of train_unlabel pairs
+    strong_a: np.ndarray  # (n, dim) f(A): for methods that need the two sides (e.g. contrast-consistent probes)
+    strong_b: np.ndarray  # (n, dim) f(B)
+    weak_probs: np.ndarray  # (n,) the weak teacher's P(A is better)
+    example_ids: tuple[str, ...]
+    seed: int  # the student seed
+    head: dict = field(default_factory=dict)  # head training settings: epochs, lr, l2, batch_size
+
+    def __post_init__(self):
+        for arr in (self.x, self.strong_a, self.strong_b, self.weak_probs):
+            arr.setflags(write=False)  # a method cannot alter what the harness later scores against
+
+
+class Predictor(Protocol):
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """P(A is better) for pair inputs x = f(A) − f(B)."""
+
+
+class Method(ABC):
+    """One file in transfer/methods/ (or anywhere, named by `impl:` in its yaml) + one conf/method/<name>.yaml."""
+
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        self.diagnostics: dict[str, float] = {}  # logged as method_<key>
+
+    @abstractmethod
+    def fit(self, view: StudentView) -> Predictor:
+        """Train the student from the weak labels in `view`."""
+
+
+def hard(probs: np.ndarray) -> np.ndarray:
+    return (probs > 0.5).astype(np.float32)

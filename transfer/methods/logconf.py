@@ -1,0 +1,40 @@
+"""logconf: the auxiliary confidence loss of Burns et al. (2023).
+
+loss = (1 − α)·CE(student, weak) + α·CE(student, student hardened), where the student's own predictions are
+hardened at the batch quantile that reproduces the weak labels' positive rate. α ramps linearly from 0 to
+`alpha_max` over the first `warmup_frac` of training and then stays there. (OpenAI's reference ramps to 0.1×
+its target and then jumps; EleutherAI fixed it. This is the fixed schedule.)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from transfer.heads import train_head
+from transfer.methods.base import Method, StudentView
+
+
+def alpha_schedule(progress: float, alpha_max: float, warmup_frac: float) -> float:
+    if warmup_frac <= 0:
+        return alpha_max
+    return alpha_max * min(1.0, progress / warmup_frac)
+
+
+def logconf_loss(logits: torch.Tensor, weak: torch.Tensor, alpha: float) -> torch.Tensor:
+    probs = torch.sigmoid(logits).detach()
+    pos_rate = (weak > 0.5).float().mean()
+    threshold = torch.quantile(probs, 1.0 - pos_rate)
+    self_labels = (probs > threshold).float()
+    return (1 - alpha) * F.binary_cross_entropy_with_logits(logits, weak) + \
+        alpha * F.binary_cross_entropy_with_logits(logits, self_labels)
+
+
+class LogConf(Method):
+    def fit(self, view: StudentView):
+        alpha_max, warmup = float(self.cfg["alpha_max"]), float(self.cfg["warmup_frac"])
+
+        def loss(logits, targets, progress):
+            return logconf_loss(logits, targets, alpha_schedule(progress, alpha_max, warmup))
+
+        return train_head(view.x, view.weak_probs, seed=view.seed, loss_fn=loss, **view.head)

@@ -1,0 +1,53 @@
+"""The Ray side of a sweep: start or join a cluster, and the two remote tasks (build inputs, run a cell)."""
+
+from __future__ import annotations
+
+import os
+
+import ray
+
+from transfer.cell import CellInputs, CellResult, run_cell
+
+
+def init_ray(runtime: dict) -> None:
+    """Join $RAY_ADDRESS / runtime.ray_address, else start a local Ray listening on 127.0.0.1 only."""
+    if ray.is_initialized():
+        return
+    address = runtime.get("ray_address") or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+        return
+    # without this Ray also listens on the external interface (see docs/install.md)
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    ray.init(num_cpus=runtime.get("num_cpus") or os.cpu_count(), include_dashboard=False,
+             _node_ip_address="127.0.0.1", log_to_driver=True, configure_logging=False)
+
+
+def _threads(n: int) -> None:
+    import torch
+    torch.set_num_threads(max(1, n))  # a reused worker keeps torch's first thread count otherwise
+
+
+@ray.remote
+def build_inputs(setting: dict, shard_size: int) -> CellInputs:
+    """Load the setting's data and extract (or load cached) features of its weak and strong models."""
+    from transfer.data import load_dataset_from_config
+    from transfer.features.extract import extract_pair_features
+
+    _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+    pairs = load_dataset_from_config(setting["data"])
+    ood = load_dataset_from_config(setting["ood"]) if setting.get("ood") else None
+    fmt = setting["data"]["format"]
+    features = {}
+    for role in ("weak", "strong"):
+        model, backend = setting[role], setting[f"{role}_backend"]
+        features[role] = extract_pair_features(pairs, model, backend, fmt, shard_size)
+        if ood is not None:
+            features[f"{role}_ood"] = extract_pair_features(ood, model, backend, fmt, shard_size)
+    return CellInputs(pairs=pairs, ood=ood, features=features)
+
+
+@ray.remote(num_cpus=1)
+def run_cell_task(cell: dict, inputs: CellInputs) -> CellResult:
+    _threads(1)
+    return run_cell(cell, inputs)

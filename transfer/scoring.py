@@ -1,0 +1,45 @@
+"""Scoring: the only place that reads gold labels of train_unlabel, test and OOD. No method imports this module."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from transfer.errors import BoundaryError
+
+
+def check_probs(probs: object, n: int, who: str) -> np.ndarray:
+    """Predictions must be n finite probabilities; anything else is rejected, never repaired."""
+    arr = np.asarray(probs, dtype=np.float64)
+    if arr.shape != (n,):
+        raise BoundaryError(f"{who}: returned predictions of shape {arr.shape}, expected ({n},)")
+    if not np.isfinite(arr).all():
+        raise BoundaryError(f"{who}: returned {int((~np.isfinite(arr)).sum())} non-finite predictions")
+    if (arr < 0).any() or (arr > 1).any():
+        raise BoundaryError(f"{who}: returned probabilities outside [0, 1]")
+    return arr
+
+
+def correct(probs: np.ndarray, a_is_better: np.ndarray) -> np.ndarray:
+    """A prediction of exactly 0.5 counts as wrong: a tie is no preference."""
+    return np.where(a_is_better, probs > 0.5, probs < 0.5)
+
+
+def accuracy(probs: np.ndarray, a_is_better: np.ndarray) -> float:
+    return float(correct(probs, a_is_better).mean())
+
+
+def pgr(weak: float, w2s: float, ceiling: float) -> float:
+    """Performance gap recovered; NaN when there is no gap (the study-level analysis decides what is defined)."""
+    gap = ceiling - weak
+    return float((w2s - weak) / gap) if gap != 0 else float("nan")
+
+
+def agreement(p: np.ndarray, q: np.ndarray) -> float:
+    return float(((p > 0.5) == (q > 0.5)).mean()) if len(p) else float("nan")
+
+
+def prediction_rows(split: str, role: str, ids, subsets, probs, a_is_better) -> pd.DataFrame:
+    return pd.DataFrame({"example_id": list(ids), "split": split, "subset": list(subsets), "role": role,
+                         "prob_a": probs.astype(np.float64), "a_is_better": a_is_better.astype(bool),
+                         "correct": correct(probs, a_is_better)})
