@@ -71,6 +71,11 @@ def _blocks(rows: list[str], seeds: list[int], acc: pd.DataFrame, n: pd.Series, 
 
 
 def estimate_group(study, setting: str, dataset: str, cfg: dict, rng: np.random.Generator) -> Group:
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero gap gives inf/NaN replicates: undefined, by design
+        return _estimate_group(study, setting, dataset, cfg, rng)
+
+
+def _estimate_group(study, setting: str, dataset: str, cfg: dict, rng: np.random.Generator) -> Group:
     cells = study.cells[(study.cells.setting == setting) & (study.cells.dataset == dataset)]
     base = study.baselines[(study.baselines.setting == setting) & (study.baselines.dataset == dataset)]
     ex = study.examples

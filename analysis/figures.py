@@ -38,7 +38,8 @@ def forest(res: dict, out: Path) -> list[str]:
     if not groups:
         return []
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 0.6 + 0.55 * max(
-        len(g["delta"]) for g in groups) * 2), squeeze=False, sharex=True)
+        len(g["delta"]) for g in groups) * 1.2), squeeze=False, sharex=True,
+                             gridspec_kw={"wspace": 0.7})
     for ax, ds in zip(axes[0], datasets):
         gs = [g for g in groups if g["dataset"] == ds]
         methods = sorted({m for g in gs for m in g["delta"]})
@@ -57,7 +58,7 @@ def forest(res: dict, out: Path) -> list[str]:
         ax.invert_yaxis()
         ax.set_title(ds)
         ax.set_xlabel(f"ΔPGR vs {gs[0]['baseline']} ({int(100 * (1 - res['config']['alpha']))}% CI)")
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=6, loc="lower right")
     fig.suptitle("Gain over the baseline; shaded: ±SESOI", fontsize=9)
     return _save(fig, out, "forest_delta_pgr")
 

@@ -1,0 +1,17 @@
+# Statistics and reports (analysis/, issue #4). Included by the main Makefile (-include mk/*.mk).
+STUDY ?=
+LAB   ?=
+AAR   ?= ../shared/data/aar/cache_results.tar.gz
+REPORT_ARGS ?=
+
+.PHONY: report import-aar coverage
+
+report: $(STAMP) ## statistics + paper-ready report: make report STUDY=<experiment> [LAB=<lab study>] -> reports/<study>/
+	@test -n "$(STUDY)" || { echo "usage: make report STUDY=<experiment> [LAB=<lab study>] [REPORT_ARGS='--set alpha=0.1']"; exit 2; }
+	$(PY) -m analysis.report --study "$(STUDY)" $(if $(LAB),--lab "$(LAB)") $(REPORT_ARGS)
+
+import-aar: $(STAMP) ## import the AAR per-seed results as lab study `aar`: make import-aar AAR=../shared/data/aar/cache_results.tar.gz
+	$(PY) -m analysis.import_aar "$(AAR)" --study aar
+
+coverage: $(STAMP) ## coverage of the report's 95% CIs on simulated studies with known truth (~2 min)
+	$(PY) benchmarks/ci_coverage.py $(ARGS)

@@ -1,0 +1,88 @@
+"""A report built end to end from a SIMULATED study in a temporary sqlite MLflow store (docs/tracking.md records)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from analysis.load import StudyError, load_study
+from analysis.report import build, main
+from tests.analysis.conftest import FAST
+
+
+@pytest.fixture(scope="module")
+def built(store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    return build("sim", tracking_uri=store, out=str(out), overrides=FAST), store
+
+
+def test_load_reads_the_contract(store, sim_tables):
+    cells, ex = sim_tables
+    st = load_study("sim", store)
+    assert len(st.cells) == len(cells) and set(st.cells.setting) == {"lab", "production"}
+    assert st.parent_run_id and st.tags["transfer.role"] == "study"
+    merged = st.cells.merge(cells, on=["setting", "method", "seed"], suffixes=("", "_sim"))
+    assert (merged.w2s_acc - merged.w2s_acc_sim).abs().max() < 1e-12
+    # per-example correctness survives the round trip through predictions.parquet
+    got = st.examples.set_index(["setting", "seed", "row", "example_id"]).correct.sort_index()
+    want = ex.set_index(["setting", "seed", "row", "example_id"]).correct.sort_index()
+    pd.testing.assert_series_equal(got, want, check_names=False)
+
+
+def test_report_files_and_numbers(built):
+    dest, _ = built
+    for f in ("report.md", "results.json", "tables/pgr.tex", "tables/delta_pgr.tex", "tables/verdicts.tex",
+              "figures/forest_delta_pgr.png", "figures/forest_delta_pgr.pdf", "figures/scatter_pgr_lab_vs_production.png",
+              "figures/strip_pgr_per_seed.pdf"):
+        assert (dest / f).stat().st_size > 0, f
+    res = json.loads((dest / "results.json").read_text())
+    verdicts = {c["method"]: c["verdict"] for c in res["comparisons"]}
+    # truth: `robust` keeps its +0.15 in production, `better` loses it
+    assert verdicts["robust"] == "survives"
+    assert verdicts["better"] in ("attenuated", "vanishes")
+    md = (dest / "report.md").read_text()
+    for c in res["comparisons"]:
+        assert f"**{c['method']}** (sim): **{c['verdict']}**" in md
+    assert "Verdict rules" in md and "first match decides" in md
+    tex = (dest / "tables" / "verdicts.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "confident\\_only" not in tex
+
+
+def test_verdicts_logged_to_parent_run(built):
+    _, uri = built
+    st = load_study("sim", uri, with_examples=False)
+    client = MlflowClient(uri)
+    tag = client.get_run(st.parent_run_id).data.tags["analysis.verdicts"]
+    assert "robust=survives" in tag
+    names = {a.path for a in client.list_artifacts(st.parent_run_id, "analysis")}
+    assert {"analysis/verdicts.json", "analysis/report.md", "analysis/results.json"} <= names
+
+
+def test_report_without_predictions_skips_per_example_tests(store, tmp_path):
+    dest = build("sim-noex", tracking_uri=store, out=str(tmp_path), overrides=FAST, log=False)
+    res = json.loads((dest / "results.json").read_text())
+    g = res["groups"][0]
+    assert all(t["mcnemar"] == [] and "no per-example" in t["mcnemar_skipped"] for t in g["tests"].values())
+    assert all(c["shrinkage"]["test"].startswith("seed-level Welch") for c in res["comparisons"])
+    assert any("no predictions.parquet" in n for n in res["notes"])
+
+
+def test_errors_name_the_fix(store, tmp_path, capsys):
+    with pytest.raises(StudyError, match=r"no study .*'nope'.*available: .*sim"):
+        load_study("nope", store)
+    MlflowClient(store).create_experiment("empty", artifact_location=(tmp_path / "a").as_uri())
+    with pytest.raises(StudyError, match="no FINISHED cell runs"):
+        load_study("empty", store)
+    client = MlflowClient(store)
+    exp = client.create_experiment("broken", artifact_location=(tmp_path / "b").as_uri())
+    run = client.create_run(exp, tags={"transfer.role": "cell", "setting": "lab", "method": "vanilla", "seed": "0",
+                                       "dataset": "d"})
+    client.log_metric(run.info.run_id, "weak_acc", 0.5)  # ceiling_acc and w2s_acc missing
+    client.set_terminated(run.info.run_id, "FINISHED")
+    with pytest.raises(StudyError, match=r"lacks \['ceiling_acc', 'w2s_acc'\]"):
+        load_study("broken", store)
+    assert main(["--study", "nope", "--tracking-uri", store, "--out", str(tmp_path)]) == 2
+    assert "available:" in capsys.readouterr().err
