@@ -116,18 +116,19 @@ def _estimate_group(study, setting: str, dataset: str, cfg: dict, rng: np.random
         vals = g.seed_pgr[m].dropna()
         r = (reps[:, 2 + j] - reps[:, 0]) / gap_reps
         e = float((est[2 + j] - W) / (C - W))
-        g.pgr[m] = _summary(e, r, vals, alpha, how, g.defined)
+        g.pgr[m] = _summary(e, r, vals, alpha, how, g.defined, int(seed_acc[m].notna().sum()))
     for p, (i, _) in enumerate(pairs):
         m = rows[i]
         d = (seed_acc[m] - seed_acc[bl]).dropna() / (C - W)
         r = reps[:, len(rows) + p] / gap_reps
-        g.delta[m] = _summary(float(est[len(rows) + p] / (C - W)), r, d, alpha, how, g.defined)
+        n_pairs = int((seed_acc[m] - seed_acc[bl]).notna().sum())
+        g.delta[m] = _summary(float(est[len(rows) + p] / (C - W)), r, d, alpha, how, g.defined, n_pairs)
         g.reps[f"delta:{m}"] = r if g.defined else np.full_like(r, np.nan)
     return g
 
 
-def _summary(est: float, reps: np.ndarray, per_seed: pd.Series, alpha: float, how: str, defined: bool) -> dict:
-    n = int(len(per_seed))
+def _summary(est: float, reps: np.ndarray, per_seed: pd.Series, alpha: float, how: str, defined: bool,
+             n: int) -> dict:
     if not defined:
         return {"estimate": None, "se_seeds": None, "se_boot": None, "ci": (None, None), "n_seeds": n,
                 "per_seed": {}, "undefined": GAP_TOO_SMALL}

@@ -57,9 +57,9 @@ def forest(res: dict, out: Path) -> list[str]:
         ax.set_yticks(range(len(methods)), methods)
         ax.invert_yaxis()
         ax.set_title(ds)
-        ax.set_xlabel(f"ΔPGR vs {gs[0]['baseline']} ({int(100 * (1 - res['config']['alpha']))}% CI)")
-        ax.legend(fontsize=6, loc="lower right")
-    fig.suptitle("Gain over the baseline; shaded: ±SESOI", fontsize=9)
+        ax.set_xlabel(f"ΔPGR vs {gs[0]['baseline']} ({int(100 * (1 - res['config']['alpha']))}% CI; shaded ±SESOI)",
+                      fontsize=8)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
     return _save(fig, out, "forest_delta_pgr")
 
 
