@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from transfer.backends.base import Backend
+from transfer.errors import ConfigError
 from transfer.models import resolve_path
 
 
@@ -59,13 +60,13 @@ class HFBackend(Backend):
         """log P(label token | prompt) under the full causal LM (every layer and the LM head, fp32), one forward
         pass per prompt batch: log-softmax of the logits at each prompt's last token."""
         if self.model_cfg["kind"] != "causal_lm":
-            raise ValueError(f"model {self.model_cfg['name']} is an encoder: it has no label-token log-probs")
+            raise ConfigError(f"model {self.model_cfg['name']} is an encoder: it has no label-token log-probs")
         lm = self._causal_lm()
         label_ids = []
         for label in labels:
             ids = self.tokenizer(label, add_special_tokens=False)["input_ids"]
             if len(ids) != 1:
-                raise ValueError(f"label {label!r} is {len(ids)} tokens for {self.model_cfg['name']}; "
+                raise ConfigError(f"label {label!r} is {len(ids)} tokens for {self.model_cfg['name']}; "
                                  "label log-probs need single-token labels (e.g. ' A', ' B')")
             label_ids.append(ids[0])
         out = np.zeros((len(prompts), len(labels)), dtype=np.float64)

@@ -94,6 +94,8 @@ class VLLMBackend(Backend):
 
     # -- the contract ----------------------------------------------------------------------------------------
     def features(self, texts: Sequence[str]) -> np.ndarray:
+        if not len(texts):
+            return np.zeros((0, 0), np.float32)  # no server is started (or contacted) for nothing
         client, served = self._use("embed")
         rows = []
         for batch in _chunks(list(texts), self.batch):
@@ -104,7 +106,7 @@ class VLLMBackend(Backend):
                 "encoding_format": "base64", "embed_dtype": "float32", "endianness": "little"})
             data = sorted(out["data"], key=lambda d: d["index"])
             rows += [np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4") for d in data]
-        return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+        return np.stack(rows).astype(np.float32)
 
     def _tokens(self, client: Client, served: str, text: str, special: bool) -> list[int]:
         return client.post("/tokenize", {"model": served, "prompt": text, "add_special_tokens": special})["tokens"]
@@ -112,6 +114,8 @@ class VLLMBackend(Backend):
     def label_logprobs(self, prompts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
         """Each prompt's token ids + each label's single token id, scored with echo: the last token's log-prob is
         log P(label | prompt) over the full vocabulary (top-k `logprobs` caps at 20 and can miss a label)."""
+        if self.model_cfg["kind"] != "causal_lm":
+            raise ConfigError(f"model {self.model_cfg['name']} is an encoder: it has no label-token log-probs")
         client, served = self._use("generate")
         label_ids = []
         for label in labels:

@@ -1,0 +1,111 @@
+"""A real vLLM server on CPU serving MiniLM as an embedding model: features equal the hf backend's, attaching by
+URL works, and a server killed mid-extraction loses nothing: the rerun computes only the missing shards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+from tests.backends.conftest import FMT, assert_gone, model_cfg, real_pairs, vllm_cfg
+from transfer import paths
+from transfer.backends.hf import HFBackend
+from transfer.backends.http import ServerError
+from transfer.backends.server import _descendants, alive
+from transfer.backends.vllm import VLLMBackend
+from transfer.features.cache import FeatureCache
+from transfer.features.extract import extract_pair_features, feature_key, pair_texts
+
+pytestmark = pytest.mark.slow
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def our_vllm_processes() -> list[int]:
+    def cmd(p):
+        try:
+            return open(f"/proc/{p}/cmdline", "rb").read().decode(errors="replace")
+        except OSError:
+            return ""
+    return [p for p in _descendants(os.getpid()) if alive(p) and ("vllm" in cmd(p) or "VLLM" in cmd(p))]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return model_cfg("minilm_l6")
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return real_pairs(40)
+
+
+@pytest.fixture(scope="module")
+def texts(pairs, model):
+    return pair_texts(pairs, model, FMT)
+
+
+@pytest.fixture(scope="module")
+def hf_features(texts, model):
+    return HFBackend({"name": "hf"}, model).features(texts)
+
+
+@pytest.fixture(scope="module")
+def managed(iso_home, model):
+    backend = VLLMBackend(vllm_cfg(), model)
+    backend.features(["start the server"])
+    server = backend.server
+    print(f"\nMiniLM embedding server healthy after {server.startup_s:.1f} s")
+    yield backend
+    backend.close()
+    assert_gone(server.family)
+
+
+def test_features_match_hf(managed, texts, hf_features):
+    feats = managed.features(texts)
+    cos = cosines(feats, hf_features)
+    print(f"\nMiniLM vLLM vs hf: min cosine {cos.min():.6f}, max |diff| {np.abs(feats - hf_features).max():.2e}")
+    assert feats.shape == hf_features.shape and feats.dtype == np.float32
+    assert cos.min() >= 0.99
+
+
+def test_attach_by_url_gives_the_same_features_and_manages_nothing(managed, texts):
+    attached = VLLMBackend(vllm_cfg(url=managed.server.url), managed.model_cfg)
+    np.testing.assert_allclose(attached.features(texts[:8]), managed.features(texts[:8]), atol=1e-6)
+    attached.close()
+    assert alive(managed.server.pid)  # closing an attached backend leaves the deployment alone
+
+
+def test_server_killed_mid_extraction_then_rerun_resumes(managed, model, pairs, texts, hf_features):
+    """Last in this module: it kills the module's server for real (SIGKILL to its process group)."""
+    attach = vllm_cfg(url=managed.server.url, retries=2, backoff_s=0.2)
+    key, parts = feature_key(model, attach, texts)
+    shard = 16
+    cache = FeatureCache(paths.home() / "features", key, parts, len(texts), shard)
+    assert cache.n_shards == 5 and cache.missing() == list(range(5))
+    backend, calls = VLLMBackend(attach, model), []
+
+    def compute(chunk):
+        calls.append(len(chunk))
+        if len(calls) == 3:  # two shards are on disk; the kill races this shard's request
+            threading.Thread(target=os.killpg, args=(managed.server.pid, signal.SIGKILL)).start()
+        return backend.features(chunk)
+
+    with pytest.raises(ServerError) as err:
+        cache.fill(texts, compute)
+    assert managed.server.url in str(err.value) and "unreachable after 3 tries" in str(err.value)
+    done = [i for i in range(cache.n_shards) if i not in cache.missing()]
+    assert done in ([0, 1], [0, 1, 2]), done
+    stamps = {i: cache.shard_path(i).stat().st_mtime_ns for i in done}
+
+    feats = extract_pair_features(pairs, model, vllm_cfg(), FMT, shard_size=shard)  # a fresh managed server
+    rows = np.concatenate([feats.better, feats.worse])
+    assert cache.missing() == []
+    assert {i: cache.shard_path(i).stat().st_mtime_ns for i in done} == stamps  # kept, not recomputed
+    assert cosines(rows, hf_features).min() >= 0.99
+    assert our_vllm_processes() == []  # the rerun's server is gone too
