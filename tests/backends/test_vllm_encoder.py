@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from tests.backends.conftest import FMT, assert_gone, model_cfg, real_pairs, vll
 from transfer import paths
 from transfer.backends.hf import HFBackend
 from transfer.backends.http import ServerError
-from transfer.backends.server import _descendants, alive
+from transfer.backends.server import alive
 from transfer.backends.vllm import VLLMBackend
 from transfer.features.cache import FeatureCache
 from transfer.features.extract import extract_pair_features, feature_key, pair_texts
@@ -26,13 +27,17 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
-def our_vllm_processes() -> list[int]:
-    def cmd(p):
+def vllm_processes_of(home) -> list[int]:
+    """Live vLLM processes on this machine started for TRANSFER_HOME=home (directly, or by a Ray actor)."""
+    def read(p, what):
         try:
-            return open(f"/proc/{p}/cmdline", "rb").read().decode(errors="replace")
+            return open(f"/proc/{p}/{what}", "rb").read().decode(errors="replace")
         except OSError:
             return ""
-    return [p for p in _descendants(os.getpid()) if alive(p) and ("vllm" in cmd(p) or "VLLM" in cmd(p))]
+    mine = f"TRANSFER_HOME={home}\0"
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and alive(int(p.name))
+            and any(m in read(p.name, "cmdline") for m in ("vllm.entrypoints", "VLLM::"))
+            and mine in read(p.name, "environ")]
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +84,13 @@ def test_attach_by_url_gives_the_same_features_and_manages_nothing(managed, text
     np.testing.assert_allclose(attached.features(texts[:8]), managed.features(texts[:8]), atol=1e-6)
     attached.close()
     assert alive(managed.server.pid)  # closing an attached backend leaves the deployment alone
+    assert managed.server.pid in vllm_processes_of(os.environ["TRANSFER_HOME"])  # (the leftover check sees it)
 
 
-def test_server_killed_mid_extraction_then_rerun_resumes(managed, model, pairs, texts, hf_features):
-    """Last in this module: it kills the module's server for real (SIGKILL to its process group)."""
+def test_server_killed_mid_extraction_then_rerun_resumes(managed, model, pairs, texts, hf_features, ray_local,
+                                                         iso_home):
+    """Last in this module: it kills the module's server for real (SIGKILL to its process group). The rerun goes
+    through the pipeline's extract_pair_features with the server hosted in a Ray actor (0 GPUs here)."""
     attach = vllm_cfg(url=managed.server.url, retries=2, backoff_s=0.2)
     key, parts = feature_key(model, attach, texts)
     shard = 16
@@ -103,9 +111,10 @@ def test_server_killed_mid_extraction_then_rerun_resumes(managed, model, pairs, 
     assert done in ([0, 1], [0, 1, 2]), done
     stamps = {i: cache.shard_path(i).stat().st_mtime_ns for i in done}
 
-    feats = extract_pair_features(pairs, model, vllm_cfg(), FMT, shard_size=shard)  # a fresh managed server
+    feats = extract_pair_features(pairs, model, vllm_cfg(ray_actor=True), FMT, shard_size=shard)  # a fresh server
     rows = np.concatenate([feats.better, feats.worse])
     assert cache.missing() == []
     assert {i: cache.shard_path(i).stat().st_mtime_ns for i in done} == stamps  # kept, not recomputed
     assert cosines(rows, hf_features).min() >= 0.99
-    assert our_vllm_processes() == []  # the rerun's server is gone too
+    assert len(list((iso_home / "logs").glob("vllm-minilm_l6-embed-*.log"))) == 2  # the actor's server logged here
+    assert vllm_processes_of(iso_home) == []  # the killed server and the actor's server are both gone

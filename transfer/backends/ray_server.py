@@ -8,6 +8,8 @@ actor's node, so on a multi-node cluster set `host` to the node's cluster addres
 
 from __future__ import annotations
 
+import os
+
 import ray
 
 from transfer.errors import TransferError
@@ -32,8 +34,10 @@ def start_actor(model_cfg: dict, backend_cfg: dict, mode: str):
     """(actor, url, log path, start-up seconds); the actor is ready once its server is healthy."""
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
-    actor = ServerActor.options(num_gpus=float(backend_cfg.get("num_gpus") or 0)).remote(model_cfg, backend_cfg,
-                                                                                           mode)
+    # an explicit TRANSFER_HOME of the driver reaches the actor, so both agree on caches and log folders
+    env = {"TRANSFER_HOME": os.environ["TRANSFER_HOME"]} if os.environ.get("TRANSFER_HOME") else {}
+    actor = ServerActor.options(num_gpus=float(backend_cfg.get("num_gpus") or 0),
+                                runtime_env={"env_vars": env} if env else None).remote(model_cfg, backend_cfg, mode)
     try:
         url, log_path, startup_s, _ = ray.get(actor.info.remote())
     except ray.exceptions.RayActorError as exc:  # start-up failed inside the actor: keep its message
@@ -43,8 +47,9 @@ def start_actor(model_cfg: dict, backend_cfg: dict, mode: str):
     return actor, url, log_path, startup_s
 
 
-def stop_actor(actor) -> None:
+def stop_actor(actor) -> list[int]:
+    """Stop the server, then the actor; returns the server's process ids (all gone by now)."""
     try:
-        ray.get(actor.stop.remote(), timeout=60)
+        return ray.get(actor.stop.remote(), timeout=60)
     finally:
         ray.kill(actor)

@@ -34,6 +34,7 @@ class VLLMBackend(Backend):
         self._client: Client | None = None
         self._served: str | None = None    # the model name the server answers to
         self.startup_s: float | None = None
+        self.stopped_pids: list[int] = []  # the last server we stopped and its descendants (for checks)
 
     # -- servers ---------------------------------------------------------------------------------------------
     def _attach_url(self, mode: str) -> str | None:
@@ -87,9 +88,10 @@ class VLLMBackend(Backend):
             if self.backend_cfg.get("ray_actor"):
                 from transfer.backends.ray_server import stop_actor
 
-                stop_actor(self._server)
+                self.stopped_pids = stop_actor(self._server)
             else:
                 self._server.stop()
+                self.stopped_pids = self._server.family
         self._mode = self._server = self._client = self._served = None
 
     # -- the contract ----------------------------------------------------------------------------------------
