@@ -38,6 +38,7 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
             np.save(fh, array)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; other users of a shared cache must read it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -54,6 +55,7 @@ class FeatureCache:
             fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")
             with os.fdopen(fd, "w") as fh:
                 json.dump({**meta, "n_rows": n_rows, "shard_size": shard_size}, fh, indent=1, default=str)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, meta_path)
 
     @property
