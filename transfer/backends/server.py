@@ -62,6 +62,17 @@ def alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; it only waits to be reaped
 
 
+def _signal(pgid: int, family: list[int], sig: int) -> None:
+    """The process group we created (start_new_session: pgid == the server's pid), and any descendant that moved
+    to a group of its own: all of them started by us."""
+    targets = [lambda: os.killpg(pgid, sig)] + [lambda p=p: os.kill(p, sig) for p in family[1:] if alive(p)]
+    for send in targets:
+        try:
+            send()
+        except ProcessLookupError:
+            pass
+
+
 def _die_with_parent() -> None:
     """Runs in the child before exec: SIGTERM it if the harness dies (even by SIGKILL), so no server is orphaned."""
     import ctypes
@@ -124,6 +135,7 @@ class ManagedServer:
         log_root.mkdir(parents=True, exist_ok=True)
         self.log_path = log_root / f"vllm-{served_name}-{mode}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
+        self.family: list[int] = []  # the server and its descendants, recorded at stop() for leftover checks
         self.startup_s: float | None = None
 
     @property
@@ -173,28 +185,17 @@ class ManagedServer:
             return
         pid = self.proc.pid
         family = [pid] + _descendants(pid)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pid, sig)  # the group we created with start_new_session (pgid == pid)
-            except ProcessLookupError:
-                pass
-            for p in family[1:]:  # a descendant that moved to its own group is still ours
-                try:
-                    os.kill(p, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + (grace_s if sig == signal.SIGTERM else 5.0)
-            while time.monotonic() < deadline:
+        for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+            _signal(pid, family, sig)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and any(alive(p) for p in family):
                 self.proc.poll()  # reap the server itself
-                if not any(alive(p) for p in family):
-                    break
                 time.sleep(0.2)
-            else:
-                continue
-            break
+            if not any(alive(p) for p in family):
+                break
         self.proc.poll()
         LIVE.pop(pid, None)
-        self.family = family  # kept so tests can check that none of them is alive
+        self.family = family
         self.proc = None
 
     def __enter__(self):
