@@ -45,7 +45,7 @@ assets: $(STAMP) ## fetch, verify (sha256) and assemble the real models into .tr
 demo: assets ## run the lab study (3 methods x 5 seeds) on real data and models; results in MLflow
 	$(PY) -m jobs.sweep experiment=demo $(ARGS)
 
-sweep: assets ## run a sweep with Hydra overrides: make sweep ARGS="settings=[lab] methods=[vanilla] seeds=[0,1]"
+sweep: assets ## run a sweep with Hydra overrides: make sweep ARGS="study=x grid.methods=[vanilla] grid.seeds=[0,1]"
 	$(PY) -m jobs.sweep $(ARGS)
 
 test: assets ## the test suite CI runs (fast tests + slow real-model tests)

@@ -1,50 +1,44 @@
-"""The table a sweep prints at the end: per (setting, method), mean ± SE over seeds. Inference lives in analysis/."""
+"""The table a sweep prints at the end: per (setting, method), mean ± SE over seeds of the accuracies, and the
+study-level PGR from analysis/ (the same estimator and "gap too small" rule as `make report`)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-from scipy import stats
-
-COLUMNS = ("weak_acc", "ceiling_acc", "w2s_acc", "pgr")
 
 
-def cells_frame(runs) -> pd.DataFrame:
-    rows = []
-    for r in runs:
-        rows.append({"setting": r.data.tags.get("setting"), "method": r.data.tags.get("method"),
-                     "seed": int(r.data.tags.get("seed", -1)), **r.data.metrics})
-    return pd.DataFrame(rows)
+def _mean_se(v: np.ndarray) -> str:
+    se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+    return f"{v.mean():>7.3f} ± {se:5.3f}"
 
 
-def gap_ci(gaps: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """t-interval of the mean ceiling − weak gap over seeds."""
-    if len(gaps) < 2:
-        return float("nan"), float("nan")
-    return tuple(stats.t.interval(level, len(gaps) - 1, loc=gaps.mean(), scale=stats.sem(gaps)))
+def summarize(study: str, tracking_uri: str) -> str:
+    from analysis.config import load_config
+    from analysis.estimates import estimate_group
+    from analysis.load import StudyError, load_study
 
-
-def summarize(df: pd.DataFrame) -> str:
-    if df.empty:
-        return "(no finished cells)"
+    try:
+        s = load_study(study, tracking_uri)
+    except StudyError as exc:
+        return f"(no table: {exc})"
+    cfg = {**load_config(), "bootstrap": 1000}
+    rng = np.random.default_rng(cfg["rng_seed"])
     lines = []
-    for setting, sdf in df.groupby("setting", sort=False):
-        per_seed = sdf.groupby("seed")[["weak_acc", "ceiling_acc"]].first()
-        gaps = (per_seed["ceiling_acc"] - per_seed["weak_acc"]).to_numpy()
-        lo, hi = gap_ci(gaps)
-        defined = bool(lo > 0)
-        lines.append(f"\nsetting {setting}: ceiling - weak gap {gaps.mean():+.3f} (95% CI {lo:+.3f} .. {hi:+.3f}, "
-                     f"{len(gaps)} seeds)" + ("" if defined else "  -> gap not clearly > 0: PGR undefined"))
-        header = f"  {'method':<16}{'n':>3}  " + "  ".join(f"{c:>15}" for c in COLUMNS)
+    for (setting, dataset), cells in s.cells.groupby(["setting", "dataset"], sort=False):
+        g = estimate_group(s, setting, dataset, cfg, rng)
+        lo, hi = g.gap["ci"]
+        lines.append(f"\n{setting} / {dataset}: ceiling − weak gap {g.gap['estimate']:+.3f} "
+                     f"(95% CI {lo:+.3f} .. {hi:+.3f}, {g.n_baseline_seeds} seeds)"
+                     + ("" if g.defined else "  -> gap too small: PGR undefined"))
+        header = f"  {'method':<16}{'seeds':>5}  {'weak_acc':>15}  {'ceiling_acc':>15}  {'w2s_acc':>15}  {'PGR [95% CI]':>24}"
         lines += [header, "  " + "-" * (len(header) - 2)]
-        for method, mdf in sdf.groupby("method", sort=False):
-            cells = []
-            for c in COLUMNS:
-                v = mdf[c].to_numpy(dtype=float)
-                if c == "pgr" and not defined:
-                    cells.append(f"{'undefined':>15}")
-                else:
-                    se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-                    cells.append(f"{v.mean():>7.3f} ± {se:5.3f}")
-            lines.append(f"  {method:<16}{len(mdf):>3}  " + "  ".join(cells))
+        for method in g.methods:
+            m = cells[cells.method == method]
+            p = g.pgr[method]
+            pgr = ("undefined" if p["estimate"] is None else
+                   f"{p['estimate']:+.2f} ± {p['se_seeds']:.2f} [{p['ci'][0]:+.2f}, {p['ci'][1]:+.2f}]")
+            lines.append(f"  {method:<16}{len(m):>5}  " + "  ".join(
+                _mean_se(m[c].to_numpy(float)) for c in ("weak_acc", "ceiling_acc", "w2s_acc")) + f"  {pgr:>24}")
+    lines.append("\nPGR: study-level estimate ± SE over seeds [hierarchical-bootstrap 95% CI]; "
+                 f"significance and verdicts: make report STUDY={study}")
     return "\n".join(lines)
+

@@ -77,7 +77,7 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
 
 def run_sweep(base: dict, cells: list[dict]) -> int:
     """Run the cells not yet finished in this study; return the number that failed."""
-    from transfer.summary import cells_frame, summarize
+    from transfer.summary import summarize
     from transfer.tracking import StudyTracker
 
     runtime = base["runtime"]
@@ -95,7 +95,7 @@ def run_sweep(base: dict, cells: list[dict]) -> int:
     if todo:
         failures = _run_on_ray(todo, runtime, tracker, sha)
     tracker.finish("FINISHED" if failures == 0 else "FAILED")
-    print(summarize(cells_frame(tracker.cell_runs("FINISHED"))), flush=True)
+    print(summarize(base["study"], tracker.uri), flush=True)
     print(f"\n[sweep] browse: make mlflow-ui  (tracking {tracker.uri})", flush=True)
     return failures
 
