@@ -1,6 +1,8 @@
-"""One cell of a study (setting × method × seed): weak teacher, ceiling, W2S student, scored by the harness.
+"""One cell of a study (setting × method × seed [× mode]): weak teacher, ceiling, W2S student, scored by the harness.
 
 `run_cell` is a plain function: called in-process, by a Ray task, or inside a Ray Job. Ray is never imported here.
+The training mode (transfer/modes/: head, prompt, lora) decides what the ceiling and the student are; the weak
+teacher is always a head on the weak model's features, and scoring is always here.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from transfer.data.splits import Split, make_splits, whole
 from transfer.features.extract import PairFeatures
 from transfer.heads import train_head
 from transfer.methods import StudentView, load_method
+from transfer.modes import ModeInputs, mode_name, run_mode
 
 
 @dataclass
@@ -39,61 +42,74 @@ def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarr
     return a - b, a, b
 
 
+def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray, needs: tuple[str, ...]) -> StudentView:
+    """What the method sees of train_unlabel: strong inputs and weak labels, never gold."""
+    xs, a, b = pair_inputs(inputs.features["strong"], tu)
+    zero_shot = None
+    if "zero_shot" in needs:  # the strong LM's own label log-probs, both orders (cached per dataset)
+        from transfer.modes.prompts import orient_zero_shot, zero_shot_logprobs
+
+        s = cell["setting"]
+        fmt = cell["method"].get("prompt_format") or s["data"]["format"]
+        zs = zero_shot_logprobs(inputs.pairs, s["strong"], s["strong_backend"], fmt)
+        zero_shot = orient_zero_shot(zs, tu.index, tu.a_is_better)  # A/B as the view shows them: no gold in it
+    ids = np.array([p.example_id for p in inputs.pairs.pairs])
+    return StudentView(x=xs, strong_a=a, strong_b=b, weak_probs=weak_tu, example_ids=tuple(ids[tu.index]),
+                       seed=int(cell["seeds"]["student"]), head=dict(cell["head"]), zero_shot=zero_shot)
+
+
 def run_cell(cell: dict, inputs: CellInputs) -> CellResult:
     seeds, head = cell["seeds"], dict(cell["head"])
     torch.manual_seed(int(seeds["student"]))
     splits = make_splits(inputs.pairs, dict(cell["splits"]), int(seeds["split"]))
     tl, tu, te = splits["train_label"], splits["train_unlabel"], splits["test"]
-    weak_f, strong_f = inputs.features["weak"], inputs.features["strong"]
+    weak_f = inputs.features["weak"]
+    ood = whole(inputs.ood, "ood", int(seeds["split"])) if inputs.ood is not None else None
 
     # weak teacher: weak features + head on train_label gold -> soft labels on train_unlabel
     teacher = train_head(pair_inputs(weak_f, tl)[0], tl.a_is_better.astype(np.float32),
                          seed=int(seeds["teacher"]), **head)
-    xs_tu, a_tu, b_tu = pair_inputs(strong_f, tu)
-    xs_te = pair_inputs(strong_f, te)[0]
-    weak_tu = teacher.predict_proba(pair_inputs(weak_f, tu)[0])
-    weak_te = teacher.predict_proba(pair_inputs(weak_f, te)[0])
+    weak = {"train_unlabel": teacher.predict_proba(pair_inputs(weak_f, tu)[0]),
+            "test": teacher.predict_proba(pair_inputs(weak_f, te)[0])}
+    if ood is not None:
+        weak["ood"] = teacher.predict_proba(pair_inputs(inputs.features["weak_ood"], ood)[0])
 
-    # ceiling: strong features + head on train_unlabel gold
-    ceiling = train_head(xs_tu, tu.a_is_better.astype(np.float32), seed=int(seeds["student"]), **head)
-    ceil_te = ceiling.predict_proba(xs_te)
-
-    # W2S student: the method sees only the view (no gold), the harness scores what it returns
+    # ceiling and W2S student, as the training mode defines them; the method sees only the view (no gold)
     method = load_method(cell["method"])
-    ids = np.array([p.example_id for p in inputs.pairs.pairs])
-    view = StudentView(x=xs_tu, strong_a=a_tu, strong_b=b_tu, weak_probs=weak_tu,
-                       example_ids=tuple(ids[tu.index]), seed=int(seeds["student"]), head=head)
-    predictor = method.fit(view)
-    who = f"method {cell['method']['name']!r}"
-    w2s_tu = scoring.check_probs(predictor.predict_proba(xs_tu), len(tu), who)
-    w2s_te = scoring.check_probs(predictor.predict_proba(xs_te), len(te), who)
+    view = student_view(cell, inputs, tu, weak["train_unlabel"], method.needs)
+    out = run_mode(ModeInputs(cell=cell, pairs=inputs.pairs, ood_pairs=inputs.ood, features=inputs.features,
+                              train_unlabel=tu, test=te, ood=ood, method=method, view=view))
+    who = f"method {cell['method']['name']!r} ({mode_name(cell)} mode)"
+    di = out.diag_index
+    w2s_tu = scoring.check_probs(out.w2s["train_unlabel"], len(di), who)
+    w2s_te = scoring.check_probs(out.w2s["test"], len(te), who)
+    ceil_te = scoring.check_probs(out.ceiling["test"], len(te), f"ceiling ({mode_name(cell)} mode)")
+    weak_tu, weak_te = weak["train_unlabel"], weak["test"]
 
     weak_acc, ceil_acc = scoring.accuracy(weak_te, te.a_is_better), scoring.accuracy(ceil_te, te.a_is_better)
     w2s_acc = scoring.accuracy(w2s_te, te.a_is_better)
-    weak_wrong = ~scoring.correct(weak_tu, tu.a_is_better)
     metrics = {
         "weak_acc": weak_acc, "ceiling_acc": ceil_acc, "w2s_acc": w2s_acc, "gap": ceil_acc - weak_acc,
         "pgr": scoring.pgr(weak_acc, w2s_acc, ceil_acc),
-        "student_weak_agreement": scoring.agreement(w2s_tu, weak_tu),
-        "student_weak_agreement_test": scoring.agreement(w2s_te, weak_te),
-        "agreement_where_weak_wrong": scoring.agreement(w2s_tu[weak_wrong], weak_tu[weak_wrong]),
-        "n_train_label": len(tl), "n_train_unlabel": len(tu), "n_test": len(te),
+        **scoring.copying_diagnostics(w2s_tu, weak_tu[di], tu.a_is_better[di]),
+        "student_weak_agreement_test": scoring.agreement(w2s_te, weak_te), "w2s_ece_test": scoring.ece(w2s_te, te.a_is_better),
+        "n_train_label": len(tl), "n_train_unlabel": len(tu), "n_test": len(te), "n_train_unlabel_scored": len(di),
         **{f"method_{k}": float(v) for k, v in method.diagnostics.items()},
+        **{f"mode_{k}": float(v) for k, v in out.diagnostics.items()},
     }
+    ids = np.array([p.example_id for p in inputs.pairs.pairs])
     subsets = np.array([p.subset for p in inputs.pairs.pairs])
     rows = [scoring.prediction_rows("test", role, ids[te.index], subsets[te.index], probs, te.a_is_better)
             for role, probs in (("weak", weak_te), ("ceiling", ceil_te), ("w2s", w2s_te))]
-    rows += [scoring.prediction_rows("train_unlabel", role, ids[tu.index], subsets[tu.index], probs, tu.a_is_better)
-             for role, probs in (("weak", weak_tu), ("w2s", w2s_tu))]
+    tu_i = tu.index[di]
+    rows += [scoring.prediction_rows("train_unlabel", role, ids[tu_i], subsets[tu_i], probs, tu.a_is_better[di])
+             for role, probs in (("weak", weak_tu[di]), ("w2s", w2s_tu))]
 
-    if inputs.ood is not None:
-        ood = whole(inputs.ood, "ood", int(seeds["split"]))
+    if ood is not None:
         ood_ids = np.array([p.example_id for p in inputs.ood.pairs])
         ood_sub = np.array([p.subset for p in inputs.ood.pairs])
-        for role, model, feats in (("weak", teacher, inputs.features["weak_ood"]),
-                                   ("ceiling", ceiling, inputs.features["strong_ood"]),
-                                   ("w2s", predictor, inputs.features["strong_ood"])):
-            probs = scoring.check_probs(model.predict_proba(pair_inputs(feats, ood)[0]), len(ood), role)
+        for role, probs in (("weak", weak["ood"]), ("ceiling", out.ceiling["ood"]), ("w2s", out.w2s["ood"])):
+            probs = scoring.check_probs(probs, len(ood), role)
             metrics[f"ood_{role}_acc"] = scoring.accuracy(probs, ood.a_is_better)
             rows.append(scoring.prediction_rows("ood", role, ood_ids, ood_sub, probs, ood.a_is_better))
         metrics["n_ood"] = len(ood)

@@ -43,3 +43,26 @@ def prediction_rows(split: str, role: str, ids, subsets, probs, a_is_better) -> 
     return pd.DataFrame({"example_id": list(ids), "split": split, "subset": list(subsets), "role": role,
                          "prob_a": probs.astype(np.float64), "a_is_better": a_is_better.astype(bool),
                          "correct": correct(probs, a_is_better)})
+
+
+def ece(probs: np.ndarray, a_is_better: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of P(predicted side is better), equal-width confidence bins."""
+    conf = np.maximum(probs, 1 - probs)
+    hit = correct(probs, a_is_better).astype(np.float64)
+    edges = np.minimum(((conf - 0.5) * 2 * bins).astype(int), bins - 1)
+    return float(sum(abs(hit[edges == k].mean() - conf[edges == k].mean()) * (edges == k).mean()
+                     for k in range(bins) if (edges == k).any()))
+
+
+def copying_diagnostics(w2s: np.ndarray, weak: np.ndarray, a_is_better: np.ndarray) -> dict[str, float]:
+    """Does the student copy the teacher's mistakes? Needs gold, so only the harness computes it (train_unlabel)."""
+    weak_wrong = ~correct(weak, a_is_better)
+    disagree = (w2s > 0.5) != (weak > 0.5)
+    if not len(w2s):
+        return {}
+    return {"student_weak_agreement": agreement(w2s, weak),
+            "agreement_where_weak_wrong": agreement(w2s[weak_wrong], weak[weak_wrong]),
+            "agreement_where_weak_right": agreement(w2s[~weak_wrong], weak[~weak_wrong]),
+            # EleutherAI's "confident disagreement": the student contradicts the teacher with P >= 0.75
+            "confident_disagreement": float((disagree & (np.abs(w2s - 0.5) >= 0.25)).mean()),
+            "w2s_train_unlabel_acc": accuracy(w2s, a_is_better), "w2s_ece_train_unlabel": ece(w2s, a_is_better)}

@@ -23,10 +23,14 @@ class StudentView:
     example_ids: tuple[str, ...]
     seed: int  # the student seed
     head: dict = field(default_factory=dict)  # head training settings: epochs, lr, l2, batch_size
+    # (n, 2, 2) the strong LM's zero-shot log P(" A"), log P(" B") with the pair shown as (A, B) [order 0] and
+    # swapped, B shown first [order 1]; computed by the harness only for methods that list "zero_shot" in `needs`
+    zero_shot: np.ndarray | None = None
 
     def __post_init__(self):
-        for arr in (self.x, self.strong_a, self.strong_b, self.weak_probs):
-            arr.setflags(write=False)  # a method cannot alter what the harness later scores against
+        for arr in (self.x, self.strong_a, self.strong_b, self.weak_probs, self.zero_shot):
+            if arr is not None:
+                arr.setflags(write=False)  # a method cannot alter what the harness later scores against
 
 
 class Predictor(Protocol):
@@ -37,13 +41,21 @@ class Predictor(Protocol):
 class Method(ABC):
     """One file in transfer/methods/ (or anywhere, named by `impl:` in its yaml) + one conf/method/<name>.yaml."""
 
+    modes: tuple[str, ...] = ("head",)  # training modes it supports; prompt/lora need `targets`
+    needs: tuple[str, ...] = ()  # optional view fields the harness must fill, e.g. ("zero_shot",)
+
     def __init__(self, cfg: dict):
         self.cfg = cfg
         self.diagnostics: dict[str, float] = {}  # logged as method_<key>
 
     @abstractmethod
     def fit(self, view: StudentView) -> Predictor:
-        """Train the student from the weak labels in `view`."""
+        """Train the student head from the weak labels in `view` (training mode `head`)."""
+
+    def targets(self, view: StudentView) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in the view, P(A is better) targets) the student trains on, for modes that train something
+        other than a head (`lora`: fine-tuning targets; `prompt`: demonstrations). Label-selecting methods only."""
+        raise NotImplementedError(f"method {self.cfg.get('name')!r} supports training modes {list(self.modes)}")
 
 
 def hard(probs: np.ndarray) -> np.ndarray:

@@ -1,0 +1,83 @@
+"""bootstrap, knn_relabel and ccs on real features: each test fails if the method silently behaved like vanilla."""
+
+import numpy as np
+import pytest
+
+from transfer import scoring
+from transfer.methods import load_method
+from transfer.methods.ccs import ccs_direction
+from transfer.methods.knn_relabel import neighbour_vote
+from tests.methods.conftest import with_weak
+
+
+def method(name, **over):
+    from omegaconf import OmegaConf
+    from transfer import paths
+    cfg = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / "method" / f"{name}.yaml"))
+    return load_method({**cfg, **over})
+
+
+def vanilla_probs(view):
+    return method("vanilla").fit(view).predict_proba(view.x)
+
+
+def test_bootstrap_changes_training_labels_between_rounds(hh_view):
+    view, _ = hh_view
+    m = method("bootstrap", rounds=3)
+    p = m.fit(view).predict_proba(view.x)
+    changed = [m.diagnostics[f"labels_changed_round{r}"] for r in (1, 2, 3)]
+    assert changed[0] > 0.05 and all(c >= 0 for c in changed)  # round 1 relabels a real share of the weak labels
+    assert m.diagnostics["final_labels_weak_agreement"] < 0.95
+    assert not np.allclose(p, vanilla_probs(view), atol=1e-3)
+
+
+def test_bootstrap_needs_cross_fitting_to_relabel(hh_view):
+    # 100 pairs x 576 dims: a head relabelling its own training pairs reproduces them; other folds' heads do not
+    own, cross = method("bootstrap", rounds=1, folds=1), method("bootstrap", rounds=1, folds=2)
+    own.fit(hh_view[0]), cross.fit(hh_view[0])
+    assert own.diagnostics["labels_changed_round1"] < cross.diagnostics["labels_changed_round1"]
+
+
+def test_knn_vote_excludes_the_pair_itself_and_its_mirror():
+    x = np.array([[1.0, 0.0], [0.9, 0.1], [0.95, 0.05], [-1.0, 0.0]], dtype=np.float32)
+    probs = np.array([0.9, 0.1, 0.1, 0.9])
+    vote = neighbour_vote(x, probs, k=2)
+    # pair 0's nearest are pairs 2 and 1 (both "B"), never itself; pair 3 is pair 0's mirror with a mirrored label
+    assert vote[0] == 0.0
+
+
+@pytest.mark.parametrize("action", ["relabel", "drop"])
+def test_knn_relabel_changes_or_drops_real_weak_labels(hh_view, action):
+    view, gold = hh_view
+    m = method("knn_relabel", action=action)
+    index, targets = m.targets(view)
+    hard_weak = (view.weak_probs > 0.5).astype(np.float32)
+    frac = m.diagnostics["disagree_fraction"]
+    assert 0.02 < frac < 0.6
+    if action == "relabel":
+        assert len(index) == len(view.x) and (targets != hard_weak).mean() == pytest.approx(frac)
+    else:
+        assert len(index) == round(len(view.x) * (1 - frac)) and (targets == hard_weak[index]).all()
+    assert not np.allclose(m.fit(view).predict_proba(view.x), vanilla_probs(view), atol=1e-3)
+
+
+def test_ccs_finds_an_above_chance_direction_with_no_labels(hhh_view):
+    view, gold = hhh_view  # ccs_direction has no label argument at all
+    w, scale, _ = ccs_direction(view.strong_a, view.strong_b, components=8, restarts=5, steps=600, lr=0.01, seed=0)
+    acc = scoring.accuracy(1 / (1 + np.exp(-(view.x / scale) @ w)), gold)
+    assert max(acc, 1 - acc) > 0.6  # 221 pairs: chance ± 3.4 points (1 SE)
+
+
+def test_ccs_uses_weak_labels_only_for_the_sign(hhh_view):
+    view, gold = hhh_view
+    base = method("ccs").fit(view).predict_proba(view.x)
+    shuffled = np.random.default_rng(1).permutation(view.weak_probs)
+    p_shuf = method("ccs").fit(with_weak(view, shuffled)).predict_proba(view.x)
+    assert np.allclose(p_shuf, base) or np.allclose(p_shuf, 1 - base)  # same probe, at most the sign differs
+    p_flip = method("ccs").fit(with_weak(view, 1 - view.weak_probs)).predict_proba(view.x)
+    assert np.allclose(p_flip, 1 - base, atol=1e-6)
+    # vanilla on coin-flip labels learns nothing; ccs with a sign that agrees with a weak-but-right teacher does
+    helpful = np.where(gold, 0.55, 0.45)  # a 70 %-right teacher, used only for the sign
+    noisy = np.where(np.random.default_rng(2).random(len(gold)) < 0.3, 1 - helpful, helpful)
+    acc_ccs = scoring.accuracy(method("ccs").fit(with_weak(view, noisy)).predict_proba(view.x), gold)
+    assert acc_ccs > 0.6 and acc_ccs > scoring.accuracy(vanilla_probs(with_weak(view, shuffled)), gold) + 0.05

@@ -1,0 +1,85 @@
+"""ccs: Contrast-Consistent Search (Burns et al. 2022) on the pair, with no labels.
+
+The two statements are "A is the better reply" (read from f(A)) and its negation "B is the better reply" (f(B)).
+A probe p(s) = σ(w·s + c) on centred features, projected onto their top `components` principal directions (CCS
+overfits the raw ~600 dimensions of a few hundred pairs), minimises
+    (p(A) − (1 − p(B)))²  +  min(p(A), p(B))²        (consistency + confidence)
+over `restarts` random starts, keeping the lowest loss. No label enters the search. The predictor is the probe on
+the difference, σ(w·(f(A) − f(B)) / 2), which is antisymmetric in A/B and ≈ p(A) when the probe is consistent.
+
+CCS is sign-blind: w and −w are equally consistent. `sign: weak` keeps the sign that agrees more with the weak
+teacher's hard labels (one bit of weak supervision, no gold); `sign: zero_shot` takes it from the strong model's own
+zero-shot preference (no teacher at all; the harness then computes the view's zero_shot log-probs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from transfer.errors import ConfigError
+from transfer.heads import LinearHead
+from transfer.methods.base import Method, StudentView
+
+
+def ccs_direction(a: np.ndarray, b: np.ndarray, *, components: int, restarts: int, steps: int, lr: float,
+                  seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(weight in the scaled input space, scale, best loss) of the CCS probe. Takes no labels."""
+    both = np.concatenate([a, b]).astype(np.float64)
+    scale = both.std(axis=0)
+    scale = np.where(scale > 1e-8, scale, 1.0)
+    z = (both - both.mean(axis=0)) / scale
+    k = min(components, z.shape[1], len(z) - 1)
+    basis = np.linalg.svd(z, full_matrices=False)[2][:k].T  # (dim, k)
+    n = len(a)
+    za = torch.tensor(z[:n] @ basis, dtype=torch.float32)
+    zb = torch.tensor(z[n:] @ basis, dtype=torch.float32)
+    gen = torch.Generator().manual_seed(int(seed))
+    best = (np.inf, None)
+    for _ in range(restarts):
+        w = torch.randn(k, generator=gen)
+        w = (w / w.norm()).requires_grad_()
+        c = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.Adam([w, c], lr=lr)
+        for _ in range(steps):
+            pa, pb = torch.sigmoid(za @ w + c), torch.sigmoid(zb @ w + c)
+            loss = ((pa - (1 - pb)) ** 2).mean() + (torch.minimum(pa, pb) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if loss.item() < best[0]:
+            best = (loss.item(), w.detach().numpy().astype(np.float64))
+    return basis @ best[1], scale.astype(np.float32), float(best[0])
+
+
+def zero_shot_preference(zero_shot: np.ndarray) -> np.ndarray:
+    """The strong LM's position-debiased zero-shot logit for "A is better", from both presentation orders."""
+    says_a_first = zero_shot[:, 0, 0] - zero_shot[:, 0, 1]  # order (A, B): log P(" A") − log P(" B")
+    says_a_second = zero_shot[:, 1, 1] - zero_shot[:, 1, 0]  # order (B, A): A is now shown as "Answer B"
+    return (says_a_first + says_a_second) / 2
+
+
+class CCS(Method):
+    def __init__(self, cfg: dict):
+        super().__init__(cfg)
+        if cfg.get("sign") not in ("weak", "zero_shot"):
+            raise ConfigError(f"method ccs: sign={cfg.get('sign')!r} is unknown (weak | zero_shot)")
+        self.needs = ("zero_shot",) if cfg["sign"] == "zero_shot" else ()
+
+    def fit(self, view: StudentView):
+        w, scale, loss = ccs_direction(view.strong_a, view.strong_b, components=int(self.cfg["components"]),
+                                       restarts=int(self.cfg["restarts"]), steps=int(self.cfg["steps"]),
+                                       lr=float(self.cfg["lr"]), seed=view.seed)
+        head = LinearHead(weight=(w / 2).astype(np.float32), scale=scale)
+        says_a = head.logits(view.x) > 0
+        if self.cfg["sign"] == "weak":
+            reference = view.weak_probs > 0.5
+        else:
+            if view.zero_shot is None:
+                raise ConfigError("method ccs: sign=zero_shot needs the view's zero_shot log-probs")
+            reference = zero_shot_preference(view.zero_shot) > 0
+        agree = float((says_a == reference).mean())
+        if agree < 0.5:
+            head, agree = LinearHead(weight=-head.weight, scale=scale), 1 - agree
+        self.diagnostics.update(ccs_loss=loss, sign_agreement=agree)
+        return head
