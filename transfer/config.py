@@ -24,8 +24,20 @@ def to_plain(cfg: DictConfig | dict) -> dict:
     return copy.deepcopy(cfg)
 
 
+# backend fields that say how to reach or supervise a server, not what it computes
+NON_SEMANTIC_BACKEND_KEYS = ("url", "score_url", "retries", "backoff_s", "request_timeout_s", "startup_timeout_s",
+                             "log_dir", "ray_actor", "host", "request_batch", "threads", "cpu_threads_bind")
+
+
 def config_hash(cell: dict) -> str:
     semantic = {k: v for k, v in cell.items() if k not in NON_SEMANTIC_KEYS}
+    setting = semantic.get("setting")
+    if isinstance(setting, dict):
+        setting = dict(setting)
+        for role in ("weak_backend", "strong_backend"):
+            if isinstance(setting.get(role), dict):
+                setting[role] = {k: v for k, v in setting[role].items() if k not in NON_SEMANTIC_BACKEND_KEYS}
+        semantic["setting"] = setting
     return hashlib.sha256(json.dumps(semantic, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -32,7 +32,7 @@ def _threads(n: int) -> None:
 def build_inputs(setting: dict, shard_size: int) -> CellInputs:
     """Load the setting's data and extract (or load cached) features of its weak and strong models."""
     from transfer.data import load_dataset_from_config
-    from transfer.features.extract import extract_pair_features
+    from transfer.features.extract import LazyBackend, extract_pair_features
 
     _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
     pairs = load_dataset_from_config(setting["data"])
@@ -40,10 +40,11 @@ def build_inputs(setting: dict, shard_size: int) -> CellInputs:
     fmt = setting["data"]["format"]
     features = {}
     for role in ("weak", "strong"):
-        model, backend = setting[role], setting[f"{role}_backend"]
-        features[role] = extract_pair_features(pairs, model, backend, fmt, shard_size)
-        if ood is not None:
-            features[f"{role}_ood"] = extract_pair_features(ood, model, backend, fmt, shard_size)
+        model, backend_cfg = setting[role], setting[f"{role}_backend"]
+        with LazyBackend(backend_cfg, model) as backend:  # one model (or one server) for both datasets
+            features[role] = extract_pair_features(pairs, model, backend_cfg, fmt, shard_size, backend)
+            if ood is not None:
+                features[f"{role}_ood"] = extract_pair_features(ood, model, backend_cfg, fmt, shard_size, backend)
     return CellInputs(pairs=pairs, ood=ood, features=features)
 
 

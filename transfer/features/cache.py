@@ -72,15 +72,14 @@ class FeatureCache:
         """Compute the missing shards with `compute`, then return all rows in order."""
         todo = self.missing()
         if todo:
-            bar = tqdm(total=self.n_rows, initial=(self.n_shards - len(todo)) * self.shard_size,
-                       desc=desc or "features", unit="text", mininterval=2.0)
-            for i in todo:
-                chunk = texts[i * self.shard_size:(i + 1) * self.shard_size]
-                rows = np.asarray(compute(chunk), dtype=np.float32)
-                if rows.shape[0] != len(chunk) or not np.isfinite(rows).all():
-                    raise ValueError(f"{desc}: backend returned {rows.shape} rows with non-finite values "
-                                     f"for a shard of {len(chunk)} texts")
-                atomic_save_npy(self.shard_path(i), rows)
-                bar.update(len(chunk))
-            bar.close()
+            with tqdm(total=self.n_rows, initial=(self.n_shards - len(todo)) * self.shard_size,
+                      desc=desc or "features", unit="text", mininterval=2.0) as bar:
+                for i in todo:
+                    chunk = texts[i * self.shard_size:(i + 1) * self.shard_size]
+                    rows = np.asarray(compute(chunk), dtype=np.float32)
+                    if rows.shape[0] != len(chunk) or not np.isfinite(rows).all():
+                        raise ValueError(f"{desc}: backend returned {rows.shape} rows with non-finite values "
+                                         f"for a shard of {len(chunk)} texts")
+                    atomic_save_npy(self.shard_path(i), rows)
+                    bar.update(len(chunk))
         return np.concatenate([np.load(self.shard_path(i)) for i in range(self.n_shards)])

@@ -48,28 +48,49 @@ def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str]) -> tuple[s
         "backend": backend_cfg["name"],
         "extractor": EXTRACTOR_VERSION,
     }
+    if backend_cfg.get("dtype"):  # a server's precision changes the numbers (hf computes in fp32)
+        parts["dtype"] = backend_cfg["dtype"]
     return cache_key(parts), parts
 
 
+class LazyBackend:
+    """Loads the model (or starts its server) only when a shard is missing; reused across datasets; closed once."""
+
+    def __init__(self, backend_cfg: dict, model_cfg: dict):
+        self.backend_cfg, self.model_cfg, self.backend = backend_cfg, model_cfg, None
+
+    def features(self, texts):
+        if self.backend is None:
+            from transfer.backends import load_backend
+            self.backend = load_backend(self.backend_cfg, self.model_cfg)
+        return self.backend.features(texts)
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fmt: dict,
-                          shard_size: int = 256) -> PairFeatures:
+                          shard_size: int = 256, backend: LazyBackend | None = None) -> PairFeatures:
+    """Features of every pair, from the cache where present. Pass an open `backend` to share one model (or one
+    server) across several datasets; without it one is loaded if needed and closed before returning."""
     texts = pair_texts(pairs, model_cfg, fmt)
     key, parts = feature_key(model_cfg, backend_cfg, texts)
     cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"],
                                                           "dataset": pairs.name}, len(texts), shard_size)
-    backend = None
-
-    def compute(chunk):
-        nonlocal backend
-        if backend is None:  # load the model only when some shard is missing
-            from transfer.backends import load_backend
-            backend = load_backend(backend_cfg, model_cfg)
-        return backend.features(chunk)
-
+    own = backend is None
+    backend = backend or LazyBackend(backend_cfg, model_cfg)
     try:
-        rows = cache.fill(texts, compute, desc=f"{model_cfg['name']} on {pairs.name}")
+        rows = cache.fill(texts, backend.features, desc=f"{model_cfg['name']} on {pairs.name}")
     finally:
-        if backend is not None:
+        if own:
             backend.close()
     n = len(pairs)
     return PairFeatures(better=rows[:n], worse=rows[n:])
