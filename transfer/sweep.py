@@ -67,12 +67,13 @@ def _method_overrides(user: list[str], methods: list[str]) -> dict[str, list[str
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
-    s = cell["setting"]
+    s, mode = cell["setting"], (cell.get("mode") or {}).get("name", "head")  # no mode group = head (+mode=lora)
     return {"setting": s["name"], "method": cell["method"]["name"], "seed": str(cell["seed"]),
             "dataset": s["data"]["name"], "ood_dataset": (s.get("ood") or {}).get("name", ""),
-            "weak_model": s["weak"]["name"], "strong_model": s["strong"]["name"], "training_mode": "head",
+            "weak_model": s["weak"]["name"], "strong_model": s["strong"]["name"], "training_mode": mode,
             "config_hash": cell["config_hash"], "git_sha": git_sha,
-            "run_name": f"{s['name']}/{cell['method']['name']}/seed{cell['seed']}"}
+            "run_name": f"{s['name']}/{cell['method']['name']}" + (f"/{mode}" if mode != "head" else "")
+                        + f"/seed{cell['seed']}"}
 
 
 def run_sweep(base: dict, cells: list[dict]) -> int:
