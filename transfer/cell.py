@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from transfer import scoring
+from transfer import boundary, scoring
 from transfer.data.pairs import PairSet
 from transfer.data.splits import Split, make_splits, whole
 from transfer.features.extract import PairFeatures
@@ -76,7 +76,10 @@ def run_cell(cell: dict, inputs: CellInputs) -> CellResult:
 
     # ceiling and W2S student, as the training mode defines them; the method sees only the view (no gold)
     method = load_method(cell["method"])
+    boundary.check_method(cell["method"], method.needs)  # no test-based selection, no extra view fields
     view = student_view(cell, inputs, tu, weak["train_unlabel"], method.needs)
+    boundary.check_view(view, [tu.a_is_better, te.a_is_better] + ([ood.a_is_better] if ood is not None else []))
+    boundary.guard_method(method, f"method {cell['method']['name']!r}", boundary.protected_paths(cell))
     out = run_mode(ModeInputs(cell=cell, pairs=inputs.pairs, ood_pairs=inputs.ood, features=inputs.features,
                               train_unlabel=tu, test=te, ood=ood, method=method, view=view))
     who = f"method {cell['method']['name']!r} ({mode_name(cell)} mode)"

@@ -1,0 +1,128 @@
+"""The evaluation boundary, attacked by the ADVERSARIAL plugins in plugins.py: each attempt is refused or flagged.
+
+Real cells (run_cell) on 40 real HH pairs + the real HHH OOD set with real MiniLM -> SmolLM2 features (cached).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
+
+from tests.adversarial import plugins
+from transfer.cell import CellInputs, run_cell
+from transfer.data import load_dataset_from_config
+from transfer.errors import BoundaryError
+from transfer.features.extract import extract_pair_features
+
+pytestmark = pytest.mark.slow  # real features and real cells (~1 min)
+METHODS = Path(__file__).parent / "methods"
+
+
+@pytest.fixture(scope="module")
+def cell_and_inputs(compose_cfg_module):
+    cell = compose_cfg_module("setting.data.max_pairs=40", "head.epochs=5")
+    s = cell["setting"]
+    pairs, ood = load_dataset_from_config(s["data"]), load_dataset_from_config(s["ood"])
+    feats = {}
+    for role in ("weak", "strong"):
+        feats[role] = extract_pair_features(pairs, s[role], s[f"{role}_backend"], s["data"]["format"])
+        feats[f"{role}_ood"] = extract_pair_features(ood, s[role], s[f"{role}_backend"], s["data"]["format"])
+    return cell, CellInputs(pairs=pairs, ood=ood, features=feats)
+
+
+@pytest.fixture(scope="module")
+def compose_cfg_module():
+    from hydra import compose, initialize_config_dir
+
+    import transfer.config
+    from transfer import paths
+
+    def _compose(*overrides):
+        with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
+            return transfer.config.to_plain(compose("config", overrides=list(overrides)))
+    return _compose
+
+
+def run(cell_and_inputs, name: str, **cfg):
+    cell, inputs = cell_and_inputs
+    method = {**OmegaConf.to_container(OmegaConf.load(METHODS / f"{name}.yaml")), **cfg}
+    plugins.SEEN.clear()
+    return run_cell({**cell, "method": method}, inputs)
+
+
+def test_honest_method_runs_behind_the_guard(cell_and_inputs):
+    res = run(cell_and_inputs, "honest")
+    assert 0 <= res.metrics["w2s_acc"] <= 1 and "ood_w2s_acc" in res.metrics
+
+
+def test_gold_is_not_on_the_view(cell_and_inputs):
+    with pytest.raises(AttributeError, match="gold"):
+        run(cell_and_inputs, "gold_from_view")
+
+
+def test_the_call_stack_holds_no_harness_frame_with_gold(cell_and_inputs):
+    run(cell_and_inputs, "gold_from_stack")  # it runs, and finds nothing to cheat with
+    assert plugins.SEEN["stack"] == []
+
+
+@pytest.mark.parametrize("name, refused", [
+    ("gold_from_heap", "list every object"),
+    ("reads_data_file", "open .*harmless-base-test"),  # swallowed by the method, flagged by the harness
+    ("shells_out", "start a process"),
+    ("sets_tracking_env", "MLFLOW_TRACKING_URI"),
+    ("calls_home", "network connection"),
+])
+def test_attempts_through_the_harness_are_refused(cell_and_inputs, name, refused):
+    with pytest.raises(BoundaryError, match=refused):
+        run(cell_and_inputs, name)
+    assert "data" not in plugins.SEEN and "shell" not in plugins.SEEN and "heap" not in plugins.SEEN
+    assert os.environ.get("MLFLOW_TRACKING_URI") != "sqlite:////tmp/elsewhere.db"
+
+
+@pytest.mark.parametrize("name, message", [("logs_to_mlflow", "call mlflow|MLFLOW_TRACKING_URI"),
+                                           ("logs_via_client", "call mlflow")])
+def test_method_cannot_write_to_the_tracking_store(cell_and_inputs, tmp_path, name, message):
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    MlflowClient(store).search_experiments()  # the store exists; only the method is kept out
+    with pytest.raises(BoundaryError, match=message):
+        run(cell_and_inputs, name, store=store)
+    assert "mlflow" not in plugins.SEEN
+    assert MlflowClient(store).search_runs(["0"]) == []
+
+
+def test_the_real_tracking_store_and_data_paths_of_the_cell_are_protected(cell_and_inputs, tmp_path):
+    cell, inputs = cell_and_inputs
+    db = tmp_path / "cell-store.db"
+    db.write_bytes(b"")
+    method = {"name": "reads", "impl": "tests.adversarial.plugins:ReadsDataFile"}
+    from transfer import boundary
+    assert str(db) in boundary.protected_paths({**cell, "runtime": {"tracking_uri": f"sqlite:///{db}"}})
+    assert cell["setting"]["data"]["path"] in boundary.protected_paths(cell)
+    with pytest.raises(BoundaryError):
+        run_cell({**cell, "method": method}, inputs)
+
+
+@pytest.mark.parametrize("kind, message", [("nan", "non-finite"), ("short", "shape"),
+                                           ("above_one", "outside \\[0, 1\\]"), ("negative", "outside \\[0, 1\\]")])
+def test_invalid_predictions_are_rejected(cell_and_inputs, kind, message):
+    with pytest.raises(BoundaryError, match=message):
+        run(cell_and_inputs, f"bad_{kind}")
+
+
+@pytest.mark.parametrize("name, message", [("selects_on_test", "select_on: test"),
+                                           ("early_stops_on_ood", "training.early_stop_on: ood"),
+                                           ("asks_for_test", "asks the harness for \\['test'\\]")])
+def test_test_based_selection_is_refused_before_anything_runs(cell_and_inputs, name, message):
+    with pytest.raises(BoundaryError, match=message):
+        run(cell_and_inputs, name)
+
+
+def test_guard_is_off_outside_method_code(tmp_path):
+    (tmp_path / "x").write_text("harness code may write")  # the audit hook only acts in guarded threads
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))

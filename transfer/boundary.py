@@ -1,0 +1,231 @@
+"""The evaluation boundary around method code (docs/replay.md, "Evaluation boundary").
+
+The lab's lesson: agents gamed the evaluation. Method code (a plugin) therefore runs behind a guard:
+
+* `check_method` refuses, before anything runs, a method whose config asks for test-based selection
+  (`select_on: test`, `early_stop_on: ood`, ...) or whose class asks the harness for more than the view offers.
+* `check_view` refuses a view that carries anything but the documented fields, or an array that shares memory
+  with a gold-label array.
+* `guard_method` runs `fit`, `targets` and the returned predictor's `predict_proba` in a fresh thread, so the call
+  stack the method can walk (sys._getframe, inspect.stack) holds no harness frame with gold in its locals. While
+  that thread runs, a process-wide audit hook (PEP 578) refuses, *in that thread*: opening the data files, the
+  feature/log-prob caches or the tracking store; any sqlite connection or network connection (the MLflow store,
+  a tracking server); writing under the repo, the harness home or the data folder; changing MLFLOW_*/TRANSFER_*/
+  RAY_* environment variables; starting processes or threads (they would run outside the guard); listing all
+  objects or frames of the process (gc.get_objects, sys._current_frames). MLFLOW_*/TRANSFER_* variables are hidden
+  from the environment meanwhile. A refused attempt raises in the method; one the method swallows is still
+  recorded, and the cell fails with a BoundaryError naming it.
+
+This is a guard against the harness being used to cheat, not an OS sandbox: code that rewrites memory through
+ctypes could still get around it (see docs/replay.md for what is and is not covered).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from transfer import paths
+from transfer.errors import BoundaryError
+
+VIEW_FIELDS = {"x", "strong_a", "strong_b", "weak_probs", "example_ids", "seed", "head", "zero_shot"}
+VIEW_NEEDS = {"zero_shot"}  # optional view fields the harness knows how to fill
+HELD_OUT = {"test", "ood", "gold", "eval", "evaluation"}
+HIDDEN_ENV = ("MLFLOW_", "TRANSFER_")
+PROTECTED_ENV = ("MLFLOW_", "TRANSFER_", "RAY_")
+REFUSED_EVENTS = {
+    "sqlite3.connect": "open a sqlite database (the tracking store)",
+    "socket.connect": "open a network connection (tracking server or evaluation service)",
+    "subprocess.Popen": "start a process", "os.system": "start a process", "os.exec": "start a process",
+    "os.posix_spawn": "start a process", "os.spawn": "start a process", "os.fork": "fork the process",
+    "os.forkpty": "fork the process", "pty.spawn": "start a process",
+    "_thread.start_new_thread": "start a thread (it would run outside the boundary)",
+    "gc.get_objects": "list every object of the process", "gc.get_referrers": "walk the object graph",
+    "gc.get_referents": "walk the object graph", "sys._current_frames": "read other threads' frames",
+    "sys.settrace": "remove the boundary's call tracer", "sys.setprofile": "install a profiler",
+}
+# packages method code may not call into at all: the tracking client (whatever its transport, pooled connections
+# included), Ray (object store, cluster state) and the statistics that read the store
+OFF_LIMITS = ("mlflow", "ray", "analysis")
+
+_guarded: dict[int, "_Record"] = {}  # thread id -> what that guarded thread attempted
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+class _Record:
+    def __init__(self, who: str, read_roots: list[Path], write_roots: list[Path]):
+        self.who, self.read_roots, self.write_roots = who, read_roots, write_roots
+        self.violations: list[str] = []
+
+
+def check_method(cfg: dict, needs: tuple[str, ...] = ()) -> None:
+    """Refuse test-based selection in a method config, and view fields the harness does not provide."""
+    name = cfg.get("name", "?")
+    for key, value in _items(cfg):
+        leaf = key.rsplit(".", 1)[-1].lower()
+        asks = any(w in leaf for w in ("select", "stop", "valid", "eval", "split", "tune", "_on"))
+        if asks and isinstance(value, str) and value.strip().lower() in HELD_OUT:
+            raise BoundaryError(f"method {name!r}: `{key}: {value}` asks for selection on held-out data; "
+                                f"select on train_unlabel with weak labels (docs/methods.md)")
+    extra = set(needs) - VIEW_NEEDS
+    if extra:
+        raise BoundaryError(f"method {name!r} asks the harness for {sorted(extra)}; a method may only ask for "
+                            f"{sorted(VIEW_NEEDS)} (no gold, test or OOD data)")
+
+
+def _items(d: dict, prefix: str = ""):
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _items(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+def check_view(view, gold: list[np.ndarray]) -> None:
+    """The view has only the documented fields, and none of its arrays aliases a gold-label array."""
+    names = {f.name for f in dataclasses.fields(view)}
+    if names - VIEW_FIELDS:
+        raise BoundaryError(f"the student view carries undocumented fields {sorted(names - VIEW_FIELDS)}")
+    for f in names:
+        arr = getattr(view, f)
+        if isinstance(arr, np.ndarray) and any(np.shares_memory(arr, g) for g in gold if g is not None):
+            raise BoundaryError(f"the student view's {f!r} shares memory with gold labels")
+
+
+def protected_paths(cell: dict) -> list[str]:
+    """The cell's own data files and tracking store (runtime.tracking_uri), besides the harness defaults."""
+    s, uri = cell.get("setting") or {}, (cell.get("runtime") or {}).get("tracking_uri") or ""
+    files = [(s.get(k) or {}).get("path") for k in ("data", "ood")]
+    return [f for f in files if f] + ([uri.removeprefix("sqlite:///")] if uri.startswith("sqlite:///") else [])
+
+
+def guard_method(method, who: str, protected_files: list[str] = ()):
+    """Make the method's fit/targets (and its predictors) run behind the boundary. Returns the method."""
+    read_roots = [Path(p).resolve() for p in protected_files if p] + _store_roots() + \
+        [paths.shared_data_dir(), paths.home() / "features", paths.home() / "logprobs"]
+    write_roots = read_roots + [paths.home()] + ([paths.repo_root()] if paths.repo_root() else [])
+    record = lambda: _Record(who, read_roots, write_roots)  # noqa: E731
+    fit, targets = method.fit, method.targets
+    method.fit = lambda view: GuardedPredictor(run_guarded(fit, view, record=record()), record)
+    method.targets = lambda view: run_guarded(targets, view, record=record())
+    return method
+
+
+class GuardedPredictor:
+    """The method's predictor; predict_proba runs behind the boundary too (it is method code)."""
+
+    def __init__(self, inner, record):
+        self._inner, self._record = inner, record
+
+    def predict_proba(self, x):
+        return run_guarded(self._inner.predict_proba, x, record=self._record())
+
+
+def run_guarded(fn, *args, record: _Record):
+    _install_hook()
+    out: dict = {}
+
+    def target():
+        sys.settrace(_trace)  # before the thread is guarded: the hook refuses settrace inside
+        _guarded[threading.get_ident()] = record
+        try:
+            out["value"] = fn(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            out["error"] = exc
+        finally:
+            _guarded.pop(threading.get_ident(), None)
+
+    hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(HIDDEN_ENV)}
+    try:
+        thread = threading.Thread(target=target, name=f"boundary:{record.who}", daemon=True)
+        thread.start()
+        thread.join()
+    finally:
+        os.environ.update(hidden)
+    if record.violations:
+        more = f" (+{len(record.violations) - 1} more)" if len(record.violations) > 1 else ""
+        raise BoundaryError(f"{record.who}: tried to {record.violations[0]}{more}")
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def _off_limits_dirs() -> tuple[str, ...]:
+    import importlib.util
+
+    dirs = []
+    for name in OFF_LIMITS:
+        spec = importlib.util.find_spec(name)
+        dirs += list(spec.submodule_search_locations or []) if spec else []
+    return tuple(str(Path(d).resolve()) + os.sep for d in dirs) + (str(Path(__file__).with_name("tracking.py")),)
+
+
+def _trace(frame, event, arg):
+    """Call tracer of guarded threads: a call into an off-limits package is a violation (Python calls only)."""
+    global _OFF
+    if _OFF is None:
+        _OFF = _off_limits_dirs()
+    if event == "call" and frame.f_code.co_filename.startswith(_OFF):
+        record = _guarded.get(threading.get_ident())
+        if record is not None:
+            what = f"call {frame.f_globals.get('__name__', '?')} (tracking store, Ray or statistics)"
+            record.violations.append(what)
+            raise BoundaryError(f"{record.who}: may not {what} (evaluation boundary)")
+    return None  # no per-line tracing: only calls are checked
+
+
+_OFF: tuple[str, ...] | None = None
+
+
+def _store_roots() -> list[Path]:
+    """The tracking store's file and artifact folder (sqlite stores), wherever the harness put them."""
+    roots = [paths.default_artifact_root()]
+    uri = paths.default_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        roots.append(Path(uri.removeprefix("sqlite:///")))
+    return [r.resolve() for r in roots]
+
+
+def _under(path, roots: list[Path]) -> bool:
+    if isinstance(path, int):
+        return False
+    try:
+        p = Path(os.fsdecode(path)).resolve()
+    except (TypeError, ValueError, OSError):
+        return False
+    return any(p == r or r in p.parents for r in roots)
+
+
+def _hook(event: str, args: tuple) -> None:
+    record = _guarded.get(threading.get_ident())
+    if record is None:
+        return
+    refused = None
+    if event == "open":
+        path, mode = args[0], args[1] or "r"
+        writes = any(c in str(mode) for c in "wax+")
+        if _under(path, record.read_roots):
+            refused = f"open {os.fsdecode(path)} (data, caches or tracking store)"
+        elif writes and _under(path, record.write_roots) and "__pycache__" not in os.fsdecode(path):
+            refused = f"write {os.fsdecode(path)}"
+    elif event in ("os.putenv", "os.unsetenv") and str(os.fsdecode(args[0])).startswith(PROTECTED_ENV):
+        refused = f"change the environment variable {os.fsdecode(args[0])}"
+    elif event in REFUSED_EVENTS:
+        refused = REFUSED_EVENTS[event]
+    if refused:
+        record.violations.append(refused)
+        raise BoundaryError(f"{record.who}: may not {refused} (evaluation boundary)")
+
+
+def _install_hook() -> None:
+    global _hook_installed
+    with _hook_lock:
+        if not _hook_installed:
+            sys.addaudithook(_hook)  # cannot be removed; it does nothing outside guarded threads
+            _hook_installed = True
