@@ -42,9 +42,9 @@ def test_head_only_methods_are_refused_in_other_modes(mode):
 
 TINY = ["setting.data.max_pairs=40", "setting.ood=null", "grid.settings=[lab]", "grid.seeds=[0]"]
 MODES = {
-    "prompt": ["+mode=prompt", "grid.methods=[vanilla]", "mode.shots=2", "mode.ceiling_shots=2", "mode.diag_pairs=8",
+    "prompt": ["mode=prompt", "grid.methods=[vanilla]", "mode.shots=2", "mode.ceiling_shots=2", "mode.diag_pairs=8",
                "mode.format.prompt_words=20", "mode.format.reply_words=30"],
-    "lora": ["+mode=lora_cpu", "grid.methods=[vanilla]", "mode.max_train_pairs=8", "mode.epochs=1"],
+    "lora": ["mode=lora_cpu", "grid.methods=[vanilla]", "mode.max_train_pairs=8", "mode.epochs=1"],
 }
 
 
