@@ -55,6 +55,12 @@ def markdown(res: dict, figs: list[str]) -> str:
     out = [f"# Transfer report: {title}", "",
            f"Generated {res['generated_at']} by `python -m analysis.report` from the MLflow records alone. "
            f"Every number here is in `results.json`.", ""]
+    if res.get("plan"):
+        p = res["plan"]
+        out += [f"**Pre-registered transfer plan** `{p['sha256']}` (lab study `{p['lab_study']}`): methods "
+                + ", ".join(f"`{m}` ({r})" for m, r in p["methods"].items()) + f"; seeds {p['seeds']}; "
+                f"alpha {cfg['alpha']}, SESOI {cfg['sesoi']} PGR, {cfg['correction']} correction. Tests, fixed "
+                "before any production cell ran: " + "; ".join(p["tests"]) + ".", ""]
     if res["comparisons"]:
         out += ["## Summary", "", *_summary(res), ""]
     gaps = [[f"{g['setting']} / {g['dataset']}", g["study"], num(g["weak_acc"]), num(g["ceiling_acc"]),
@@ -136,16 +142,21 @@ def log_to_mlflow(res: dict, study, out: Path) -> str | None:
 
 
 def build(study_name: str, lab: str | None = None, tracking_uri: str | None = None, out: str = "reports",
-          overrides: list[str] | None = None, log: bool = True) -> Path:
-    cfg = load_config(overrides)
+          overrides: list[str] | None = None, log: bool = True, plan: dict | None = None) -> Path:
+    """A study with a transfer plan (tag plan_sha256, docs/replay.md) is analysed with the plan's settings only."""
     if tracking_uri is None:
         from transfer.paths import default_tracking_uri
 
         tracking_uri = default_tracking_uri()
     study = load_study(study_name, tracking_uri)
-    lab_study = load_study(lab, tracking_uri) if lab else None
+    plan, sha = _plan(study, tracking_uri, plan)
+    cfg = load_config(overrides if plan is None else _plan_settings(plan, sha, overrides))
+    lab_study = load_study(lab or (plan or {}).get("lab_study"), tracking_uri) if lab or plan else None
     res = analyze(study, cfg, lab_study)
     res["tracking_uri"] = tracking_uri
+    if plan is not None:
+        res["plan"] = {"sha256": sha, "methods": {m["name"]: m["role"] for m in plan["methods"]},
+                       "seeds": plan["seeds"], "tests": plan["tests"], "lab_study": plan["lab_study"]}
     dest = Path(out) / study_name
     figs = figures.forest(res, dest / "figures") + figures.scatter(res, dest / "figures") + \
         figures.strip(res, dest / "figures")
@@ -157,6 +168,33 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
         if msg:
             print(msg, file=sys.stderr)
     return dest
+
+
+def _plan(study, tracking_uri: str, plan: dict | None) -> tuple[dict | None, str | None]:
+    """The plan given, else the one stored on the study's parent run; its hash must match the study's tag."""
+    from transfer import plan as plans
+
+    tag = study.tags.get(plans.PLAN_TAG)
+    if plan is None and tag and study.parent_run_id:
+        from mlflow.tracking import MlflowClient
+
+        plan = plans.stored(MlflowClient(tracking_uri), study.parent_run_id)
+    if plan is None:
+        return None, None
+    sha = plans.sha256(plan)
+    if tag and tag != sha:
+        raise ValueError(f"study {study.name!r} ran under plan {tag}, not the given plan {sha}")
+    return plan, sha
+
+
+def _plan_settings(plan: dict, sha: str, overrides: list[str] | None) -> list[str]:
+    """The plan's analysis settings as overrides; a --set that contradicts the plan is an error."""
+    fixed = {k: "null" if v is None else str(v) for k, v in plan["analysis"].items()}
+    for o in overrides or []:
+        k, _, v = o.partition("=")
+        if k in fixed and v != fixed[k]:
+            raise ValueError(f"{o!r} contradicts the transfer plan {sha[:12]} ({k}={fixed[k]}); the plan decides")
+    return [f"{k}={v}" for k, v in fixed.items()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,6 +83,9 @@ def run_sweep(base: dict, cells: list[dict]) -> int:
 
     runtime = base["runtime"]
     tracker = StudyTracker(base["study"], runtime.get("tracking_uri"))
+    from transfer.plan import check_sweep
+
+    check_sweep(tracker.client, tracker.parent_id, runtime.get("plan_sha256"), base["study"])  # planned studies
     sha = paths.git_sha()
     tracker.start(base, base["grid"]["settings"], base["grid"]["methods"], sha)
     orphans = tracker.fail_orphans()

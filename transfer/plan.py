@@ -1,0 +1,203 @@
+"""The transfer plan: what a replay will run and how it will be judged, fixed before any production cell runs.
+
+A plan is plain JSON with no timestamps, so the same lab study and replay config give the same bytes and the same
+sha256 (`plan_sha256` tag on the production study's parent run, `plan.json` artifact beside it). A study that has
+results under one plan refuses to run, or to be reported, under another.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+from transfer import boundary, paths
+from transfer.errors import ConfigError
+
+PLAN_TAG, PLAN_FILE = "plan_sha256", "plan.json"
+TESTS = ["paired t-test of per-seed PGR, method vs baseline (production gain; adjusted across methods)",
+         "Wilcoxon signed-rank of the same pairs (reported, not used by the verdict)",
+         "TOST equivalence, bounds +-SESOI (vanishes)",
+         "shrinkage: per-example logit method x setting interaction when both settings have predictions, "
+         "else seed-level Welch t-test of per-seed dPGR (attenuated)",
+         "power of the paired t-test for the lab effect (inconclusive: seeds needed)"]
+
+
+def dumps(plan: dict) -> str:
+    return json.dumps(plan, sort_keys=True, indent=1, allow_nan=False)
+
+
+def sha256(plan: dict) -> str:
+    return hashlib.sha256(dumps(plan).encode()).hexdigest()
+
+
+def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict]) -> dict:
+    """rcfg: conf/replay/default.yaml's `replay`; lab_group: analysis.analyze's JSON group of the lab setting/dataset;
+    lab_cells: [{'method', 'seed', 'config' (cell_config.json or None)}] of that group."""
+    bl, alpha, sel = analysis_cfg["baseline_method"], analysis_cfg["alpha"], rcfg["select"]
+    known = {p.stem for p in (paths.config_dir() / "method").glob("*.yaml")}
+    lab_methods = [m for m in lab_group["methods"] if m != bl]
+    effects = {m: _lab_effect(lab_group, m) for m in lab_methods}
+    notes = []
+    if sel["rule"] == "explicit":
+        winners = list(sel["methods"])
+    elif sel["rule"] == "holm_topk":
+        ok = [m for m, e in effects.items() if e["p_t_adj"] is not None and e["p_t_adj"] < alpha
+              and (e["delta_pgr"] or 0) > 0]
+        winners = sorted(ok, key=lambda m: -effects[m]["delta_pgr"])[: int(sel["k"])]
+        if not lab_group["gap"]["defined"]:
+            notes.append("lab PGR undefined (gap too small): no lab gain can be established")
+    else:
+        raise ConfigError(f"replay.select.rule={sel['rule']!r}: use holm_topk or explicit")
+    roles = {m: "winner" for m in winners}
+    if not winners:
+        if sel["if_none"] == "stop":
+            return {"stop": f"lab study has no winner by rule {sel['rule']} (alpha {alpha}); nothing to replay"}
+        if sel["if_none"] == "lab_methods":
+            roles.update({m: "control (no lab winner)" for m in lab_methods})
+            notes.append("no lab winner: the lab's methods are replayed as declared controls; "
+                         "their verdicts cannot be 'survives' (rule 2)")
+        elif sel["if_none"] != "baseline":
+            raise ConfigError(f"replay.select.if_none={sel['if_none']!r}: use lab_methods, baseline or stop")
+    for m in sel["include"]:
+        roles.setdefault(m, "declared")
+    roles[bl] = "baseline"
+    methods, harness = [], _harness(lab_cells, notes)
+    for m in sorted(roles, key=lambda m: (roles[m] != "baseline", m)):
+        if m not in known:
+            notes.append(f"{m!r} not replayed: no conf/method/{m}.yaml in this code")
+            continue
+        cfg, source = _method_config(m, lab_cells)
+        boundary.check_method(cfg)
+        methods.append({"name": m, "role": roles[m], "config": cfg, "config_source": source,
+                        "lab": effects.get(m)})
+    seeds, power = _seeds(rcfg["seeds"], [effects[m] for m in winners if m in effects], lab_group, analysis_cfg)
+    overrides = list(rcfg["overrides"])
+    data = harness.pop("data", None)
+    if rcfg["match_lab_data"] and data and not any(o.startswith("setting.data.max_pairs") for o in overrides):
+        overrides.append(f"setting.data.max_pairs={'null' if data.get('max_pairs') is None else data['max_pairs']}")
+    return {
+        "version": 1, "lab_study": rcfg["lab"], "lab_setting": lab_group["setting"],
+        "lab_dataset": lab_group["dataset"], "lab_gap": _clean(lab_group["gap"]), "lab_seeds": sorted({int(c["seed"]) for c in lab_cells}),
+        "production_setting": rcfg["setting"], "study": rcfg["study"], "overrides": overrides,
+        "selection": {**copy.deepcopy(sel), "winners": winners}, "methods": methods, "harness": harness,
+        "seeds": seeds, "power": power, "analysis": analysis_cfg, "tests": TESTS, "notes": notes,
+    }
+
+
+def _clean(x):
+    return json.loads(json.dumps(x, default=float).replace("NaN", "null"))
+
+
+def _lab_effect(g: dict, m: str) -> dict:
+    import numpy as np
+
+    d, t = g["delta"].get(m) or {}, g["tests"].get(m, {})
+    per_seed = [v for v in (d.get("per_seed") or {}).values() if v == v]
+    sd = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None
+    return _clean({"delta_pgr": d.get("estimate"), "ci": d.get("ci"), "p_t_adj": t.get("p_t_adj"),
+                   "p_t": t.get("p_t"), "per_seed_sd": sd, "n_seeds": len(per_seed), "pgr": g["pgr"][m]["estimate"]})
+
+
+def _seeds(scfg: dict, winners: list[dict], g, cfg: dict) -> tuple[list[int], dict]:
+    from analysis.significance import power
+
+    need = []
+    for e in winners:
+        p = power(e["delta_pgr"], e["per_seed_sd"] or float("nan"), e["n_seeds"], cfg["alpha"], cfg["power"])
+        need.append(p["seeds_needed"])
+    needed = max((n for n in need if n), default=None)
+    lab_n = max(v["n_seeds"] for v in g["pgr"].values())  # method seeds (AAR: 5, though 16 teacher seeds)
+    floor = int(scfg["min"] if scfg["min"] is not None else lab_n)
+    n = max(floor, needed or 0)
+    capped = n > int(scfg["max"])
+    n = min(n, int(scfg["max"]))
+    why = (f"{needed} seeds give {cfg['power']:.0%} power for the smallest winning lab effect"
+           if needed else "no lab effect to power (no winner): the lab's seed count")
+    return list(range(int(scfg["first"]), int(scfg["first"]) + n)), {
+        "seeds_needed": needed, "floor": floor, "max": int(scfg["max"]), "capped": capped,
+        "why": why + (f"; capped at replay.seeds.max={scfg['max']}: power below target" if capped else "")}
+
+
+def _method_config(m: str, lab_cells: list[dict]) -> tuple[dict, str]:
+    """The exact method config the lab ran (all its cells must agree), else the repo's conf/method/<m>.yaml."""
+    cfgs = {json.dumps(c["config"]["method"], sort_keys=True) for c in lab_cells
+            if c["method"] == m and c.get("config")}
+    if len(cfgs) > 1:
+        raise ConfigError(f"lab cells of method {m!r} ran {len(cfgs)} different configs; replay one: "
+                          f"replay.select.rule=explicit with a lab study of one config per method")
+    if cfgs:
+        return json.loads(cfgs.pop()), "lab cell_config.json"
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(paths.config_dir() / "method" / f"{m}.yaml"), resolve=True), \
+        f"conf/method/{m}.yaml (the lab records carry no config)"
+
+
+def _harness(lab_cells: list[dict], notes: list[str]) -> dict:
+    """Head training, split fractions and data subset the lab used (identical across its cells), if recorded."""
+    out = {}
+    for key, get in {"head": lambda c: c["head"], "splits": lambda c: c["splits"],
+                     "data": lambda c: {"max_pairs": c["setting"]["data"].get("max_pairs")}}.items():
+        vals = {json.dumps(get(c["config"]), sort_keys=True) for c in lab_cells if c.get("config")}
+        if len(vals) == 1:
+            out[key] = json.loads(vals.pop())
+        elif len(vals) > 1:
+            notes.append(f"lab cells differ in {key}: production uses its own defaults")
+    if not out:
+        notes.append("lab records carry no cell configs: production uses this repo's head/split defaults")
+    return out
+
+
+def apply(plan: dict, cells: list[dict]) -> list[dict]:
+    """Production cells get the plan's exact method configs and the lab's head/split settings; hashes follow."""
+    from transfer.config import config_hash
+
+    by_name = {m["name"]: m["config"] for m in plan["methods"]}
+    for cell in cells:
+        cell.pop("config_hash", None)
+        cell["method"] = copy.deepcopy(by_name[cell["method"]["name"]])
+        for key in ("head", "splits"):
+            if key in plan["harness"]:
+                cell[key] = copy.deepcopy(plan["harness"][key])
+        cell["config_hash"] = config_hash(cell)
+    return cells
+
+
+def stored(client, run_id: str) -> dict | None:
+    """The plan.json on a parent run, or None."""
+    if PLAN_FILE not in {a.path for a in client.list_artifacts(run_id)}:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        return json.loads(Path(client.download_artifacts(run_id, PLAN_FILE, tmp)).read_text())
+
+
+def register(client, experiment_id: str, parent_id: str, study: str, plan: dict, retry: str) -> str:
+    """Attach the plan to the study's parent run, unless results exist under a different (or no) plan."""
+    sha = sha256(plan)
+    tags = client.get_run(parent_id).data.tags
+    old = tags.get(PLAN_TAG)
+    done = client.search_runs([experiment_id], "tags.`transfer.role` = 'cell' and attributes.status = 'FINISHED'",
+                              max_results=1)
+    if done and old != sha:
+        before = stored(client, parent_id) or {}
+        changed = sorted(k for k in set(before) | set(plan) if before.get(k) != plan.get(k))
+        raise ConfigError(f"study {study!r} has results under plan {old or '(none)'} but this plan is {sha} "
+                          f"(changed: {', '.join(changed) or 'n/a'}); start a new study: {retry}")
+    if old != sha:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / PLAN_FILE
+            path.write_text(dumps(plan))
+            client.log_artifact(parent_id, str(path))
+        client.set_tag(parent_id, PLAN_TAG, sha)
+    return sha
+
+
+def check_sweep(client, parent_id: str, sha: str | None, study: str) -> None:
+    """A plain sweep into a planned study would add cells no plan declared: refused."""
+    old = client.get_run(parent_id).data.tags.get(PLAN_TAG)
+    if old and old != sha:
+        raise ConfigError(f"study {study!r} runs under plan {old}; add cells only through `make replay` "
+                          f"(this sweep has plan {sha or '(none)'})")
