@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
+from transfer.submit import maybe_submit
 from transfer.sweep import env_defaults, main as sweep_main
 
 
@@ -23,4 +24,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    maybe_submit("jobs.sweep")  # with RAY_ADDRESS set: run as a Ray Job on that cluster, logs streamed here
     main()

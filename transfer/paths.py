@@ -50,12 +50,16 @@ def default_tracking_uri() -> str:
 
 
 def default_artifact_root() -> Path:
+    if os.environ.get("TRANSFER_ARTIFACT_ROOT"):  # set for Ray Jobs, whose working dir is a temporary copy
+        return Path(os.environ["TRANSFER_ARTIFACT_ROOT"])
     root = repo_root() or Path.cwd()
     return root / "mlartifacts"
 
 
 def git_sha() -> str:
     """HEAD of the checkout, suffixed -dirty when the tree has changes; 'unknown' outside git."""
+    if os.environ.get("TRANSFER_GIT_SHA"):  # a Ray Job runs a copy without .git: the submitter's sha
+        return os.environ["TRANSFER_GIT_SHA"]
     root = repo_root() or Path.cwd()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
