@@ -23,7 +23,7 @@ from transfer.features.extract import extract_pair_features
 from transfer.heads import train_head
 from transfer.scoring import accuracy
 
-L2_GRID = (1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0)
+L2_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 
 
 def cv_accuracy(x, y, head, seed, folds=5):
