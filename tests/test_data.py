@@ -54,6 +54,16 @@ def test_splits_depend_on_seed_and_are_reproducible(hh_path):
     assert not np.array_equal(a["test"].index, c["test"].index)
 
 
+def test_split_does_not_depend_on_the_order_fractions_are_listed(hh_path):
+    with pytest.warns(UserWarning):
+        pairs = load_dataset_from_config(hh_cfg(hh_path, max_pairs=300))
+    a = make_splits(pairs, {"train_label": 0.25, "train_unlabel": 0.5, "test": 0.25}, 0)
+    b = make_splits(pairs, {"test": 0.25, "train_label": 0.25, "train_unlabel": 0.5}, 0)  # as sorted JSON lists them
+    for name in ("train_label", "train_unlabel", "test"):
+        assert np.array_equal(a[name].index, b[name].index)
+        assert np.array_equal(a[name].a_is_better, b[name].a_is_better)
+
+
 def test_ab_assignment_is_balanced(hh_path):
     with pytest.warns(UserWarning):
         pairs = load_dataset_from_config(hh_cfg(hh_path))

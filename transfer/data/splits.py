@@ -43,7 +43,8 @@ def assign_ab(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def make_splits(pairs: PairSet, fractions: dict[str, float], seed: int) -> SplitData:
     """Split `pairs` by prompt group into the named fractions (they must sum to 1)."""
-    names = list(fractions)
+    # canonical order: the same fractions must give the same split whatever order a config (or JSON) lists them in
+    names = sorted(fractions, key=lambda n: (SPLITS.index(n) if n in SPLITS else len(SPLITS), n))
     total = float(sum(fractions.values()))
     if abs(total - 1.0) > 1e-6 or any(f <= 0 for f in fractions.values()):
         raise DataError(f"split fractions {dict(fractions)} must be positive and sum to 1")
