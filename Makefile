@@ -42,8 +42,10 @@ endif
 assets: $(STAMP) ## fetch, verify (sha256) and assemble the real models into .transfer/assets (idempotent)
 	$(PY) -m transfer.assets
 
-demo: assets ## run the lab study (3 methods x 5 seeds) on real data and models; results in MLflow
-	$(PY) -m jobs.sweep experiment=demo $(ARGS)
+DEMO_STUDY ?= demo
+demo: assets ## the lab study (6 methods x 5 seeds, real data and models), then its replay on production (vLLM)
+	$(PY) -m jobs.sweep experiment=demo study=$(DEMO_STUDY) $(ARGS)
+	$(PY) -m jobs.replay replay.lab=$(DEMO_STUDY) replay.setting=production
 
 sweep: assets ## run a sweep with Hydra overrides: make sweep ARGS="study=x grid.methods=[vanilla] grid.seeds=[0,1]"
 	$(PY) -m jobs.sweep $(ARGS)
