@@ -67,7 +67,7 @@ def _method_overrides(user: list[str], methods: list[str]) -> dict[str, list[str
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
-    s, mode = cell["setting"], (cell.get("mode") or {}).get("name", "head")  # no mode group = head (+mode=lora)
+    s, mode = cell["setting"], (cell.get("mode") or {}).get("name", "head")  # a config without a mode group is a head cell
     return {"setting": s["name"], "method": cell["method"]["name"], "seed": str(cell["seed"]),
             "dataset": s["data"]["name"], "ood_dataset": (s.get("ood") or {}).get("name", ""),
             "weak_model": s["weak"]["name"], "strong_model": s["strong"]["name"], "training_mode": mode,
