@@ -68,8 +68,10 @@ def test_local_ray_listens_on_loopback_only(ray_local):
 
 
 def test_mlflow_ui_as_make_starts_it_listens_on_loopback_only(tmp_path):
-    line = subprocess.run(["make", "-n", "mlflow-ui"], cwd=paths.repo_root(), capture_output=True, text=True,
-                          check=True).stdout.strip().splitlines()[-1]
+    env_make = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # CI: inside make
+    out = subprocess.run(["make", "--no-print-directory", "-n", "mlflow-ui"], cwd=paths.repo_root(), env=env_make,
+                         capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    line = next((ln for ln in out if "mlflow ui" in ln), out[-1])
     assert "mlflow ui" in line, line
     port = free_port()
     cmd = line.replace("--port 5000", f"--port {port}")

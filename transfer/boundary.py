@@ -107,8 +107,10 @@ def protected_paths(cell: dict) -> list[str]:
 
 def guard_method(method, who: str, protected_files: list[str] = ()):
     """Make the method's fit/targets (and its predictors) run behind the boundary. Returns the method."""
+    # the data dir as configured *and* as the path helper resolves it with TRANSFER_* hidden (inside the guard)
+    default_data = (paths.repo_root() or Path.cwd()).parent / "shared" / "data"
     read_roots = [Path(p).resolve() for p in protected_files if p] + _store_roots() + \
-        [paths.shared_data_dir(), paths.home() / "features", paths.home() / "logprobs"]
+        [paths.shared_data_dir(), default_data.resolve(), paths.home() / "features", paths.home() / "logprobs"]
     write_roots = read_roots + [paths.home()] + ([paths.repo_root()] if paths.repo_root() else [])
     record = lambda: _Record(who, read_roots, write_roots)  # noqa: E731
     fit, targets = method.fit, method.targets

@@ -12,6 +12,7 @@ import asyncio
 import os
 import shlex
 import sys
+import time
 
 from transfer import paths
 
@@ -53,8 +54,15 @@ def submit(address: str, module: str, argv: list[str]) -> int:
               f"unset RAY_ADDRESS to run on a local Ray", file=sys.stderr)
         return 2
     entry = shlex.join(["python", "-m", module, *argv])
-    job_id = client.submit_job(entrypoint=entry, runtime_env={
-        "working_dir": str(root), "excludes": EXCLUDES, "env_vars": job_env()})
+    runtime_env = {"working_dir": str(root), "excludes": EXCLUDES, "env_vars": job_env()}
+    for attempt in range(30):  # a head that just started answers "No available agent" until its agent is up
+        try:
+            job_id = client.submit_job(entrypoint=entry, runtime_env=runtime_env)
+            break
+        except RuntimeError as exc:
+            if "No available agent" not in str(exc) or attempt == 29:
+                raise
+            time.sleep(2)
     print(f"[submit] Ray Job {job_id} on {address}: {entry}  (stop: ray job stop {job_id})", flush=True)
 
     async def stream():
