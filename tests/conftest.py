@@ -33,8 +33,10 @@ def hh_path():
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_local():
+    """A local Ray for one test module; shut down after it, so no in-process Ray outlives the module (a second
+    cluster started by a later test must not share the machine with an idle one)."""
     import ray
 
     from transfer.raytasks import init_ray
