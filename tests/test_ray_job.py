@@ -35,6 +35,8 @@ def test_sweep_with_ray_address_runs_as_a_ray_job(tmp_path):
     gcs, dash = free_port(), free_port()
     ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI")}
+    # the job's entrypoint runs `python` on the head's PATH: start the head as a user would, from the environment
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     try:
         subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}", "--num-cpus=2",
                         "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", f"--temp-dir={ray_tmp}",
