@@ -7,7 +7,6 @@ import ipaddress
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import time
 
@@ -15,6 +14,7 @@ import psutil
 import pytest
 
 from transfer import paths
+from transfer.backends.server import free_port
 
 
 def listening(pids: list[int]) -> list[tuple[int, str, int]]:
@@ -47,11 +47,6 @@ def assert_loopback(socks, what: str) -> None:
     exposed = [s for s in socks if not loopback(s[1])]
     assert not exposed, f"{what} listens beyond loopback: {exposed}"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_local_ray_listens_on_loopback_only(ray_local):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,14 +19,10 @@ from mlflow.tracking import MlflowClient
 
 from tests.test_resume import ray_processes, stop
 from transfer import paths
+from transfer.backends.server import free_port
 
 pytestmark = pytest.mark.slow
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_sweep_with_ray_address_runs_as_a_ray_job(tmp_path):
