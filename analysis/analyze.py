@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import significance as sig
-from analysis.estimates import Group, estimate_group, transfer_ratio
+from analysis.estimates import Group, estimate_group
 from analysis.load import Study, StudyError
-from analysis.verdicts import RULES, Evidence, decide
+from analysis.verdicts import RULES, Margins, lab_stage, transfer_stage
 
 
 def _group_tests(g: Group, study: Study, cfg: dict) -> dict:
@@ -57,89 +57,71 @@ def _pairings(lab: list[Group], prod: list[Group], cfg: dict) -> list[tuple[Grou
     return pairs
 
 
-def _compare(lab: Group, prod: Group, studies: dict, cfg: dict) -> list[dict]:
-    """Per-method lab-vs-production evidence and verdicts for one pairing, adjusted across its methods."""
-    alpha, bl = cfg["alpha"], cfg["baseline_method"]
-    methods = [m for m in prod.methods if m != bl and m in lab.delta and m in prod.delta]
-    ex_lab, ex_prod = studies["lab"].examples, studies["prod"].examples
-    rows = {}
-    for m in methods:
-        dl, dp = lab.delta[m], prod.delta[m]
-        lab_d = pd.Series(dl["per_seed"], dtype=float)
-        prod_d = pd.Series(dp["per_seed"], dtype=float)
-        rows[m] = {"method": m, "lab_dataset": lab.dataset, "prod_dataset": prod.dataset,
-                   "lab_delta": dl, "prod_delta": dp, "ratio": transfer_ratio(lab, prod, m, alpha),
-                   "tost": sig.tost(prod.seed_pgr[m], prod.seed_pgr[bl], cfg["sesoi"]) if prod.defined
-                   else {"p": float("nan"), "note": "PGR undefined"},
-                   "power": sig.power(dl["estimate"], prod_d.std(ddof=1) if len(prod_d) > 1 else float("nan"),
-                                      len(prod_d), alpha, cfg["power"])}
-        both_ex = len(ex_lab) and len(ex_prod)
-        if cfg["shrinkage_test"] in ("auto", "model") and both_ex and lab.dataset == prod.dataset:
-            ex = pd.concat([ex_lab[(ex_lab.setting == lab.setting) & (ex_lab.dataset == lab.dataset)],
-                            ex_prod[(ex_prod.setting == prod.setting) & (ex_prod.dataset == prod.dataset)]])
-            shrink = sig.interaction_model(ex, m, bl, lab.setting, prod.setting)
-            shrink["test"] = "per-example logit, method x setting, cluster-robust (seed, example)"
-            shrink["sign"] = float(np.sign(shrink.get("coef_interaction", np.nan)))
-        else:
-            shrink = sig.welch_shrinkage(lab_d, prod_d)
-            shrink["test"] = "seed-level Welch t-test of ΔPGR, production vs lab"
-            shrink["sign"] = float(np.sign(shrink.get("t", np.nan)))
-            if cfg["shrinkage_test"] != "seeds":
-                shrink["why"] = "per-example predictions missing in a setting (or datasets differ)"
-        rows[m]["shrinkage"] = shrink
-    for key, get in {"p_equiv": lambda r: r["tost"]["p"], "p_shrink": lambda r: r["shrinkage"].get("p")}.items():
-        adj = sig.adjust({m: get(r) for m, r in rows.items()}, cfg["correction"])
-        for m in rows:
-            rows[m][key + "_adj"] = adj[m]
+def _per_seed_delta(g: Group) -> dict[str, pd.Series]:
+    return {m: pd.Series(d["per_seed"], dtype=float) for m, d in g.delta.items()}
+
+
+def _undefined(*groups: Group) -> str | None:
+    bad = [g.setting for g in groups if not g.defined]
+    return f"gap too small (PGR undefined) in {' and '.join(bad)}" if bad else None
+
+
+def _compare(lab: Group, prod: Group, lab_rows: dict, cfg: dict) -> list[dict]:
+    """Per-method transfer verdicts for one (lab, production) pairing; the family: its methods with a lab gain."""
+    margins = Margins.from_config(cfg)
+    methods = [m for m in prod.methods if m != prod.baseline and m in lab_rows and m in prod.delta]
+    prod_d = _per_seed_delta(prod)
+    rows = transfer_stage({m: lab_rows[m] for m in methods}, {m: prod_d[m] for m in methods}, margins,
+                          _undefined(lab, prod), cfg["rng_seed"])
     out = []
     for m, r in rows.items():
-        lt, pt = studies["lab_tests"][lab.setting, lab.dataset][m], studies["prod_tests"][prod.setting, prod.dataset][m]
-        undefined = None if lab.defined and prod.defined else "gap too small (PGR undefined) in " + \
-            " and ".join(s.setting for s in (lab, prod) if not s.defined)
-        e = Evidence(m, r["lab_delta"]["estimate"], r["prod_delta"]["estimate"], lt["p_t_adj"], pt["p_t_adj"],
-                     r["p_equiv_adj"], r["p_shrink_adj"], r["shrinkage"]["sign"], r["power"]["achieved"],
-                     r["power"]["seeds_needed"], undefined)
-        r["p_lab_adj"], r["p_prod_adj"] = lt["p_t_adj"], pt["p_t_adj"]
-        r["verdict"], r["reason"] = decide(e, alpha)
-        out.append(r)
+        conf = pd.Series(r["lab"]["confirmation"]["values"], dtype=float)
+        ratio = sig.fieller_ratio(prod_d[m], conf, cfg["alpha"], cfg["ratio_floor"]) if prod.defined and \
+            lab.defined else {"estimate": None, "ci": (None, None), "undefined": "PGR undefined"}
+        tests = {k: r[k] for k in ("gain", "vanish", "keep", "drop") if k in r}
+        out.append({"method": m, "lab_dataset": lab.dataset, "prod_dataset": prod.dataset,
+                    "lab_delta": lab.delta[m], "prod_delta": prod.delta[m], "lab_verdict": r["lab"]["verdict"],
+                    "lab_effect": r["lab"]["confirmation"], "tests": tests, "ratio": ratio, "power": r["power"],
+                    "verdict": r["verdict"], "reason": r["reason"]})
     return out
 
 
 def analyze(study: Study, cfg: dict, lab_study: Study | None = None) -> dict:
     rng = np.random.default_rng(cfg["rng_seed"])
+    margins = Margins.from_config(cfg)
     sources = [("prod", study)] + ([("lab", lab_study)] if lab_study else [])
-    groups, tests = [], {}
+    groups, tests, lab_rows = [], {}, {}
     for _, s in sources:
         for (setting, dataset), _c in s.cells.groupby(["setting", "dataset"]):
             g = estimate_group(s, setting, dataset, cfg, rng)
             groups.append((s, g))
             tests[s.name, setting, dataset] = _group_tests(g, s, cfg)
+            if setting == cfg["lab_setting"] and g.delta:
+                lab_rows[s.name, setting, dataset] = lab_stage(_per_seed_delta(g), margins, _undefined(g))
     lab_src = lab_study or study
     lab_groups = [g for s, g in groups if s is lab_src and g.setting == cfg["lab_setting"]]
     prod_groups = [g for s, g in groups if s is study and g.setting == cfg["production_setting"]]
     comparisons, notes = [], list(study.notes) + (list(lab_study.notes) if lab_study else [])
     if lab_groups and prod_groups:
-        ctx = {"lab": lab_src, "prod": study,
-               "lab_tests": {(k[1], k[2]): v for k, v in tests.items() if k[0] == lab_src.name},
-               "prod_tests": {(k[1], k[2]): v for k, v in tests.items() if k[0] == study.name}}
         for lab, prod in _pairings(lab_groups, prod_groups, cfg):
-            comparisons += _compare(lab, prod, ctx, cfg)
+            comparisons += _compare(lab, prod, lab_rows.get((lab_src.name, lab.setting, lab.dataset), {}), cfg)
     else:
-        notes.append(f"no verdicts: need cells with setting={cfg['lab_setting']!r} and "
-                     f"setting={cfg['production_setting']!r} (or --lab STUDY); this report gives estimates only")
+        notes.append(f"no transfer verdicts: need cells with setting={cfg['lab_setting']!r} and "
+                     f"setting={cfg['production_setting']!r} (or --lab STUDY); lab verdicts and estimates only")
     return {
         "study": study.name, "lab_study": lab_study.name if lab_study else None, "config": cfg,
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "notes": notes, "rules": RULES,
-        "groups": [_group_json(s, g, tests[s.name, g.setting, g.dataset]) for s, g in groups],
+        "groups": [_group_json(s, g, tests[s.name, g.setting, g.dataset], lab_rows.get((s.name, g.setting, g.dataset)))
+                   for s, g in groups],
         "comparisons": comparisons,
     }
 
 
-def _group_json(s: Study, g: Group, tests: dict) -> dict:
+def _group_json(s: Study, g: Group, tests: dict, lab_rows: dict | None) -> dict:
     cells = s.cells[(s.cells.setting == g.setting) & (s.cells.dataset == g.dataset)]
     return {"study": s.name, "setting": g.setting, "dataset": g.dataset, "baseline": g.baseline,
             "methods": g.methods, "n_baseline_seeds": g.n_baseline_seeds, "paired_baseline_seeds": g.paired,
             "weak_acc": g.weak, "ceiling_acc": g.ceiling, "gap": g.gap,
             "n_test": float(cells["n_test"].median()), "pgr": g.pgr, "delta": g.delta, "tests": tests,
-            "original_methods": dict(zip(cells.method, cells.original_method))}
+            "original_methods": dict(zip(cells.method, cells.original_method)), "lab_verdicts": lab_rows or {}}

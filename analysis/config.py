@@ -28,4 +28,6 @@ def load_config(overrides: list[str] | None = None, path: Path | None = None) ->
         raise ValueError(f"ci_method={out['ci_method']!r}: use one of {CI_METHODS}")
     if not 0 < out["alpha"] < 1 or out["sesoi"] <= 0 or out["bootstrap"] < 100:
         raise ValueError("analysis config: need 0 < alpha < 1, sesoi > 0, bootstrap >= 100")
+    if not 0 < out["ratio_floor"] < 1 or not 0 < out["power"] < 1:
+        raise ValueError("analysis config: need 0 < ratio_floor < 1 and 0 < power < 1")
     return out

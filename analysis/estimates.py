@@ -1,4 +1,4 @@
-"""PGR, gap and ΔPGR-vs-baseline estimates with hierarchical-bootstrap CIs, per (setting, dataset).
+"""PGR, gap and ΔPGR-vs-baseline estimates with CIs over seeds (the paired unit), per (setting, dataset).
 
 Study-level PGR = (mean_s w2s_s - W) / (C - W), with W, C the seed means of the weak teacher and the ceiling (the
 AAR's "fixed baselines" when its 16 teacher/ceiling seeds are imported as baseline runs). Per-seed values used by the
@@ -41,15 +41,19 @@ class Group:
         return self.gap["defined"]
 
 
-def interval(est: float, reps: np.ndarray, df: int, alpha: float, method: str) -> tuple[float, float]:
+def interval(est: float, reps: np.ndarray, df: int, alpha: float, method: str,
+             se: float | None = None) -> tuple[float, float]:
+    """percentile: bootstrap quantiles. t: est +- t(df) x SE, where SE is given (the seed-level SE of a mean) or the
+    bootstrap SD times sqrt(n / (n - 1)), n = df + 1 (a seed bootstrap's SD of a mean is the plug-in, ddof=0, SE)."""
     reps = reps[np.isfinite(reps)]
     if not np.isfinite(est) or len(reps) < 2:
         return (float("nan"), float("nan"))
     if method == "percentile" or df < 1:
         lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
         return (float(lo), float(hi))
-    # Bootstrap SE x t quantile: wider; with two-level resampling it over-covers (benchmarks/ci_coverage.py)
-    half = stats.t.ppf(1 - alpha / 2, df) * np.std(reps, ddof=1)
+    if se is None:
+        se = np.std(reps, ddof=1) * np.sqrt((df + 1) / df)
+    half = stats.t.ppf(1 - alpha / 2, df) * se
     return (float(est - half), float(est + half))
 
 
@@ -94,13 +98,13 @@ def _estimate_group(study, setting: str, dataset: str, cfg: dict, rng: np.random
     paired = cell_seeds == base_seeds
     if paired:  # one draw of seeds for teacher, ceiling and students: they share seeds (and test examples)
         blocks = _blocks(rows, cell_seeds, acc, n, ex)
-        est, reps = point(blocks, pairs), hierarchical(blocks, pairs, B, rng)
+        est, reps = point(blocks, pairs), hierarchical(blocks, pairs, B, rng, within=False)
     else:  # imported studies: teacher/ceiling seeds (e.g. AAR's 16) resampled apart from the method seeds
         acc_b = acc[["weak", "ceiling"]].reindex(columns=rows)
         acc_m = acc.reindex(columns=rows).assign(weak=np.nan, ceiling=np.nan)
         bb, mb = _blocks(rows, base_seeds, acc_b, n, ex.iloc[:0] if len(ex) else ex), _blocks(rows, cell_seeds, acc_m, n, ex)
         est_b, est_m = point(bb, []), point(mb, pairs)
-        rep_b, rep_m = hierarchical(bb, [], B, rng), hierarchical(mb, pairs, B, rng)
+        rep_b, rep_m = hierarchical(bb, [], B, rng, within=False), hierarchical(mb, pairs, B, rng, within=False)
         est, reps = est_m.copy(), rep_m.copy()
         est[:2], reps[:, :2] = est_b[:2], rep_b[:, :2]
     W, C = est[0], est[1]
@@ -122,33 +126,19 @@ def _estimate_group(study, setting: str, dataset: str, cfg: dict, rng: np.random
         d = (seed_acc[m] - seed_acc[bl]).dropna() / (C - W)
         r = reps[:, len(rows) + p] / gap_reps
         n_pairs = int((seed_acc[m] - seed_acc[bl]).notna().sum())
-        g.delta[m] = _summary(float(est[len(rows) + p] / (C - W)), r, d, alpha, how, g.defined, n_pairs)
+        g.delta[m] = _summary(float(est[len(rows) + p] / (C - W)), r, d, alpha, how, g.defined, n_pairs, analytic=True)
         g.reps[f"delta:{m}"] = r if g.defined else np.full_like(r, np.nan)
     return g
 
 
 def _summary(est: float, reps: np.ndarray, per_seed: pd.Series, alpha: float, how: str, defined: bool,
-             n: int) -> dict:
+             n: int, analytic: bool = False) -> dict:
+    """analytic: the t interval uses the seed-level SE of per-seed values (ΔPGR: the paired t-test's own interval,
+    so a CI excludes 0 exactly when the unadjusted two-sided t-test has p < alpha)."""
     if not defined:
         return {"estimate": None, "se_seeds": None, "se_boot": None, "ci": (None, None), "n_seeds": n,
                 "per_seed": {}, "undefined": GAP_TOO_SMALL}
-    return {"estimate": est, "se_seeds": float(per_seed.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
-            "se_boot": float(np.nanstd(reps, ddof=1)), "ci": interval(est, reps, n - 1, alpha, how),
+    se = float(per_seed.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return {"estimate": est, "se_seeds": se, "se_boot": float(np.nanstd(reps, ddof=1)),
+            "ci": interval(est, reps, n - 1, alpha, how, se if analytic else None),
             "n_seeds": n, "per_seed": {int(k): float(v) for k, v in per_seed.items()}, "undefined": None}
-
-
-def transfer_ratio(lab: Group, prod: Group, method: str, alpha: float) -> dict:
-    """ΔPGR_production / ΔPGR_lab with a percentile CI (independent bootstraps; a ratio is skewed, so no t)."""
-    dl, dp = lab.delta.get(method), prod.delta.get(method)
-    if dl is None or dp is None:
-        return {"estimate": None, "ci": (None, None), "undefined": "method missing in a setting"}
-    if dl["estimate"] is None or dp["estimate"] is None:
-        return {"estimate": None, "ci": (None, None), "undefined": GAP_TOO_SMALL}
-    lo, hi = dl["ci"]
-    if lo <= 0 <= hi:
-        return {"estimate": None, "ci": (None, None),
-                "undefined": "lab ΔPGR CI includes 0: no lab gain to take a ratio of"}
-    r = prod.reps[f"delta:{method}"] / lab.reps[f"delta:{method}"]
-    r = r[np.isfinite(r)]
-    q = np.quantile(r, [alpha / 2, 1 - alpha / 2])
-    return {"estimate": float(dp["estimate"] / dl["estimate"]), "ci": (float(q[0]), float(q[1])), "undefined": None}

@@ -65,3 +65,47 @@ def predictions(examples: pd.DataFrame, setting: str, seed: int, method: str, rn
                                    "role": role, "prob_a": np.where(says_a, 0.8, 0.2) + rng.uniform(-.1, .1, len(e)),
                                    "a_is_better": a_is_better, "correct": correct}))
     return pd.concat(parts, ignore_index=True)
+
+
+PLANTED = {"weak": 0.60, "ceiling": 0.70, "vanilla_pgr": 0.2, "delta": 0.25, "acc_sd": 0.005, "seed_sd": 0.05,
+           "method_sd": 0.05, "rho": 0.5, "share": 0.5}
+
+
+def planted(settings: dict, seeds: dict, n_test: int, rng: np.random.Generator, dataset: str = "sim",
+            examples: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """SIMULATED study with a planted ΔPGR per setting (`delta`, method `treated` vs `vanilla`), for the verdict
+    benchmark and tests. Per seed: a fresh test set of items with latent difficulty; each row (weak, ceiling,
+    vanilla, treated) answers an item correctly when its own noise plus the item's difficulty falls below its
+    accuracy's probit (correlation rho); the two students share `share` of their error noise. Per-seed accuracies are
+    counted from the items, so test sampling enters as in a real run. settings: name -> overrides of PLANTED;
+    seeds: name -> list of seeds."""
+    cells, ex = [], []
+    for setting, over in settings.items():
+        p = {**PLANTED, **over}
+        gap = p["ceiling"] - p["weak"]
+        for seed in seeds[setting]:
+            target = {"weak": p["weak"] + rng.normal(0, p["acc_sd"]),
+                      "ceiling": p["ceiling"] + rng.normal(0, p["acc_sd"])}
+            target["vanilla"] = p["weak"] + (p["vanilla_pgr"] + rng.normal(0, p["seed_sd"])) * gap
+            target["treated"] = target["vanilla"] + (p["delta"] + rng.normal(0, p["method_sd"])) * gap
+            u = rng.standard_normal(n_test)
+            shared = rng.standard_normal(n_test)
+            correct = {}
+            for row, a in target.items():
+                own = rng.standard_normal(n_test)
+                if row in ("vanilla", "treated"):
+                    own = np.sqrt(p["share"]) * shared + np.sqrt(1 - p["share"]) * own
+                z = p["rho"] * u + np.sqrt(1 - p["rho"] ** 2) * own
+                correct[row] = (z < stats.norm.ppf(np.clip(a, 1e-6, 1 - 1e-6))).astype(float)
+                if examples:
+                    ex.append(pd.DataFrame({"setting": setting, "dataset": dataset, "seed": seed, "row": row,
+                                            "example_id": [f"{seed}:{i}" for i in range(n_test)],
+                                            "correct": correct[row]}))
+            w, c = correct["weak"].mean(), correct["ceiling"].mean()
+            for m in ("vanilla", "treated"):
+                s = correct[m].mean()
+                cells.append({"run_id": f"planted-{setting}-{m}-{seed}", "setting": setting, "method": m,
+                              "seed": seed, "dataset": dataset, "weak_acc": w, "ceiling_acc": c, "w2s_acc": s,
+                              "gap": c - w, "pgr": (s - w) / (c - w) if c != w else float("nan"),
+                              "n_test": float(n_test), "original_method": m})
+    return pd.DataFrame(cells), (pd.concat(ex, ignore_index=True) if ex else pd.DataFrame())

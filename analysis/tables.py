@@ -42,28 +42,50 @@ def delta_rows(res: dict) -> list[list[str]]:
     return rows
 
 
+def _p(c: dict, key: str) -> str:
+    return pval((c["tests"].get(key) or {}).get("p_adj"))
+
+
+def _power(c: dict) -> str:
+    return " / ".join(num(c["power"][v]["achieved"], 2) for v in ("survives", "attenuated", "vanishes"))
+
+
 def verdict_rows(res: dict) -> list[list[str]]:
     rows = []
     for c in res["comparisons"]:
         r = c["ratio"]
-        rows.append([c["prod_dataset"], c["method"], num(c["lab_delta"]["estimate"]), num(c["prod_delta"]["estimate"]),
-                     ci(c["prod_delta"]["ci"]), num(r["estimate"]) + ("" if r["estimate"] is None else " " + ci(r["ci"])),
-                     pval(c["p_prod_adj"]), pval(c["p_shrink_adj"]), pval(c["p_equiv_adj"]),
-                     num(c["power"]["achieved"], 2), str(c["power"]["seeds_needed"] or "--"), c["verdict"]])
+        rows.append([c["prod_dataset"], c["method"], num(c["lab_effect"]["mean"]), num(c["prod_delta"]["estimate"]),
+                     ci(c["prod_delta"]["ci"]), num(r["estimate"], 2) + ("" if r["ci"][0] is None else " " + ci(r["ci"])),
+                     _p(c, "gain"), _p(c, "keep"), _p(c, "drop"), _p(c, "vanish"), _power(c), c["verdict"]])
+    return rows
+
+
+def lab_rows(res: dict) -> list[list[str]]:
+    rows = []
+    for g in res["groups"]:
+        for m, v in g.get("lab_verdicts", {}).items():
+            need = v["power"]["gain"]["seeds_needed"]
+            rows.append([f"{g['setting']} / {g['dataset']}", m, num(v["discovery"]["mean"]),
+                         pval(v["gain"].get("p_adj")), num(v["confirmation"]["mean"]), num(v["all"]["mean"]),
+                         pval(v["futility"].get("p_adj")), num(v["power"]["gain"]["achieved"], 2),
+                         str(need or "--"), v["verdict"]])
     return rows
 
 
 PGR_HEAD = ["setting / dataset", "method", "PGR", "SE (seeds)", "CI", "seeds"]
-DELTA_HEAD = ["setting / dataset", "method", "ΔPGR", "CI", "p t (adj)", "p Wilcoxon (adj)", "seeds"]
-VERDICT_HEAD = ["dataset", "method", "ΔPGR lab", "ΔPGR prod", "CI prod", "ratio prod/lab", "p prod (adj)",
-                "p shrink (adj)", "p TOST (adj)", "power", "seeds for 80%", "verdict"]
+DELTA_HEAD = ["setting / dataset", "method", "ΔPGR", "CI (unadj.)", "p t (adj)", "p Wilcoxon (adj)", "seeds"]
+LAB_HEAD = ["setting / dataset", "method", "ΔPGR discovery", "p gain (adj)", "ΔPGR confirmation", "ΔPGR all",
+            "p < SESOI (adj)", "power (gain)", "seeds for gain", "lab verdict"]
+VERDICT_HEAD = ["dataset", "method", "ΔPGR lab (conf.)", "ΔPGR prod", "CI prod (unadj.)", "ratio prod/lab [CI]",
+                "p gain", "p keep", "p drop", "p < SESOI", "power S / A / V", "verdict"]
 
 
 def write_tables(res: dict, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     level = int(round(100 * (1 - res["config"]["alpha"])))
-    specs = [("pgr", PGR_HEAD, pgr_rows(res), f"PGR per setting and method ({level}% hierarchical-bootstrap CI)."),
+    specs = [("pgr", PGR_HEAD, pgr_rows(res), f"PGR per setting and method ({level}% CI over seeds)."),
              ("delta_pgr", DELTA_HEAD, delta_rows(res), f"ΔPGR vs {res['config']['baseline_method']}, paired by seed."),
+             ("lab_verdicts", LAB_HEAD, lab_rows(res), "Is there a lab gain? (discovery seeds decide.)"),
              ("verdicts", VERDICT_HEAD, verdict_rows(res), "Did the lab gain survive in production?")]
     written = []
     for name, head, rows, caption in specs:

@@ -32,7 +32,7 @@ def rcfg(**over) -> dict:
 @pytest.fixture(scope="module")
 def uri(tmp_path_factory):
     uri = f"sqlite:///{tmp_path_factory.mktemp('plan') / 'mlruns.db'}"
-    cells, ex = simulate(TRUTH, seeds=list(range(5)), n_test=500, rng=np.random.default_rng(3))
+    cells, ex = simulate(TRUTH, seeds=list(range(8)), n_test=500, rng=np.random.default_rng(3))
     write_study(uri, "simlab", cells, ex, with_predictions=False)
     return uri
 
@@ -42,10 +42,12 @@ def test_winners_by_holm_topk_with_exact_configs_and_powered_seeds(uri):
     roles = {m["name"]: m["role"] for m in plan["methods"]}
     assert roles == {"vanilla": "baseline", "logconf": "winner"}
     logconf = next(m for m in plan["methods"] if m["name"] == "logconf")
-    assert logconf["config"]["alpha_max"] == 0.75 and logconf["lab"]["p_t_adj"] < 0.05
+    assert logconf["config"]["alpha_max"] == 0.75 and logconf["lab"]["verdict"] == "lab gain established"
+    assert logconf["lab"]["confirmation_seeds"] == [1, 3, 5, 7]  # the effect carried forward is the held-out half
     assert "conf/method/logconf.yaml" in logconf["config_source"]  # simulated lab cells carry no configs
-    assert len(plan["seeds"]) >= max(5, plan["power"]["seeds_needed"] or 0) or plan["power"]["capped"]
-    assert plan["analysis"]["alpha"] == 0.05 and plan["analysis"]["sesoi"] == 0.05
+    assert len(plan["seeds"]) >= max(8, plan["power"]["seeds_needed"] or 0) or plan["power"]["capped"]
+    assert plan["analysis"]["alpha"] == 0.05 and plan["analysis"]["sesoi"] == 0.1
+    assert plan["analysis"]["ratio_floor"] == 0.5 and "ratio_floor" in plan["rules"]  # margins are hashed
     assert plans.sha256(plan) == plans.sha256(make_plan(rcfg(), uri)[0])  # deterministic: no timestamps
 
 

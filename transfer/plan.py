@@ -13,16 +13,18 @@ import json
 import tempfile
 from pathlib import Path
 
+from analysis.verdicts import RULES
 from transfer import boundary, paths
 from transfer.errors import ConfigError
 
 PLAN_TAG, PLAN_FILE = "plan_sha256", "plan.json"
-TESTS = ["paired t-test of per-seed PGR, method vs baseline (production gain; adjusted across methods)",
-         "Wilcoxon signed-rank of the same pairs (reported, not used by the verdict)",
-         "TOST equivalence, bounds +-SESOI (vanishes)",
-         "shrinkage: per-example logit method x setting interaction when both settings have predictions, "
-         "else seed-level Welch t-test of per-seed dPGR (attenuated)",
-         "power of the paired t-test for the lab effect (inconclusive: seeds needed)"]
+TESTS = ["lab gain: one-sided t of per-seed dPGR > 0 on the lab's discovery seeds (selection; alpha/2, adjusted)",
+         "lab effect: mean dPGR of the lab's confirmation seeds (not the seeds that selected it)",
+         "production gain: one-sided t of per-seed dPGR > 0 (alpha/2, adjusted across the replayed winners)",
+         "vanishes: one-sided t of production dPGR < SESOI (alpha/2, adjusted)",
+         "survives: gain and one-sided Welch t of dPGR_prod - ratio_floor x dPGR_lab > 0 (alpha/2, adjusted)",
+         "attenuated: gain and one-sided Welch t of dPGR_prod - dPGR_lab < 0 (alpha/2, adjusted)",
+         "power: rate of each verdict over simulated lab-confirmation and production samples of the design's sizes"]
 
 
 def dumps(plan: dict) -> str:
@@ -44,9 +46,8 @@ def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict])
     if sel["rule"] == "explicit":
         winners = list(sel["methods"])
     elif sel["rule"] == "holm_topk":
-        ok = [m for m, e in effects.items() if e["p_t_adj"] is not None and e["p_t_adj"] < alpha
-              and (e["delta_pgr"] or 0) > 0]
-        winners = sorted(ok, key=lambda m: -effects[m]["delta_pgr"])[: int(sel["k"])]
+        ok = [m for m, e in effects.items() if e["verdict"] == "lab gain established"]
+        winners = sorted(ok, key=lambda m: -effects[m]["delta_pgr"])[: int(sel["k"])]  # by confirmation effect
         if not lab_group["gap"]["defined"]:
             notes.append("lab PGR undefined (gap too small): no lab gain can be established")
     else:
@@ -58,7 +59,7 @@ def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict])
         if sel["if_none"] == "lab_methods":
             roles.update({m: "control (no lab winner)" for m in lab_methods})
             notes.append("no lab winner: the lab's methods are replayed as declared controls; "
-                         "their verdicts cannot be 'survives' (rule 2)")
+                         "they get no transfer verdict (no lab gain to transfer)")
         elif sel["if_none"] != "baseline":
             raise ConfigError(f"replay.select.if_none={sel['if_none']!r}: use lab_methods, baseline or stop")
     for m in sel["include"]:
@@ -83,7 +84,7 @@ def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict])
         "lab_dataset": lab_group["dataset"], "lab_gap": _clean(lab_group["gap"]), "lab_seeds": sorted({int(c["seed"]) for c in lab_cells}),
         "production_setting": rcfg["setting"], "study": rcfg["study"], "overrides": overrides,
         "selection": {**copy.deepcopy(sel), "winners": winners}, "methods": methods, "harness": harness,
-        "seeds": seeds, "power": power, "analysis": analysis_cfg, "tests": TESTS, "notes": notes,
+        "seeds": seeds, "power": power, "analysis": analysis_cfg, "tests": TESTS, "rules": RULES, "notes": notes,
     }
 
 
@@ -92,33 +93,48 @@ def _clean(x):
 
 
 def _lab_effect(g: dict, m: str) -> dict:
-    import numpy as np
-
-    d, t = g["delta"].get(m) or {}, g["tests"].get(m, {})
-    per_seed = [v for v in (d.get("per_seed") or {}).values() if v == v]
-    sd = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None
-    return _clean({"delta_pgr": d.get("estimate"), "ci": d.get("ci"), "p_t_adj": t.get("p_t_adj"),
-                   "p_t": t.get("p_t"), "per_seed_sd": sd, "n_seeds": len(per_seed), "pgr": g["pgr"][m]["estimate"]})
+    """The lab verdict and the selection-aware lab effect (confirmation seeds) of method m."""
+    lv = g["lab_verdicts"].get(m) or {}
+    conf, allseeds = lv.get("confirmation", {}), lv.get("all", {})
+    return _clean({"verdict": lv.get("verdict"), "reason": lv.get("reason"),
+                   "delta_pgr": conf.get("mean"), "confirmation_seeds": sorted(conf.get("values", {})),
+                   "confirmation_sd": conf.get("sd"), "per_seed_sd": allseeds.get("sd"), "n_seeds": allseeds.get("n"),
+                   "p_gain_adj": (lv.get("gain") or {}).get("p_adj"), "pgr": g["pgr"][m]["estimate"],
+                   "delta_pgr_all_seeds": allseeds.get("mean")})
 
 
 def _seeds(scfg: dict, winners: list[dict], g, cfg: dict) -> tuple[list[int], dict]:
-    from analysis.significance import power
+    """Production seeds: enough for `power` to reach 'survives' under full transfer and 'vanishes' under none, for
+    each winner (its confirmation-seed effect, the lab's per-seed SD as the production SD's guess)."""
+    from analysis.power import production_power
+    from analysis.verdicts import Margins
 
-    need = []
+    margins, need, limits = Margins.from_config(cfg), [], []
     for e in winners:
-        p = power(e["delta_pgr"], e["per_seed_sd"] or float("nan"), e["n_seeds"], cfg["alpha"], cfg["power"])
-        need.append(p["seeds_needed"])
+        if e["delta_pgr"] is None or e["per_seed_sd"] is None:
+            continue
+        n_conf = len(e["confirmation_seeds"])
+        pw = production_power(e["delta_pgr"], e["per_seed_sd"], n_conf, e["per_seed_sd"], 2, margins,
+                              max(len(winners), 1), cfg["rng_seed"])
+        for verdict in ("survives", "vanishes"):
+            n = pw[verdict]["seeds_needed"]
+            need.append(n)
+            if n is None:
+                both = pw[verdict].get("seeds_needed_lab_and_production")
+                limits.append(f"'{verdict}' is out of reach with {n_conf} lab confirmation seeds"
+                              + (f" ({both} confirmation and {both} production seeds would do)" if both else ""))
     needed = max((n for n in need if n), default=None)
     lab_n = max(v["n_seeds"] for v in g["pgr"].values())  # method seeds (AAR: 5, though 16 teacher seeds)
     floor = int(scfg["min"] if scfg["min"] is not None else lab_n)
     n = max(floor, needed or 0)
     capped = n > int(scfg["max"])
     n = min(n, int(scfg["max"]))
-    why = (f"{needed} seeds give {cfg['power']:.0%} power for the smallest winning lab effect"
-           if needed else "no lab effect to power (no winner): the lab's seed count")
+    why = (f"{needed} seeds give {cfg['power']:.0%} power to reach 'survives' under full transfer and 'vanishes' "
+           f"under none, for every winner" if needed else "no lab effect to power (no winner): the lab's seed count")
     return list(range(int(scfg["first"]), int(scfg["first"]) + n)), {
-        "seeds_needed": needed, "floor": floor, "max": int(scfg["max"]), "capped": capped,
-        "why": why + (f"; capped at replay.seeds.max={scfg['max']}: power below target" if capped else "")}
+        "seeds_needed": needed, "floor": floor, "max": int(scfg["max"]), "capped": capped, "limits": limits,
+        "why": why + (f"; capped at replay.seeds.max={scfg['max']}: power below target" if capped else "")
+        + "".join(f"; {x}" for x in limits)}
 
 
 def _method_config(m: str, lab_cells: list[dict]) -> tuple[dict, str]:

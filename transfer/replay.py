@@ -60,12 +60,12 @@ def summary(plan: dict, sha: str) -> str:
     lines = [f"[replay] plan {sha} (lab {plan['lab_study']} / {plan['lab_dataset']} -> {plan['production_setting']})"]
     for m in plan["methods"]:
         lab = m["lab"] or {}
-        eff = f"lab dPGR {lab['delta_pgr']:+.3f}, adj. p {lab['p_t_adj']:.3g}" if lab.get("delta_pgr") is not None \
-            else "lab dPGR undefined" if m["lab"] else ""
+        eff = f"{lab['verdict']}; confirmation-seed dPGR {lab['delta_pgr']:+.3f}" \
+            if lab.get("delta_pgr") is not None else "lab dPGR undefined" if m["lab"] else ""
         lines.append(f"[replay]   {m['name']:<16} {m['role']:<24} {eff}")
     a = plan["analysis"]
     lines.append(f"[replay]   seeds {plan['seeds']} ({plan['power']['why']}); alpha {a['alpha']}, SESOI "
-                 f"{a['sesoi']}, {a['correction']}")
+                 f"{a['sesoi']}, ratio floor {a['ratio_floor']}, {a['correction']}")
     lines += [f"[replay]   note: {n}" for n in plan["notes"]]
     return "\n".join(lines)
 

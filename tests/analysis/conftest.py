@@ -56,7 +56,7 @@ TRUTH = {"lab": {"pgr": {"vanilla": 0.2, "better": 0.35, "robust": 0.35}, "seed_
 
 @pytest.fixture(scope="session")
 def sim_tables():
-    return simulate(TRUTH, seeds=list(range(6)), n_test=500, rng=np.random.default_rng(7))
+    return simulate(TRUTH, seeds=list(range(12)), n_test=500, rng=np.random.default_rng(7))
 
 
 @pytest.fixture(scope="session")
@@ -66,5 +66,5 @@ def store(tmp_path_factory, sim_tables):
     uri = f"sqlite:///{d / 'mlruns.db'}"
     cells, ex = sim_tables
     write_study(uri, "sim", cells, ex)
-    write_study(uri, "sim-noex", cells[cells.seed < 4], ex, with_predictions=False)  # fewer runs: faster
+    write_study(uri, "sim-noex", cells[cells.seed < 8], ex, with_predictions=False)  # fewer runs: faster
     return uri

@@ -77,4 +77,9 @@ def test_import_then_report(tmp_path):
     assert chat["pgr"]["vanilla"]["estimate"] == pytest.approx(0.2035, abs=5e-4)
     assert chat["pgr"]["confident_only"]["estimate"] == pytest.approx(0.2336, abs=5e-4)
     assert all("no per-example" in t["mcnemar_skipped"] for t in chat["tests"].values())
-    assert res["comparisons"] == [] and any("no verdicts" in n for n in res["notes"])
+    assert res["comparisons"] == [] and any("no transfer verdicts" in n for n in res["notes"])
+    # lab verdicts need no production: 5 seeds = 3 discovery + 2 confirmation
+    lab = chat["lab_verdicts"]["confident_only"]
+    assert (lab["discovery"]["n"], lab["confirmation"]["n"]) == (3, 2)
+    assert lab["verdict"] in ("lab gain established", "no lab gain >= SESOI", "lab inconclusive")
+    print({m: v["verdict"] for g in res["groups"] for m, v in g["lab_verdicts"].items()})

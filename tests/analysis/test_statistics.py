@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestPower
 
 from analysis import significance as sig
 from analysis.analyze import analyze
@@ -65,25 +63,6 @@ def test_group_p_values_are_adjusted(result):
     assert [g["tests"][m]["p_t_adj"] for m in ("better", "robust")] == pytest.approx(list(ref))
 
 
-def test_tost_matches_two_one_sided_scipy_tests():
-    rng = np.random.default_rng(3)
-    x, y = pd.Series(rng.normal(0.21, 0.03, 8)), pd.Series(rng.normal(0.20, 0.03, 8))
-    out = sig.tost(x, y, 0.05)
-    d = x - y
-    lower = stats.ttest_1samp(d, -0.05, alternative="greater").pvalue
-    upper = stats.ttest_1samp(d, 0.05, alternative="less").pvalue
-    assert out["p"] == pytest.approx(max(lower, upper), rel=1e-9)
-
-
-def test_power_matches_statsmodels():
-    out = sig.power(0.1, 0.08, 5, 0.05, 0.8)
-    d = 0.1 / 0.08
-    assert out["achieved"] == pytest.approx(TTestPower().power(d, 5, 0.05))
-    need = TTestPower().solve_power(effect_size=d, alpha=0.05, power=0.8)
-    assert out["seeds_needed"] == int(np.ceil(need))
-    assert TTestPower().power(d, out["seeds_needed"], 0.05) >= 0.8 > TTestPower().power(d, out["seeds_needed"] - 1, 0.05)
-
-
 def test_mcnemar_matches_statsmodels_on_a_hand_built_table():
     ids = [f"e{i}" for i in range(60)]
     m = np.r_[np.ones(30), np.zeros(30)]
@@ -93,26 +72,6 @@ def test_mcnemar_matches_statsmodels_on_a_hand_built_table():
     assert (out["method_only"], out["baseline_only"]) == (10, 4)
     assert out["p"] == pytest.approx(mcnemar([[20, 10], [4, 26]], exact=True).pvalue)
     assert out["p"] == pytest.approx(stats.binomtest(4, 14, 0.5).pvalue)  # exact McNemar = binomial test
-
-
-def test_welch_shrinkage_matches_scipy():
-    a, b = pd.Series([0.2, 0.15, 0.25, 0.1]), pd.Series([0.0, 0.05, -0.02, 0.03, 0.01])
-    assert sig.welch_shrinkage(a, b)["p"] == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue)
-
-
-def test_interaction_model_matches_an_independent_logit_fit(sim_tables):
-    cells, ex = sim_tables
-    out = sig.interaction_model(ex, "better", "vanilla", "lab", "production")
-    d = ex[ex.row.isin(["better", "vanilla"])].assign(
-        treated=lambda f: (f.row == "better").astype(float), prod=lambda f: (f.setting == "production").astype(float),
-        seed_key=lambda f: f.setting + ":" + f.seed.astype(str), ex_key=lambda f: f.dataset + ":" + f.example_id)
-    groups = np.column_stack([pd.factorize(d.seed_key)[0], pd.factorize(d.ex_key)[0]])
-    ref = smf.logit("correct ~ treated + treated:prod + C(seed_key)", d).fit(
-        disp=0, cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
-    assert out["coef_interaction"] == pytest.approx(ref.params["treated:prod"], abs=1e-5)
-    assert out["se"] == pytest.approx(ref.bse["treated:prod"], rel=1e-3)
-    assert out["p"] == pytest.approx(ref.pvalues["treated:prod"], rel=1e-3)
-    assert out["coef_interaction"] < 0  # truth: the gain of `better` is gone in production
 
 
 def test_bootstrap_se_matches_analytic_two_stage_variance():
@@ -130,9 +89,25 @@ def test_ci_methods(sim_tables):
     cells, ex = sim_tables
     study = as_study(cells, ex)
     t = estimate_group(study, "lab", "sim", load_config(FAST + ["ci_method=t"]), np.random.default_rng(1))
-    p = estimate_group(study, "lab", "sim", load_config(FAST), np.random.default_rng(1))
+    p = estimate_group(study, "lab", "sim", load_config(FAST + ["ci_method=percentile"]), np.random.default_rng(1))
     est, se = t.pgr["vanilla"]["estimate"], t.pgr["vanilla"]["se_boot"]
-    half = stats.t.ppf(0.975, 5) * se
+    half = stats.t.ppf(0.975, 11) * se * np.sqrt(12 / 11)  # a seed bootstrap's SD is the ddof=0 SE
     assert t.pgr["vanilla"]["ci"] == pytest.approx((est - half, est + half))
     lo, hi = p.pgr["vanilla"]["ci"]
     assert lo < p.pgr["vanilla"]["estimate"] < hi and (hi - lo) < 2 * half
+    # ΔPGR's t interval is the paired t-test's own
+    d = pd.Series(t.delta["better"]["per_seed"])
+    ref = stats.ttest_1samp(d, 0).confidence_interval(0.95)
+    assert t.delta["better"]["ci"] == pytest.approx((ref.low, ref.high))
+
+
+def test_seed_bootstrap_keeps_pairs_without_per_example_records():
+    """Imported records have no predictions: a drawn seed must bring both rows, so ΔPGR's bootstrap SD is the SD of
+    the mean of per-seed differences (x sqrt((n-1)/n)), not that of two independent means."""
+    rng = np.random.default_rng(2)
+    shared = rng.normal(0.6, 0.05, 8)
+    acc = np.column_stack([shared, shared + 0.02 + rng.normal(0, 0.004, 8)])
+    blocks = [Block(seed=i, n=600, acc=a) for i, a in enumerate(acc)]
+    reps = hierarchical(blocks, [(1, 0)], 20000, rng, within=False)[:, 2]
+    diff = acc[:, 1] - acc[:, 0]
+    assert reps.std() == pytest.approx(diff.std(ddof=0) / np.sqrt(8), rel=0.05)
