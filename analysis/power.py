@@ -61,6 +61,15 @@ def _t_crit(level: float, df: np.ndarray) -> np.ndarray:
     return np.interp(np.log(df), np.log(_DF_GRID), stats.t.ppf(1 - level, _DF_GRID))
 
 
+def lab_seeds_needed(sd: float, effect: float, margins, k: int) -> dict:
+    """Lab seeds in all (half of them decide) for `margins.power` to establish a true gain of `effect`, and to show
+    "no lab gain >= SESOI" when the truth is no gain, at the lab tests' level (alpha/2 / k)."""
+    level = margins.level / k
+    n_disc = seeds_for(lambda n: t_power(effect, sd, n, level), margins.power) if effect > 0 else None
+    return {"gain": 2 * n_disc if n_disc else None,
+            "no_gain": seeds_for(lambda n: t_power(margins.sesoi, sd, n, level), margins.power)}
+
+
 def production_rates(delta: float, sd: float, n: int, lab_mean: float, lab_sd: float, n_lab: int,
                      margins, k: int, rng_seed: int = 0, draws: int = DRAWS, draw_lab: bool = False) -> dict:
     """Rates of each transfer verdict over `draws` production samples of n seeds with true mean ΔPGR `delta` and

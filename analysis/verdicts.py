@@ -115,13 +115,11 @@ def _lab_power(r: dict, margins: Margins, k: int) -> dict:
     # The lab test's own power is not a selected quantity: the mean of all lab seeds is its least noisy input.
     level, sd, eff = margins.level / k, r["all"]["sd"], r["all"]["mean"]
     se = sd / np.sqrt(r["all"]["n"]) if r["all"]["n"] > 1 else float("nan")
+    need = pw.lab_seeds_needed(sd, eff, margins, k) if np.isfinite(sd) and sd > 0 else {"gain": None, "no_gain": None}
     gain = {"effect": eff, "achieved": pw.debiased(lambda e: pw.t_power(e, sd, r["discovery"]["n"], level), eff, se),
-            "seeds_needed": None, "note": "effect = mean ΔPGR of all lab seeds; seeds = all lab seeds (half decide)"}
-    if np.isfinite(eff) and eff > 0:
-        n_disc = pw.seeds_for(lambda n: pw.t_power(eff, sd, n, level), margins.power)
-        gain["seeds_needed"] = 2 * n_disc if n_disc else None
+            "seeds_needed": need["gain"], "note": "effect = mean ΔPGR of all lab seeds; seeds = all (half decide)"}
     futility = {"effect": 0.0, "achieved": pw.t_power(margins.sesoi, sd, r["all"]["n"], level),
-                "seeds_needed": pw.seeds_for(lambda n: pw.t_power(margins.sesoi, sd, n, level), margins.power)}
+                "seeds_needed": need["no_gain"]}
     return {"gain": gain, "no_gain": futility}
 
 

@@ -4,7 +4,7 @@ LAB   ?=
 AAR   ?= ../shared/data/aar/cache_results.tar.gz
 REPORT_ARGS ?=
 
-.PHONY: report import-aar ci-coverage
+.PHONY: report import-aar ci-coverage verdict-check
 
 report: $(STAMP) ## statistics + paper-ready report: make report STUDY=<experiment> [LAB=<lab study>] -> reports/<study>/
 	@test -n "$(STUDY)" || { echo "usage: make report STUDY=<experiment> [LAB=<lab study>] [REPORT_ARGS='--set alpha=0.1']"; exit 2; }
@@ -13,5 +13,8 @@ report: $(STAMP) ## statistics + paper-ready report: make report STUDY=<experime
 import-aar: $(STAMP) ## import the AAR per-seed results as lab study `aar`: make import-aar AAR=../shared/data/aar/cache_results.tar.gz
 	$(PY) -m analysis.import_aar "$(AAR)" --study aar
 
-ci-coverage: $(STAMP) ## coverage of the report's 95% CIs on simulated studies with known truth (~2 min)
+ci-coverage: $(STAMP) ## coverage of the report's 95% CIs on simulated studies with known truth (~5 min)
 	$(PY) benchmarks/ci_coverage.py $(ARGS)
+
+verdict-check: $(STAMP) ## verdict rates and power calibration on planted-truth studies; exits 1 if a bar fails (~4 min)
+	$(PY) benchmarks/verdicts.py $(ARGS)

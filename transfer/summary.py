@@ -38,7 +38,7 @@ def summarize(study: str, tracking_uri: str) -> str:
                    f"{p['estimate']:+.2f} ± {p['se_seeds']:.2f} [{p['ci'][0]:+.2f}, {p['ci'][1]:+.2f}]")
             lines.append(f"  {method:<16}{len(m):>5}  " + "  ".join(
                 _mean_se(m[c].to_numpy(float)) for c in ("weak_acc", "ceiling_acc", "w2s_acc")) + f"  {pgr:>24}")
-    lines.append("\nPGR: study-level estimate ± SE over seeds [hierarchical-bootstrap 95% CI]; "
+    lines.append("\nPGR: study-level estimate ± SE over seeds [95% CI over seeds]; "
                  f"significance and verdicts: make report STUDY={study}")
     return "\n".join(lines)
 
