@@ -11,6 +11,7 @@ sample fixed instead answers another question, and under-predicted the rates of 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -32,7 +33,8 @@ def t_power(effect: float, sd: float, n: int, level: float) -> float:
 def debiased(f, x: float, se: float) -> float:
     """f(true x) from a noisy estimate x of SE se, to second order: E f(x) = f(x0) + f''(x0) se^2 / 2, so
     f(x0) ~ 2 f(x) - (f(x + se) + f(x - se)) / 2. Power is steep in the effect: plugging in an estimate as if it
-    were the truth under-predicted high powers by up to 15 points (benchmarks/verdicts.py); this removes most of it."""
+    were the truth under-predicted high powers by up to 15 points (benchmarks/verdicts.py); this takes off the part
+    due to the effect's noise (the lab's all-seed SD, in verdicts.py, the part due to the SD's)."""
     fx = f(x)
     if not (np.isfinite(se) and se > 0 and np.isfinite(fx)):
         return fx
@@ -53,12 +55,18 @@ def seeds_for(power_at, target: float, n_min: int = 2, n_max: int = N_MAX) -> in
     return lo
 
 
-_DF_GRID = np.geomspace(1, 1e4, 400)
+_LOG_DF = np.linspace(0, np.log(1e5), 4000)
+
+
+@functools.lru_cache(maxsize=64)
+def _t_grid(level: float) -> np.ndarray:
+    return stats.t.ppf(1 - level, np.exp(_LOG_DF))
 
 
 def _t_crit(level: float, df: np.ndarray) -> np.ndarray:
-    """t quantile at many (Welch, fractional) df: interpolated on a log grid, 1e-4 close, 100x faster than ppf."""
-    return np.interp(np.log(df), np.log(_DF_GRID), stats.t.ppf(1 - level, _DF_GRID))
+    """t quantiles at many (Welch, fractional) df >= 1: interpolated in log df on a cached grid; within 3e-3 of
+    scipy's ppf down to level 0.0025 (worst at df near 1), 7x faster than ppf on 4,000 draws."""
+    return np.interp(np.log(df), _LOG_DF, _t_grid(level))
 
 
 def lab_seeds_needed(sd: float, effect: float, margins, k: int) -> dict:

@@ -168,9 +168,12 @@ def transfer_stage(lab: dict[str, dict], prod: dict[str, pd.Series], margins: Ma
     k = max(len(tested), 1)
     for m, r in rows.items():
         c, p = r["lab"]["confirmation"], r["production"]
-        # the lab SD from all lab seeds: selection acts on the mean, and the SD of 2x the seeds is far less noisy
-        r["power"] = pw.production_power(c["mean"], r["lab"]["all"]["sd"], c["n"], p["sd"], p["n"], margins, k,
-                                         rng_seed)
+        if m in tested:  # the lab SD from all lab seeds: selection acts on the mean, and 2x the seeds are less noisy
+            r["power"] = pw.production_power(c["mean"], r["lab"]["all"]["sd"], c["n"], p["sd"], p["n"], margins, k,
+                                             rng_seed)
+        else:
+            r["power"] = {v: {"scenario": s[0], "achieved": float("nan"), "seeds_needed": None,
+                              "note": "no lab gain to transfer"} for v, s in pw.SCENARIOS.items()}
         r["verdict"], r["reason"] = _transfer_decide(r, margins, undefined)
     return rows
 
@@ -194,12 +197,18 @@ def _transfer_decide(r: dict, margins: Margins, undefined: str | None) -> tuple[
     if verdict == "attenuated":
         return verdict, (f"rule 4: production ΔPGR {p:+.3f} > 0 (adj. p {ps['gain']}) but below the lab effect "
                          f"{lab_mean:+.3f} (adj. p {ps['drop']})")
-    pw_ = r["power"]
-    need = "; ".join(f"{v} {_pct(e['achieved'])} (seeds for {margins.power:.0%}: {_n(e['seeds_needed'])})"
-                     for v, e in pw_.items())
+    need = "; ".join(f"{v} {_pct(e['achieved'])} (for {margins.power:.0%}: {_seeds(e)})" for v, e in r["power"].items())
     return verdict, (f"rule 5: production ΔPGR {p:+.3f}; gain adj. p {ps['gain']}, below-SESOI adj. p {ps['vanish']}, "
                      f"keep adj. p {ps['keep']}, drop adj. p {ps['drop']}; power of this replay if production had "
                      f"full / floor / no transfer: {need}")
+
+
+def _seeds(e: dict) -> str:
+    if e["seeds_needed"]:
+        return f"{e['seeds_needed']} production seeds"
+    both = e.get("seeds_needed_lab_and_production")
+    return (f"out of reach with these lab seeds; {both} confirmation + {both} production seeds" if both
+            else "out of reach")
 
 
 def _pct(x) -> str:
