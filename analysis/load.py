@@ -99,8 +99,8 @@ def _examples(client, cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     notes = []
     if without:
         notes.append(f"{len(without)} of {len(cells)} cells have no predictions.parquet: "
-                     "per-example tests (McNemar, per-example model) are skipped for them and "
-                     "within-seed resampling uses the binomial distribution of each accuracy")
+                     "McNemar's per-example test is skipped for them (estimates, intervals and verdicts are "
+                     "seed-level and need no predictions)")
     if not parts:
         return pd.DataFrame(columns=KEY + ["row", "example_id", "correct"]), notes
     ex = pd.concat(parts, ignore_index=True).drop_duplicates(KEY + ["row", "example_id"])

@@ -141,12 +141,12 @@ def _lab_decide(r: dict, margins: Margins, undefined: str | None) -> tuple[str, 
     pg, pf = r["power"]["gain"], r["power"]["no_gain"]
     return "lab inconclusive", (
         f"discovery ΔPGR {g['mean']:+.3f} (adj. p {g['p_adj']:.3g}), all seeds {f['mean']:+.3f} vs SESOI "
-        f"(adj. p {f['p_adj']:.3g}); lab seeds for {margins.power:.0%} power: {_n(pg['seeds_needed'])} to establish "
-        f"the confirmation effect, {_n(pf['seeds_needed'])} to rule out a gain >= SESOI")
+        f"(adj. p {f['p_adj']:.3g}); lab seeds for {margins.power:.0%} power: {_n(pg['seeds_needed'], pg['effect'])} "
+        f"to establish the observed effect, {_n(pf['seeds_needed'])} to rule out a gain >= SESOI")
 
 
-def _n(x) -> str:
-    return str(x) if x else "out of reach"
+def _n(x, effect: float = 1.0) -> str:
+    return str(x) if x else ("out of reach" if effect > 0 else "none (no positive effect to establish)")
 
 
 def transfer_stage(lab: dict[str, dict], prod: dict[str, pd.Series], margins: Margins,

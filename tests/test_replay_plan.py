@@ -48,6 +48,7 @@ def test_winners_by_holm_topk_with_exact_configs_and_powered_seeds(uri):
     assert len(plan["seeds"]) >= max(8, plan["power"]["seeds_needed"] or 0) or plan["power"]["capped"]
     assert plan["analysis"]["alpha"] == 0.05 and plan["analysis"]["sesoi"] == 0.1
     assert plan["analysis"]["ratio_floor"] == 0.5 and "ratio_floor" in plan["rules"]  # margins are hashed
+    assert set(plan["power"]["per_method"]) == {"logconf"}  # production seeds each winner needs
     assert plans.sha256(plan) == plans.sha256(make_plan(rcfg(), uri)[0])  # deterministic: no timestamps
 
 

@@ -74,7 +74,7 @@ def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict])
         boundary.check_method(cfg)
         methods.append({"name": m, "role": roles[m], "config": cfg, "config_source": source,
                         "lab": effects.get(m)})
-    seeds, power = _seeds(rcfg["seeds"], [effects[m] for m in winners if m in effects], lab_group, analysis_cfg)
+    seeds, power = _seeds(rcfg["seeds"], {m: effects[m] for m in winners if m in effects}, lab_group, analysis_cfg)
     overrides = list(rcfg["overrides"])
     data = harness.pop("data", None)
     if rcfg["match_lab_data"] and data and not any(o.startswith("setting.data.max_pairs") for o in overrides):
@@ -103,19 +103,20 @@ def _lab_effect(g: dict, m: str) -> dict:
                    "delta_pgr_all_seeds": allseeds.get("mean")})
 
 
-def _seeds(scfg: dict, winners: list[dict], g, cfg: dict) -> tuple[list[int], dict]:
+def _seeds(scfg: dict, winners: dict[str, dict], g, cfg: dict) -> tuple[list[int], dict]:
     """Production seeds: enough for `power` to reach 'survives' under full transfer and 'vanishes' under none, for
     each winner (its confirmation-seed effect, the lab's per-seed SD as the production SD's guess)."""
     from analysis.power import production_power
     from analysis.verdicts import Margins
 
-    margins, need, limits = Margins.from_config(cfg), [], []
-    for e in winners:
+    margins, need, limits, per_method = Margins.from_config(cfg), [], [], {}
+    for m, e in winners.items():
         if e["delta_pgr"] is None or e["per_seed_sd"] is None:
             continue
         n_conf = len(e["confirmation_seeds"])
         pw = production_power(e["delta_pgr"], e["per_seed_sd"], n_conf, e["per_seed_sd"], 2, margins,
                               max(len(winners), 1), cfg["rng_seed"])
+        per_method[m] = {v: pw[v]["seeds_needed"] for v in ("survives", "vanishes")}
         for verdict in ("survives", "vanishes"):
             n = pw[verdict]["seeds_needed"]
             need.append(n)
@@ -132,7 +133,8 @@ def _seeds(scfg: dict, winners: list[dict], g, cfg: dict) -> tuple[list[int], di
     why = (f"{needed} seeds give {cfg['power']:.0%} power to reach 'survives' under full transfer and 'vanishes' "
            f"under none, for every winner" if needed else "no lab effect to power (no winner): the lab's seed count")
     return list(range(int(scfg["first"]), int(scfg["first"]) + n)), {
-        "seeds_needed": needed, "floor": floor, "max": int(scfg["max"]), "capped": capped, "limits": limits,
+        "seeds_needed": needed, "per_method": per_method, "floor": floor, "max": int(scfg["max"]), "capped": capped,
+        "limits": limits,
         "why": why + (f"; capped at replay.seeds.max={scfg['max']}: power below target" if capped else "")
         + "".join(f"; {x}" for x in limits)}
 
