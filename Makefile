@@ -55,6 +55,9 @@ sweep: assets ## run a sweep with Hydra overrides: make sweep ARGS="study=x grid
 test: assets ## the test suite CI runs (fast tests + slow real-model tests)
 	$(PY) -m pytest -m "not gpu" $(ARGS)
 
+test-all: assets ## every test, those marked gpu included (for GPU machines; make test is the CI suite)
+	$(PY) -m pytest $(ARGS)
+
 test-fast: $(STAMP) ## only the fast tests (no real-model extraction)
 	$(PY) -m pytest -m "not slow and not gpu" $(ARGS)
 
