@@ -135,7 +135,9 @@ def _seeds(scfg: dict, winners: dict[str, dict], g, cfg: dict) -> tuple[list[int
     return list(range(int(scfg["first"]), int(scfg["first"]) + n)), {
         "seeds_needed": needed, "per_method": per_method, "floor": floor, "max": int(scfg["max"]), "capped": capped,
         "limits": limits,
-        "why": why + (f"; capped at replay.seeds.max={scfg['max']}: power below target" if capped else "")
+        "why": why + (f"; capped at replay.seeds.max={scfg['max']}" + (": power below target" if needed and
+                                                                             needed > int(scfg["max"]) else "")
+                      if capped else "")
         + "".join(f"; {x}" for x in limits)}
 
 
