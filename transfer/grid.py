@@ -63,7 +63,7 @@ class Sweep:
 
 def expand(overrides: list[str]) -> Sweep:
     """A sweep from the command line's Hydra overrides of conf/config.yaml."""
-    axes, fields, rest = split(overrides)
+    axes, fields, rest = _split(overrides)
     with _hydra():
         root = _compose(rest)
         for key, values in axes.items():
@@ -76,38 +76,6 @@ def expand(overrides: list[str]) -> Sweep:
         templates = {(s, m): (_compose([*rest, *per_method[m], f"setting={s}", f"method={m}"]), {})
                      for s in grid["settings"] for m in grid["methods"]}
     return Sweep(base, _cells(templates, grid), templates)
-
-
-def split(overrides: list[str]) -> tuple[dict[str, list], list[str], list[str]]:
-    """(grid axes given as setting=/method=/seed=, method.<field> overrides, every other override)."""
-    axes, fields, rest, lines = {}, [], [], {}
-    for o in _parse(overrides):
-        key = o.key_or_group
-        if o.package is None and key in AXES:
-            axis = f"grid.{AXES[key]}"
-            if o.type != OverrideType.CHANGE:
-                raise ConfigError(f"override {o.input_line!r}: a cell's {key} comes from {axis}; "
-                                  f"use {key}=<value> or {axis}=[...]")
-            if key in axes:
-                raise ConfigError(f"{key} given twice ({lines[key]!r}, {o.input_line!r}): give it once, "
-                                  f"e.g. {key}=a,b or {axis}=[a,b]")
-            value = list(o.sweep_string_iterator()) if o.is_sweep_override() else o.value()
-            values = value if isinstance(value, list) else [value]
-            axes[key], lines[key] = (_seeds(values) if key == "seed" else [str(v) for v in values]), o.input_line
-        elif o.is_sweep_override():
-            raise ConfigError(f"override {o.input_line!r} lists several values: a sweep's grid is "
-                              f"grid.settings, grid.methods and grid.seeds only; run one study per value of {key}")
-        elif o.package is None and key.startswith("method."):
-            fields.append(o)
-        else:
-            rest.append(o.input_line)
-    for o in map(str.strip, rest):  # the same axis twice: which one wins would be a guess
-        key = o.lstrip("+~").split("=", 1)[0]
-        for k, line in lines.items():
-            if key == f"grid.{AXES[k]}":
-                raise ConfigError(f"{line!r} and {o!r} both set {key}: use one of them "
-                                  f"({line!r} means {key}=[{line.split('=', 1)[1]}])")
-    return axes, fields, rest
 
 
 def from_plan(plan: dict, study: str, tracking_uri: str, runtime: list[str] = ()) -> Sweep:
@@ -132,6 +100,37 @@ def from_plan(plan: dict, study: str, tracking_uri: str, runtime: list[str] = ()
     templates = {(setting, m): (root, {"study": study, "runtime": base["runtime"], "method": cfg, **harness})
                  for m, cfg in methods.items()}
     return Sweep(base, _cells(templates, base["grid"]), templates)
+
+
+def _split(overrides: list[str]) -> tuple[dict[str, list], list[Override], list[str]]:
+    """(grid axes given as setting=/method=/seed=, method.<field> overrides, every other override)."""
+    axes, lines, fields, rest = {}, {}, [], []
+    for o in _parse(overrides):
+        key = o.key_or_group
+        if o.package is None and key in AXES:
+            axis = f"grid.{AXES[key]}"
+            if o.type != OverrideType.CHANGE:
+                raise ConfigError(f"override {o.input_line!r}: a cell's {key} comes from {axis}; "
+                                  f"use {key}=<value> or {axis}=[...]")
+            if key in axes:
+                raise ConfigError(f"{key} given twice ({lines[key]!r}, {o.input_line!r}): give it once, "
+                                  f"e.g. {key}=a,b or {axis}=[a,b]")
+            value = list(o.sweep_string_iterator()) if o.is_sweep_override() else o.value()
+            values = value if isinstance(value, list) else [value]
+            axes[key], lines[key] = (_seeds(values) if key == "seed" else [str(v) for v in values]), o.input_line
+        elif o.is_sweep_override():
+            raise ConfigError(f"override {o.input_line!r} lists several values: a sweep's grid is "
+                              f"grid.settings, grid.methods and grid.seeds only; run one study per value of {key}")
+        elif o.package is None and key.startswith("method."):
+            fields.append(o)
+        else:
+            rest.append(o)
+    for o in rest:  # the same axis both ways: which one wins would be a guess
+        for k, line in lines.items():
+            if o.key_or_group in ("grid", f"grid.{AXES[k]}"):
+                raise ConfigError(f"{line!r} and {o.input_line!r} both set grid.{AXES[k]}: use one of them "
+                                  f"({line!r} means grid.{AXES[k]}=[{line.split('=', 1)[1]}])")
+    return axes, fields, [o.input_line for o in rest]
 
 
 def _cells(templates: dict, grid: dict) -> list[CellSpec]:
