@@ -23,7 +23,8 @@ OLD_MIXED = {("lab", "logconf", 3): "636397fa4ddb6135746f1785e46b5768fa6fa9d98b5
              ("production", "vanilla", 0): "18d31ae25df8c63f338e3b787230e32f6e1786c88da070871f08b62fc1f7a708",
              ("production", "logconf", 0): "f083344edc412b8664c86bd72d4ba260b03a1b0829e8e29761990e026f10cf73",
              ("production", "ccs", 3): "6fdb0d5fd1c04e4d73668c2f71aca911cfa331d34fae26183bd150951e00de63"}
-PLAN = {"production_setting": "production", "seeds": [0, 1, 2], "overrides": ["~setting.ood", "setting.data.max_pairs=40"],
+PLAN = {"production_setting": "production", "seeds": [0, 1, 2],
+        "overrides": ["~setting.ood", "setting.data.max_pairs=40"],
         "methods": [{"name": "vanilla", "config": {"name": "vanilla", "impl": "transfer.methods.vanilla:Vanilla",
                                                    "labels": "soft"}},
                     {"name": "logconf", "config": {"name": "logconf", "impl": "transfer.methods.logconf:LogConf",

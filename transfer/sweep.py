@@ -1,4 +1,4 @@
-"""Run a sweep's cells (transfer.grid builds them) as Ray tasks, skipping finished ones; log each to MLflow as it lands."""
+"""Run a sweep's cells (built by transfer.grid) as Ray tasks, skip finished ones, log each to MLflow as it lands."""
 
 from __future__ import annotations
 
