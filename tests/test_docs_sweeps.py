@@ -10,9 +10,8 @@ import shlex
 import pytest
 import yaml
 
+import jobs.sweep as job
 from transfer import paths
-from transfer.errors import ConfigError
-from transfer.grid import expand
 
 ROOT = paths.repo_root()
 CONF = ROOT / "conf"
@@ -70,14 +69,21 @@ def select(cfg: dict, key: str):
 
 
 @pytest.mark.parametrize("source, args", EXAMPLES, ids=[f"{n}:{' '.join(a)}" for n, a in EXAMPLES])
-def test_docs_example_expands_to_the_cells_it_means(source, args, compose_cfg):
+def test_docs_example_expands_to_the_cells_it_means(source, args, compose_cfg, monkeypatch, capsys):
+    """Through `python -m jobs.sweep`'s main, up to the point where it would start Ray."""
     settings, methods, seeds = intended(args)
+    ran = []
+    monkeypatch.setattr(job, "maybe_submit", lambda *a: None)
+    monkeypatch.setattr(job, "run", lambda sweep: ran.append(sweep) or 0)
+    monkeypatch.setattr(job, "_power_seeds", lambda sweep: 0)  # tests/test_grid.py covers grid.power_seeds
     unknown = sorted(set(methods) & PLACEHOLDERS)
     if unknown:
-        with pytest.raises(ConfigError, match=re.escape(f"grid.methods: unknown method {unknown}")):
-            expand(list(args))
+        assert job.main(list(args)) == 2 and not ran
+        assert capsys.readouterr().err == f"error: grid.methods: unknown method {unknown}; known: " \
+            f"{sorted(p.stem for p in (CONF / 'method').glob('*.yaml'))} (conf/method/)\n"
         return
-    sweep = expand(list(args))
+    assert job.main(list(args)) == 0
+    sweep = ran[0]
     assert [(c.setting, c.method, c.seed) for c in sweep.cells] == \
         [(s, m, n) for s in settings for m in methods for n in seeds]
     fields = {m: set(yaml.safe_load((CONF / "method" / f"{m}.yaml").read_text())) for m in methods}
