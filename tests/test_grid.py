@@ -115,6 +115,10 @@ def test_entry_point_refuses_before_ray_or_mlflow_with_one_line(argv, message, m
     assert out.out == "" and out.err.count("\n") == 1 and out.err.startswith("error: ") and message in out.err
 
 
+def test_entry_point_help_prints_its_usage(capsys):
+    assert job.main(["--help"]) == 0 and "method=logconf seed=3" in capsys.readouterr().out
+
+
 def test_power_seeds_reruns_the_same_grid_with_more_seeds(monkeypatch, capsys):
     import jobs.power_seeds as ps
 

@@ -15,6 +15,7 @@ Every error here is a one-line ConfigError, raised before Ray or MLflow start.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -78,7 +79,7 @@ def expand(overrides: list[str]) -> Sweep:
     return Sweep(base, _cells(templates, grid), templates)
 
 
-def from_plan(plan: dict, study: str, tracking_uri: str, runtime: list[str] = ()) -> Sweep:
+def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] = ()) -> Sweep:
     """A replay's cells: the plan's production setting, methods (exact configs), seeds and lab head/splits."""
     setting = plan["production_setting"]
     overrides = [*plan["overrides"], *runtime]
