@@ -1,54 +1,77 @@
-"""Ray job entry point: compose the sweep with Hydra, run it, print the per-method table.
+"""Ray job entry point: read the sweep's Hydra overrides once (transfer.grid), run its cells, print the table.
 
     python -m jobs.sweep experiment=demo
     python -m jobs.sweep study=mine grid.methods=[vanilla,logconf] grid.seeds=[0,1,2] setting.data.max_pairs=600
+    python -m jobs.sweep study=mine method=logconf seed=3            # a one-method, one-seed grid
+    python -m jobs.sweep study=x method.alpha_max=0.5               # a method field: the grid's methods that have it
+
+The arguments are Hydra overrides of conf/config.yaml; `setting=`, `method=` and `seed=` set the grid
+(`grid.settings`, `grid.methods`, `grid.seeds`). Hydra's own options (-m/--multirun, --cfg, ...) are refused: a
+sweep is one study and its grid is its multirun. Bad overrides fail with one line before Ray or MLflow start (with
+RAY_ADDRESS set, before the Ray Job is submitted).
 
 With `grid.power_seeds` set ({effect, max}), `grid.seeds` is a pilot: after it, the sweep runs as many seeds as the
 lab verdicts need for the target power (jobs/power_seeds.py), up to `max`, then prints the lab verdicts.
 """
 
+import logging
 import sys
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
-
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
+from transfer.errors import TransferError
+from transfer.grid import Sweep, expand
 from transfer.submit import maybe_submit
-from transfer.sweep import env_defaults, main as sweep_main
+from transfer.sweep import env_defaults, run
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> None:
+def main(argv: list[str]) -> int:
+    """The process exit code: 0 done, 1 some cells failed, 2 a one-line error."""
     env_defaults()
-    overrides = list(HydraConfig.get().overrides.task)
-    code = sweep_main(overrides)
-    grid = OmegaConf.to_container(cfg.grid, resolve=True)
-    if grid.get("power_seeds") and code != 2:
-        code = _power_seeds(cfg, grid, overrides) or code
-    if code:
-        sys.exit(code)
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
+    try:
+        sweep = expand(_overrides(argv))
+    except TransferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    maybe_submit("jobs.sweep", argv)  # with RAY_ADDRESS set: run as a Ray Job on that cluster, logs streamed here
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,  # what @hydra.main's job logging showed
+                        format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    code = run(sweep)
+    if sweep.base["grid"].get("power_seeds") and code != 2:
+        code = _power_seeds(sweep) or code
+    return code
 
 
-def _power_seeds(cfg: DictConfig, grid: dict, overrides: list[str]) -> int:
+def _overrides(argv: list[str]) -> list[str]:
+    for arg in argv:
+        if arg in ("-m", "--multirun"):
+            raise TransferError("multirun (-m) is not supported: a sweep is one study; list its values in "
+                                "grid.settings=[...], grid.methods=[...], grid.seeds=[...] (or method=a,b seed=0,1)")
+        if arg.startswith("-"):
+            raise TransferError(f"unsupported option {arg!r}: python -m jobs.sweep takes Hydra overrides "
+                                f"(key=value) only, e.g. study=x grid.methods=[vanilla] (see conf/config.yaml)")
+    return list(argv)
+
+
+def _power_seeds(sweep: Sweep) -> int:
     from jobs.power_seeds import lab_verdict_lines, seeds_needed
     from transfer import paths
 
-    uri = cfg.runtime.tracking_uri or paths.default_tracking_uri()
-    count, lines = seeds_needed(cfg.study, uri, grid)
+    study, grid = sweep.base["study"], sweep.base["grid"]
+    uri = sweep.base["runtime"]["tracking_uri"] or paths.default_tracking_uri()
+    count, lines = seeds_needed(study, uri, grid)
     print("\n".join(["[power] seeds from the pilot's per-seed SD (grid.power_seeds):", *[f"[power]   {x}" for x in lines]]),
           flush=True)
     code = 0
     if count > len(grid["seeds"]):
         first = min(grid["seeds"])
-        seeds = sorted(set(grid["seeds"]) | set(range(first, first + count)))[:count]
-        code = sweep_main([o for o in overrides if not o.startswith("grid.seeds=")]
-                          + [f"grid.seeds=[{','.join(map(str, seeds))}]"])
-    print("\n".join(["[power] lab verdicts (make report STUDY=" + cfg.study + " for the full report):",
-                     *[f"[power]   {x}" for x in lab_verdict_lines(cfg.study, uri)]]), flush=True)
+        code = run(sweep.with_seeds(sorted(set(grid["seeds"]) | set(range(first, first + count)))[:count]))
+    print("\n".join(["[power] lab verdicts (make report STUDY=" + study + " for the full report):",
+                     *[f"[power]   {x}" for x in lab_verdict_lines(study, uri)]]), flush=True)
     return code
 
 
 if __name__ == "__main__":
-    maybe_submit("jobs.sweep")  # with RAY_ADDRESS set: run as a Ray Job on that cluster, logs streamed here
-    main()
+    sys.exit(main(sys.argv[1:]))

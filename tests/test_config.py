@@ -1,10 +1,8 @@
 import pytest
-from hydra import initialize_config_dir
-
 from transfer import paths
 from transfer.config import config_hash
 from transfer.errors import ConfigError
-from transfer.sweep import compose_cells
+from transfer.grid import expand
 
 CONF = paths.config_dir()
 
@@ -44,25 +42,23 @@ def test_seeds_derive_from_the_cell_seed_but_can_be_set_apart(compose_cfg):
     assert compose_cfg("seed=7", "seeds.student=9")["seeds"] == {"split": 7, "teacher": 7, "student": 9}
 
 
-def test_grid_expands_and_hash_ignores_runtime_only(compose_cfg):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        base, cells = compose_cells(["grid.methods=[vanilla,logconf]", "grid.seeds=[0,1,2]"])
-        _, again = compose_cells(["grid.methods=[vanilla,logconf]", "grid.seeds=[0,1,2]",
-                                  "runtime.num_cpus=1", "study=other"])
-        _, changed = compose_cells(["grid.methods=[vanilla,logconf]", "grid.seeds=[0,1,2]", "method.labels=hard"])
-    assert len(cells) == 6 and len({c["config_hash"] for c in cells}) == 6
-    assert [c["config_hash"] for c in cells] == [c["config_hash"] for c in again]
+def test_grid_expands_and_hash_ignores_runtime_only():
+    cells = expand(["grid.methods=[vanilla,logconf]", "grid.seeds=[0,1,2]"]).cells
+    again = expand(["grid.methods=[vanilla,logconf]", "grid.seeds=[0,1,2]", "runtime.num_cpus=1", "study=other"]).cells
+    changed = expand(["grid.methods=[vanilla,logconf]", "grid.seeds=[0,1,2]", "method.labels=hard"]).cells
+    assert len(cells) == 6 and len({c.config_hash for c in cells}) == 6
+    assert [c.config_hash for c in cells] == [c.config_hash for c in again]
     # an override of a method field reaches that method's cells only
-    assert sum(a["config_hash"] != b["config_hash"] for a, b in zip(cells, changed)) == 3
-    assert {(c["method"]["name"], c["seed"]) for c in cells} == {(m, s) for m in ("vanilla", "logconf") for s in (0, 1, 2)}
-    assert config_hash({k: v for k, v in cells[0].items() if k != "config_hash"}) == cells[0]["config_hash"]
+    assert sum(a.config_hash != b.config_hash for a, b in zip(cells, changed)) == 3
+    assert {(c.method, c.seed) for c in cells} == {(m, s) for m in ("vanilla", "logconf") for s in (0, 1, 2)}
+    assert {(c.config["method"]["name"], c.config["seed"]) for c in cells} == {(c.method, c.seed) for c in cells}
+    assert config_hash(cells[0].config) == cells[0].config_hash == cells[0].cell()["config_hash"]
 
 
 def test_unknown_names_are_one_line_config_errors():
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        with pytest.raises(ConfigError, match=r"grid.methods: unknown method \['vanila'\]; known: \["):
-            compose_cells(["grid.methods=[vanila]"])
-        with pytest.raises(ConfigError, match=r"grid.settings: unknown setting \['prod'\]"):
-            compose_cells(["grid.settings=[prod]"])
-        with pytest.raises(ConfigError, match=r"override 'method.alpha=1': no method in the grid \['vanilla'\]"):
-            compose_cells(["grid.methods=[vanilla]", "method.alpha=1"])
+    with pytest.raises(ConfigError, match=r"grid.methods: unknown method \['vanila'\]; known: \["):
+        expand(["grid.methods=[vanila]"])
+    with pytest.raises(ConfigError, match=r"grid.settings: unknown setting \['prod'\]"):
+        expand(["grid.settings=[prod]"])
+    with pytest.raises(ConfigError, match=r"override 'method.alpha=1': no method in the grid \['vanilla'\]"):
+        expand(["grid.methods=[vanilla]", "method.alpha=1"])

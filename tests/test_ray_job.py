@@ -35,8 +35,9 @@ def test_sweep_with_ray_address_runs_as_a_ray_job(tmp_path):
     try:
         subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}", "--num-cpus=2",
                         "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", f"--temp-dir={ray_tmp}",
-                        "--include-dashboard=true", "--disable-usage-stats"], env=env, check=True,
-                       capture_output=True, text=True, timeout=120)
+                        "--include-dashboard=true", "--disable-usage-stats",
+                        f"--dashboard-agent-listen-port={free_port()}"],  # Ray's default 52365 may be taken
+                       env=env, check=True, capture_output=True, text=True, timeout=120)
         uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
         job_env = {**env, "RAY_ADDRESS": f"http://127.0.0.1:{dash}", "MLFLOW_TRACKING_URI": uri,
                    "TRANSFER_ARTIFACT_ROOT": str(tmp_path / "artifacts")}

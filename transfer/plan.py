@@ -171,21 +171,6 @@ def _harness(lab_cells: list[dict], notes: list[str]) -> dict:
     return out
 
 
-def apply(plan: dict, cells: list[dict]) -> list[dict]:
-    """Production cells get the plan's exact method configs and the lab's head/split settings; hashes follow."""
-    from transfer.config import config_hash
-
-    by_name = {m["name"]: m["config"] for m in plan["methods"]}
-    for cell in cells:
-        cell.pop("config_hash", None)
-        cell["method"] = copy.deepcopy(by_name[cell["method"]["name"]])
-        for key in ("head", "splits"):
-            if key in plan["harness"]:
-                cell[key] = copy.deepcopy(plan["harness"][key])
-        cell["config_hash"] = config_hash(cell)
-    return cells
-
-
 def stored(client, run_id: str) -> dict | None:
     """The plan.json on a parent run, or None."""
     if PLAN_FILE not in {a.path for a in client.list_artifacts(run_id)}:

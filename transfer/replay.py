@@ -2,7 +2,8 @@
 
 1. Read the lab study (analysis/) and select winners by the declared rule; write the transfer plan (transfer/plan.py).
 2. Attach the plan to the production study's parent run (refused if results exist under another plan).
-3. Run the production cells through transfer.sweep (finished cells are skipped: a rerun runs nothing new).
+3. Build the production cells from the plan (transfer.grid.from_plan: its exact method configs, the lab's head and
+   splits) and run them through transfer.sweep (finished cells are skipped: a rerun runs nothing new).
 4. Build the report with the plan's tests, alpha and SESOI; it shows the plan's sha256.
 """
 
@@ -72,9 +73,8 @@ def summary(plan: dict, sha: str) -> str:
 
 def run_replay(rcfg: dict) -> int:
     """rcfg: the `replay` section of conf/replay/default.yaml, resolved. Returns a process exit code."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    from transfer.sweep import compose_cells, run_sweep
+    from transfer.grid import from_plan
+    from transfer.sweep import run_sweep
     from transfer.tracking import StudyTracker
 
     rcfg = {**rcfg, "study": rcfg.get("study") or f"{rcfg['lab']}-replay-{rcfg['setting']}"}
@@ -85,23 +85,12 @@ def run_replay(rcfg: dict) -> int:
         return 3
     sha = plans.sha256(plan)
     print(summary(plan, sha), flush=True)
-    overrides = [f"study={rcfg['study']}", f"grid.settings=[{rcfg['setting']}]",
-                 f"grid.methods=[{','.join(m['name'] for m in plan['methods'])}]",
-                 f"grid.seeds=[{','.join(map(str, plan['seeds']))}]", *plan["overrides"],
-                 f"runtime.tracking_uri={uri}", *rcfg.get("runtime", [])]
-    if GlobalHydra.instance().is_initialized():
-        base, cells = compose_cells(overrides)
-    else:  # called outside the Hydra app (tests)
-        from hydra import initialize_config_dir
-
-        with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
-            base, cells = compose_cells(overrides)
-    cells = plans.apply(plan, cells)
+    sweep = from_plan(plan, rcfg["study"], uri, rcfg.get("runtime", []))  # the plan's exact configs, validated here
     tracker = StudyTracker(rcfg["study"], uri)
     retry = (f"make replay LAB={rcfg['lab']} SETTING={rcfg['setting']} REPLAY_ARGS='replay.study=<new name>'")
     plans.register(tracker.client, tracker.experiment_id, tracker.parent_id, rcfg["study"], plan, retry)
-    base["runtime"]["plan_sha256"] = sha
-    failures = run_sweep(base, cells)
+    sweep.base["runtime"]["plan_sha256"] = sha
+    failures = run_sweep(sweep)
     if failures:  # a method that fails on some seed (e.g. too few confident labels) must not hide the others
         print(f"[replay] {failures} cells failed (above): the report covers the finished cells and shows each "
               f"method's seed count; rerunning the same command retries only the failed ones", flush=True)

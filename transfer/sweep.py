@@ -1,4 +1,4 @@
-"""Expand the grid (settings × methods × seeds), run each cell as a Ray task, log each to MLflow as it lands."""
+"""Run a sweep's cells (built by transfer.grid) as Ray tasks, skip finished ones, log each to MLflow as it lands."""
 
 from __future__ import annotations
 
@@ -6,64 +6,11 @@ import os
 import sys
 import traceback
 
-from hydra import compose
-from hydra.errors import HydraException
-from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from transfer import paths
-from transfer.config import config_hash, to_plain
-from transfer.errors import ConfigError, TransferError
-
-GRID_KEYS = ("setting", "method", "seed")
-
-
-def compose_cells(overrides: list[str]) -> tuple[dict, list[dict]]:
-    """The sweep config and one fully composed, resolved config per cell (Hydra must be initialized)."""
-    user = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in GRID_KEYS]
-    base = to_plain(_compose([o for o in user if not o.startswith("method.")]))
-    grid = base["grid"]
-    for group, names in (("setting", grid["settings"]), ("method", grid["methods"])):
-        known = sorted(p.stem for p in (paths.config_dir() / group).glob("*.yaml"))
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ConfigError(f"grid.{group}s: unknown {group} {unknown}; known: {known} (conf/{group}/)")
-    per_method = _method_overrides(user, grid["methods"])
-    cells = []
-    for setting in grid["settings"]:
-        for method in grid["methods"]:
-            for seed in grid["seeds"]:
-                cell = to_plain(_compose([*per_method[method], f"setting={setting}", f"method={method}",
-                                          f"seed={seed}"]))
-                cell["config_hash"] = config_hash(cell)
-                cells.append(cell)
-    return base, cells
-
-
-def _compose(overrides: list[str]):
-    try:
-        return compose(config_name="config", overrides=overrides)
-    except HydraException as exc:  # unknown group option, key or malformed override: one line that names it
-        raise ConfigError(" ".join(str(exc).split("\n")[:2])) from None
-
-
-def _method_overrides(user: list[str], methods: list[str]) -> dict[str, list[str]]:
-    """`method.<key>=v` applies to the grid's methods that have <key>; one that none has is an error (a typo)."""
-    keys = {m: set(OmegaConf.load(paths.config_dir() / "method" / f"{m}.yaml")) for m in methods}
-    out = {m: [] for m in methods}
-    for o in user:
-        key = o.split("=", 1)[0]
-        if key.startswith("method."):
-            field = key.split(".")[1]
-            takers = [m for m in methods if field in keys[m]]
-            if not takers:
-                raise ConfigError(f"override {o!r}: no method in the grid {methods} has a field {field!r}")
-            for m in takers:
-                out[m].append(o)
-        else:
-            for m in methods:
-                out[m].append(o)
-    return out
+from transfer.errors import TransferError
+from transfer.grid import CellSpec, Sweep, expand
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
@@ -76,11 +23,12 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
                         + f"/seed{cell['seed']}"}
 
 
-def run_sweep(base: dict, cells: list[dict]) -> int:
+def run_sweep(sweep: Sweep) -> int:
     """Run the cells not yet finished in this study; return the number that failed."""
     from transfer.summary import summarize
     from transfer.tracking import StudyTracker
 
+    base, cells = sweep.base, sweep.cells
     runtime = base["runtime"]
     tracker = StudyTracker(base["study"], runtime.get("tracking_uri"))
     from transfer.plan import check_sweep
@@ -90,7 +38,7 @@ def run_sweep(base: dict, cells: list[dict]) -> int:
     tracker.start(base, base["grid"]["settings"], base["grid"]["methods"], sha)
     orphans = tracker.fail_orphans()
     done = tracker.finished_hashes()
-    todo = [c for c in cells if c["config_hash"] not in done]
+    todo = [c for c in cells if c.config_hash not in done]
     print(f"[sweep] study {base['study']!r}: {len(cells)} cells, {len(cells) - len(todo)} already finished, "
           f"{len(todo)} to run" + (f" ({orphans} orphaned runs marked FAILED)" if orphans else "")
           + f"\n[sweep] tracking {tracker.uri} (experiment {tracker.experiment_id}, parent run {tracker.parent_id})",
@@ -104,12 +52,13 @@ def run_sweep(base: dict, cells: list[dict]) -> int:
     return failures
 
 
-def _run_on_ray(todo: list[dict], runtime: dict, tracker, sha: str) -> int:
+def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     import ray
 
     from transfer import raytasks
 
     raytasks.init_ray(runtime)
+    todo = [spec.cell() for spec in specs]
     by_setting: dict[str, list[dict]] = {}
     for cell in todo:
         by_setting.setdefault(cell["setting"]["name"], []).append(cell)
@@ -146,14 +95,23 @@ def _run_on_ray(todo: list[dict], runtime: dict, tracker, sha: str) -> int:
     return failures
 
 
-def main(overrides: list[str]) -> int:
-    """Entry used by jobs/sweep.py (inside @hydra.main) and by tests/benchmarks (after initialize_config_dir)."""
+def run(sweep: Sweep) -> int:
+    """Run a sweep; the exit code: 0 all cells finished, 1 some failed, 2 a one-line error (printed once)."""
     try:
-        base, cells = compose_cells(overrides)
-        return 1 if run_sweep(base, cells) else 0
+        return 1 if run_sweep(sweep) else 0
     except TransferError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def main(overrides: list[str]) -> int:
+    """Expand the overrides (transfer.grid) and run them: what `python -m jobs.sweep` does, for tests/benchmarks."""
+    try:
+        sweep = expand(overrides)
+    except TransferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return run(sweep)
 
 
 def env_defaults() -> None:

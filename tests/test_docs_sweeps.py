@@ -1,0 +1,103 @@
+"""Every sweep command the docs show (`make sweep ARGS="..."`, `make demo ARGS="..."`, `python -m jobs.sweep ...` in
+README.md, docs/, conf/, jobs/ and the Makefile) expands to the cells it says, with its overrides in them."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+
+import pytest
+import yaml
+
+import jobs.sweep as job
+from transfer import paths
+
+ROOT = paths.repo_root()
+CONF = ROOT / "conf"
+MAKE = re.compile(r'make (sweep|demo)\b[^"`\n]*?ARGS="([^"]*)"')
+PYTHON = re.compile(r"python -m jobs\.sweep\b([^`#(\n]*)")
+PLACEHOLDERS = {"my_method"}  # docs/methods.md: the method a reader is about to write
+
+
+def examples() -> list[tuple[str, tuple[str, ...]]]:
+    out = []
+    for path in [ROOT / "README.md", ROOT / "Makefile", *sorted((ROOT / "docs").glob("*.md")),
+                 *sorted(CONF.rglob("*.yaml")), *sorted((ROOT / "jobs").glob("*.py"))]:
+        text = path.read_text() if path.suffix != ".py" else ast.get_docstring(ast.parse(path.read_text())) or ""
+        if path.suffix == ".md":  # code blocks line by line, inline code spans whole (one may wrap onto a new line)
+            spans = re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+            text = "\n".join([*re.findall(r"```[^\n]*\n(.*?)```", text, re.S), *(s.replace("\n", " ") for s in spans)])
+        for m in MAKE.finditer(text):
+            prefix = ["experiment=demo", "study=demo"] if m.group(1) == "demo" else []  # the Makefile's demo target
+            out.append((path.name, (*prefix, *shlex.split(m.group(2)))))
+        for m in PYTHON.finditer(text):
+            out.append((path.name, tuple(shlex.split(m.group(1)))))
+    return [(name, tuple(a for a in args if a != "...")) for name, args in out]
+
+
+EXAMPLES = examples()
+
+
+def test_the_docs_show_the_examples_this_test_is_about():
+    shown = {" ".join(args) for _, args in EXAMPLES}
+    assert "study=x method.alpha_max=0.5" in shown and "study=prod grid.settings=[production]" in shown
+    assert len(EXAMPLES) >= 15
+
+
+def intended(args: tuple[str, ...]) -> tuple[list, list, list]:
+    """(settings, methods, seeds) as the docs mean them: conf/config.yaml's grid, the experiment's, then the args."""
+    grid = dict(yaml.safe_load((CONF / "config.yaml").read_text())["grid"])
+    for a in args:
+        if a.startswith("experiment="):
+            grid.update(yaml.safe_load((CONF / "experiment" / f"{a.split('=')[1]}.yaml").read_text()).get("grid", {}))
+    for a in args:
+        key, _, value = a.partition("=")
+        if key.startswith("grid."):
+            grid[key[5:]] = yaml.safe_load(value)
+        elif key in ("setting", "method", "seed"):
+            grid[key + "s"] = [yaml.safe_load(v) for v in value.split(",")]
+    return grid["settings"], grid["methods"], grid["seeds"]
+
+
+def select(cfg: dict, key: str):
+    for part in key.split("."):
+        if not isinstance(cfg, dict) or part not in cfg:
+            return KeyError
+        cfg = cfg[part]
+    return cfg
+
+
+@pytest.mark.parametrize("source, args", EXAMPLES, ids=[f"{n}:{' '.join(a)}" for n, a in EXAMPLES])
+def test_docs_example_expands_to_the_cells_it_means(source, args, compose_cfg, monkeypatch, capsys):
+    """Through `python -m jobs.sweep`'s main, up to the point where it would start Ray."""
+    settings, methods, seeds = intended(args)
+    ran = []
+    monkeypatch.setattr(job, "maybe_submit", lambda *a: None)
+    monkeypatch.setattr(job, "run", lambda sweep: ran.append(sweep) or 0)
+    monkeypatch.setattr(job, "_power_seeds", lambda sweep: 0)  # tests/test_grid.py covers grid.power_seeds
+    unknown = sorted(set(methods) & PLACEHOLDERS)
+    if unknown:
+        assert job.main(list(args)) == 2 and not ran
+        assert capsys.readouterr().err == f"error: grid.methods: unknown method {unknown}; known: " \
+            f"{sorted(p.stem for p in (CONF / 'method').glob('*.yaml'))} (conf/method/)\n"
+        return
+    assert job.main(list(args)) == 0
+    sweep = ran[0]
+    assert [(c.setting, c.method, c.seed) for c in sweep.cells] == \
+        [(s, m, n) for s in settings for m in methods for n in seeds]
+    fields = {m: set(yaml.safe_load((CONF / "method" / f"{m}.yaml").read_text())) for m in methods}
+    for a in args:
+        key, _, value = a.partition("=")
+        if key == "study":
+            assert sweep.base["study"] == [v for k, _, v in (x.partition("=") for x in args) if k == "study"][-1]
+        elif "@" in key:  # group@package=option
+            assert all(select(c.config, key.split("@")[1] + ".name") == value for c in sweep.cells), a
+        elif key.startswith("~"):
+            assert all(select(c.config, key[1:]) is KeyError for c in sweep.cells), a
+        elif key == "mode":
+            assert all(c.config["mode"]["name"] == compose_cfg(a)["mode"]["name"] for c in sweep.cells), a
+        elif "." in key and not key.startswith(("grid.", "hydra.")):
+            expected = yaml.safe_load(value)
+            cells = [c for c in sweep.cells if not key.startswith("method.") or key.split(".")[1] in fields[c.method]]
+            assert cells and all(select(c.config, key) == expected for c in cells), a

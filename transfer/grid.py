@@ -1,0 +1,207 @@
+"""The grid: Hydra overrides (a sweep) or a transfer plan (a replay) -> typed cell specs, composed once.
+
+A sweep's overrides are read once: `setting=x`, `method=x` and `seed=n` (or `method=a,b`, `seed=range(0,5)`) are the
+grid axes `grid.settings`, `grid.methods`, `grid.seeds`; giving an axis both ways is an error. `method.<field>=v`
+reaches the grid's methods that have <field> (one that none has is an error), so the root config (study, grid,
+runtime) is composed without it. Each (setting, method) is composed once; its seeds only set `seed` and resolve.
+
+A replay composes its production setting once with the plan's overrides and puts the plan's exact method configs
+and the lab's head/splits into the resolved cells: nothing is written back into override strings.
+
+Identity is `transfer.config.config_hash` of the resolved cell, as before: finished cells of existing studies match.
+Every error here is a one-line ConfigError, raised before Ray or MLflow start.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, OverrideType
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from transfer import paths
+from transfer.config import config_hash, to_plain
+from transfer.errors import ConfigError
+
+AXES = {"setting": "settings", "method": "methods", "seed": "seeds"}  # a cell's key -> the grid list it comes from
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One cell: (setting, method, seed), its resolved config and the hash that identifies it across runs."""
+
+    setting: str
+    method: str
+    seed: int
+    config: dict = field(repr=False, compare=False)
+    config_hash: str = ""
+
+    def cell(self) -> dict:
+        """The plain dict a Ray task runs and cell_config.json records (the config plus its hash)."""
+        return {**self.config, "config_hash": self.config_hash}
+
+
+@dataclass
+class Sweep:
+    """The root config (study, grid, runtime; resolved) and its cells, in (setting, method, seed) order."""
+
+    base: dict
+    cells: list[CellSpec]
+    templates: dict = field(default_factory=dict, repr=False)  # (setting, method) -> (composed config, replacements)
+
+    def with_seeds(self, seeds: list[int]) -> Sweep:
+        """The same grid with other seeds (grid.power_seeds), from the configs already composed."""
+        base = {**self.base, "grid": {**self.base["grid"], "seeds": _seeds(list(seeds))}}
+        return Sweep(base, _cells(self.templates, base["grid"]), self.templates)
+
+
+def expand(overrides: list[str]) -> Sweep:
+    """A sweep from the command line's Hydra overrides of conf/config.yaml."""
+    axes, fields, rest = _split(overrides)
+    with _hydra():
+        root = _compose(rest)
+        for key, values in axes.items():
+            root.grid[AXES[key]] = values
+        base = to_plain(root)
+        grid = base["grid"]
+        _check_names(grid)
+        grid["seeds"] = _seeds(grid["seeds"])
+        per_method = _route(fields, grid["methods"])
+        templates = {(s, m): (_compose([*rest, *per_method[m], f"setting={s}", f"method={m}"]), {})
+                     for s in grid["settings"] for m in grid["methods"]}
+    return Sweep(base, _cells(templates, grid), templates)
+
+
+def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] = ()) -> Sweep:
+    """A replay's cells: the plan's production setting, methods (exact configs), seeds and lab head/splits."""
+    setting = plan["production_setting"]
+    overrides = [*plan["overrides"], *runtime]
+    for o in _parse(overrides):
+        if o.key_or_group in AXES or o.key_or_group.split(".")[0] in ("method", "grid", "study") \
+                or o.is_sweep_override():
+            raise ConfigError(f"replay override {o.input_line!r}: a replay runs the plan's setting, methods, seeds "
+                              f"and study; change them in the replay config (replay.setting, replay.select, "
+                              f"replay.seeds, replay.study)")
+    methods = {m["name"]: m["config"] for m in plan["methods"]}
+    _check_names({"settings": [setting], "methods": []})
+    with _hydra():
+        root = _compose([*overrides, f"setting={setting}"])
+    base = to_plain(root)
+    base["study"] = study
+    base["grid"] = {**base["grid"], "settings": [setting], "methods": list(methods), "seeds": _seeds(plan["seeds"])}
+    base["runtime"]["tracking_uri"] = tracking_uri
+    harness = {k: plan["harness"][k] for k in ("head", "splits") if k in plan["harness"]}
+    templates = {(setting, m): (root, {"study": study, "runtime": base["runtime"], "method": cfg, **harness})
+                 for m, cfg in methods.items()}
+    return Sweep(base, _cells(templates, base["grid"]), templates)
+
+
+def _split(overrides: list[str]) -> tuple[dict[str, list], list[Override], list[str]]:
+    """(grid axes given as setting=/method=/seed=, method.<field> overrides, every other override)."""
+    axes, lines, fields, rest = {}, {}, [], []
+    for o in _parse(overrides):
+        key = o.key_or_group
+        if o.package is None and key in AXES:
+            axis = f"grid.{AXES[key]}"
+            if o.type != OverrideType.CHANGE:
+                raise ConfigError(f"override {o.input_line!r}: a cell's {key} comes from {axis}; "
+                                  f"use {key}=<value> or {axis}=[...]")
+            if key in axes:
+                raise ConfigError(f"{key} given twice ({lines[key]!r}, {o.input_line!r}): give it once, "
+                                  f"e.g. {key}=a,b or {axis}=[a,b]")
+            value = list(o.sweep_string_iterator()) if o.is_sweep_override() else o.value()
+            values = value if isinstance(value, list) else [value]
+            axes[key], lines[key] = (_seeds(values) if key == "seed" else [str(v) for v in values]), o.input_line
+        elif o.is_sweep_override():
+            raise ConfigError(f"override {o.input_line!r} lists several values: a sweep's grid is "
+                              f"grid.settings, grid.methods and grid.seeds only; run one study per value of {key}")
+        elif o.package is None and key.startswith("method."):
+            fields.append(o)
+        else:
+            rest.append(o)
+    for o in rest:  # the same axis both ways: which one wins would be a guess
+        for k, line in lines.items():
+            if o.key_or_group in ("grid", f"grid.{AXES[k]}"):
+                raise ConfigError(f"{line!r} and {o.input_line!r} both set grid.{AXES[k]}: use one of them "
+                                  f"({line!r} means grid.{AXES[k]}=[{line.split('=', 1)[1]}])")
+    return axes, fields, [o.input_line for o in rest]
+
+
+def _cells(templates: dict, grid: dict) -> list[CellSpec]:
+    cells = []
+    for s in grid["settings"]:
+        for m in grid["methods"]:
+            cfg, replace = templates[(s, m)]
+            for seed in grid["seeds"]:
+                cfg.seed = seed  # the seeds.* interpolate it
+                plain = to_plain(cfg)
+                plain.update(copy.deepcopy({**replace, "grid": grid}))
+                cells.append(CellSpec(s, m, seed, plain, config_hash(plain)))
+    return cells
+
+
+def _parse(overrides: list[str]) -> list[Override]:
+    try:
+        return OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as exc:
+        raise ConfigError(f"bad override: {_one_line(exc)}") from None
+
+
+def _route(fields: list[Override], methods: list[str]) -> dict[str, list[str]]:
+    """`method.<key>=v` applies to the grid's methods that have <key> (`+method.<key>` adds it to all)."""
+    keys = {m: set(OmegaConf.load(paths.config_dir() / "method" / f"{m}.yaml")) for m in methods}
+    out = {m: [] for m in methods}
+    for o in fields:
+        name = o.key_or_group.split(".")[1]
+        takers = methods if o.type == OverrideType.ADD else [m for m in methods if name in keys[m]]
+        if not takers:
+            raise ConfigError(f"override {o.input_line!r}: no method in the grid {methods} has a field {name!r}")
+        for m in takers:
+            out[m].append(o.input_line)
+    return out
+
+
+def _check_names(grid: dict) -> None:
+    for group in ("setting", "method"):
+        names = grid[f"{group}s"]
+        known = sorted(p.stem for p in (paths.config_dir() / group).glob("*.yaml"))
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError(f"grid.{group}s: unknown {group} {unknown}; known: {known} (conf/{group}/)")
+
+
+def _seeds(values: list) -> list[int]:
+    try:
+        if any(isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()) for v in values):
+            raise ValueError
+        return [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise ConfigError(f"grid.seeds: seeds are integers, got {values}") from None
+
+
+@contextmanager
+def _hydra():
+    """Compose inside an initialized Hydra (jobs/replay.py's app, a test's), else initialize conf/ for the call."""
+    if GlobalHydra.instance().is_initialized():
+        yield
+        return
+    with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
+        yield
+
+
+def _compose(overrides: list[str]) -> DictConfig:
+    try:
+        return compose(config_name="config", overrides=list(overrides))
+    except HydraException as exc:  # unknown group option, key or malformed override: one line that names it
+        raise ConfigError(_one_line(exc)) from None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(line.strip() for line in str(exc).split("\n")[:2] if line.strip())
