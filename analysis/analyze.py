@@ -76,8 +76,12 @@ def _compare(lab: Group, prod: Group, lab_rows: dict, cfg: dict) -> list[dict]:
     out = []
     for m, r in rows.items():
         conf = pd.Series(r["lab"]["confirmation"]["values"], dtype=float)
-        ratio = sig.fieller_ratio(prod_d[m], conf, cfg["alpha"], cfg["ratio_floor"]) if prod.defined and \
-            lab.defined else {"estimate": None, "ci": (None, None), "undefined": "PGR undefined"}
+        if not (prod.defined and lab.defined):
+            ratio = {"estimate": None, "ci": (None, None), "undefined": "PGR undefined"}
+        elif r["lab"]["verdict"] != "lab gain established":
+            ratio = {"estimate": None, "ci": (None, None), "undefined": "no lab gain to take a share of"}
+        else:
+            ratio = sig.fieller_ratio(prod_d[m], conf, cfg["alpha"], cfg["ratio_floor"])
         tests = {k: r[k] for k in ("gain", "vanish", "keep", "drop") if k in r}
         out.append({"method": m, "lab_dataset": lab.dataset, "prod_dataset": prod.dataset,
                     "lab_delta": lab.delta[m], "prod_delta": prod.delta[m], "lab_verdict": r["lab"]["verdict"],

@@ -9,6 +9,9 @@ import matplotlib
 matplotlib.use("Agg")  # headless: reports build on servers and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 
+# TrueType (Type 42) fonts in PDFs: camera-ready checklists reject Type 3; 8 pt reads at \columnwidth
+PAPER = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 8, "axes.titlesize": 9, "legend.fontsize": 8}
+
 COLORS = {"lab": "#1f77b4", "production": "#d62728"}
 
 
@@ -21,7 +24,8 @@ def _save(fig, out: Path, name: str) -> list[str]:
     paths = []
     for ext in ("png", "pdf"):
         p = out / f"{name}.{ext}"
-        fig.savefig(p, dpi=160, bbox_inches="tight")
+        with plt.rc_context(PAPER):
+            fig.savefig(p, dpi=160, bbox_inches="tight")
         paths.append(p.name)
     plt.close(fig)
     return paths
@@ -32,35 +36,45 @@ def _err(est, ci):
 
 
 def forest(res: dict, out: Path) -> list[str]:
-    """ΔPGR vs the baseline with CIs, one row per method, lab and production side by side (one panel per dataset)."""
-    groups = [g for g in res["groups"] if g["delta"]]
-    datasets = sorted({g["dataset"] for g in groups})
+    """ΔPGR vs the baseline with CIs, one row per method (sorted by effect), lab and production side by side (one
+    panel per dataset), one legend for the figure. No figure when no ΔPGR is defined."""
+    groups = [g for g in res["groups"] if any(d["estimate"] is not None for d in g["delta"].values())]
     if not groups:
         return []
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 0.6 + 0.55 * max(
-        len(g["delta"]) for g in groups) * 1.2), squeeze=False, sharex=True,
-                             gridspec_kw={"wspace": 0.7})
-    for ax, ds in zip(axes[0], datasets):
-        gs = [g for g in groups if g["dataset"] == ds]
-        methods = sorted({m for g in gs for m in g["delta"]})
-        for k, g in enumerate(gs):
-            off = (k - (len(gs) - 1) / 2) * 0.25
-            for i, m in enumerate(methods):
-                d = g["delta"].get(m)
-                if not d or d["estimate"] is None:
-                    continue
-                ax.errorbar(d["estimate"], i + off, xerr=_err(d["estimate"], d["ci"]), fmt="o", capsize=3,
-                            color=_color(g["setting"]), label=f"{g['setting']} ({g['study']})" if i == 0 else None)
-        ax.axvline(0, color="grey", lw=0.8)
-        sesoi = res["config"]["sesoi"]
-        ax.axvspan(-sesoi, sesoi, color="grey", alpha=0.12, lw=0)
-        ax.set_yticks(range(len(methods)), methods)
-        ax.invert_yaxis()
-        ax.set_title(ds)
-        ax.set_xlabel(f"ΔPGR vs {gs[0]['baseline']} ({int(100 * (1 - res['config']['alpha']))}% CI; shaded ±SESOI)",
-                      fontsize=8)
-        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
+    datasets = sorted({g["dataset"] for g in groups})
+    with plt.rc_context(PAPER):
+        n_rows = max(len(g["delta"]) for g in groups)
+        fig, axes = plt.subplots(1, len(datasets), figsize=(3.3 * len(datasets), 0.9 + 0.38 * n_rows),
+                                 squeeze=False, sharex=True, gridspec_kw={"wspace": 0.6})
+        handles = {}
+        for ax, ds in zip(axes[0], datasets):
+            gs = [g for g in groups if g["dataset"] == ds]
+            methods = sorted({m for g in gs for m in g["delta"]}, key=lambda m: -_mean_effect(gs, m))
+            for k, g in enumerate(gs):
+                off = (k - (len(gs) - 1) / 2) * 0.25
+                for i, m in enumerate(methods):
+                    d = g["delta"].get(m)
+                    if not d or d["estimate"] is None:
+                        continue
+                    h = ax.errorbar(d["estimate"], i + off, xerr=_err(d["estimate"], d["ci"]), fmt="o", ms=4,
+                                    capsize=2, color=_color(g["setting"]))
+                    handles.setdefault(f"{g['setting']} ({g['study']})", h)
+            ax.axvline(0, color="grey", lw=0.8)
+            sesoi = res["config"]["sesoi"]
+            ax.axvspan(-sesoi, sesoi, color="grey", alpha=0.12, lw=0)
+            ax.set_yticks(range(len(methods)), methods)
+            ax.invert_yaxis()
+            ax.set_title(ds)
+            ax.set_xlabel(f"ΔPGR vs {gs[0]['baseline']}")
+        level = int(round(100 * (1 - res["config"]["alpha"])))
+        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False,
+                   bbox_to_anchor=(0.5, 1.0), title=f"{level}% CI (unadjusted); shaded: ±SESOI", title_fontsize=8)
     return _save(fig, out, "forest_delta_pgr")
+
+
+def _mean_effect(groups: list[dict], m: str) -> float:
+    vals = [g["delta"][m]["estimate"] for g in groups if g["delta"].get(m) and g["delta"][m]["estimate"] is not None]
+    return sum(vals) / len(vals) if vals else float("-inf")
 
 
 def scatter(res: dict, out: Path) -> list[str]:

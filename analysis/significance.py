@@ -112,9 +112,9 @@ def fieller_ratio(prod: pd.Series, lab: pd.Series, alpha: float, floor: float) -
     df = (vp + floor ** 2 * vl) ** 2 / (vp ** 2 / (len(prod) - 1) + (floor ** 2 * vl) ** 2 / (len(lab) - 1))
     t2 = stats.t.ppf(1 - alpha / 2, df) ** 2
     a, b, c = ml ** 2 - t2 * vl, -2 * mp * ml, mp ** 2 - t2 * vp  # (mp - r ml)^2 <= t2 (vp + r^2 vl)
-    est = float(mp / ml) if ml != 0 else None
     if a <= 0:  # the lab effect itself is not distinguishable from 0 at this level: the set is unbounded
-        return {"estimate": est, "ci": (None, None), "undefined": "lab effect's CI includes 0: ratio unbounded"}
+        return {"estimate": None, "ci": (None, None), "undefined": "lab effect's CI includes 0: ratio unbounded"}
+    est = float(mp / ml)
     disc = b * b - 4 * a * c
     root = np.sqrt(max(disc, 0.0))
     return {"estimate": est, "ci": (float((-b - root) / (2 * a)), float((-b + root) / (2 * a))), "undefined": None,
