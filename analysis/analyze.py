@@ -128,4 +128,17 @@ def _group_json(s: Study, g: Group, tests: dict, lab_rows: dict | None) -> dict:
             "methods": g.methods, "n_baseline_seeds": g.n_baseline_seeds, "paired_baseline_seeds": g.paired,
             "weak_acc": g.weak, "ceiling_acc": g.ceiling, "gap": g.gap,
             "n_test": float(cells["n_test"].median()), "pgr": g.pgr, "delta": g.delta, "tests": tests,
-            "original_methods": dict(zip(cells.method, cells.original_method)), "lab_verdicts": lab_rows or {}}
+            "original_methods": dict(zip(cells.method, cells.original_method)), "lab_verdicts": lab_rows or {},
+            "data_issues": _issues(cells)}
+
+
+def _issues(cells: pd.DataFrame) -> dict[str, list[str]]:
+    """method -> the distinct data issues flagged on its records (empty methods left out)."""
+    if "data_issues" not in cells:
+        return {}
+    out = {}
+    for m, col in cells.groupby("method")["data_issues"]:
+        found = sorted({i.strip() for v in col if v for i in v.split(";") if i.strip()})
+        if found:
+            out[m] = found
+    return out

@@ -72,6 +72,8 @@ def _cell_row(run) -> dict:
     for m in (*REQUIRED_METRICS, "gap", "pgr", "n_test"):
         row[m] = metrics.get(m, float("nan"))
     row["original_method"] = tags.get("original_method", row["method"])
+    # data issues flagged on the record (e.g. the AAR import's `aar.data_issues`): the report prints them as caveats
+    row["data_issues"] = "; ".join(v for k, v in sorted(tags.items()) if k.endswith("data_issues") and v)
     return row
 
 
@@ -145,6 +147,26 @@ def load_study(name: str, tracking_uri: str | None = None, with_examples: bool =
     if cells["n_test"].isna().any():
         raise StudyError(f"study {name!r}: cells without metric n_test and without predictions.parquet: "
                          f"{cells.loc[cells['n_test'].isna(), 'run_id'].tolist()[:5]}")
+    tags = dict(parent.data.tags) if parent else {}
     return Study(name=name, experiment_id=exp.experiment_id, parent_run_id=parent.info.run_id if parent else None,
                  cells=cells, baselines=_baselines(client, exp.experiment_id, cells), examples=examples,
-                 notes=notes + ex_notes, tags=dict(parent.data.tags) if parent else {})
+                 notes=notes + ex_notes + _missing(client, exp.experiment_id, cells, tags), tags=tags)
+
+
+def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> list[str]:
+    """Methods the study declared (parent tag `methods`) without a finished cell, and failed cell runs with their
+    error: a method whose cells all failed must not vanish from a report without a word."""
+    notes = []
+    declared = [m for m in tags.get("methods", "").split(",") if m]
+    absent = sorted(set(declared) - set(cells["method"]))
+    if absent:
+        notes.append(f"declared in the study but without any finished cell (not in any table): {', '.join(absent)}")
+    failed = client.search_runs([exp_id], f"tags.`{ROLE}` = 'cell' and attributes.status = 'FAILED'",
+                                max_results=50000)
+    done = set(zip(cells["setting"], cells["method"], cells["seed"].astype(str)))
+    for run in failed:
+        t = run.data.tags
+        if (t.get("setting"), t.get("method"), t.get("seed")) not in done:
+            notes.append(f"cell {t.get('setting')}/{t.get('method')}/seed {t.get('seed')} FAILED and has no finished "
+                         f"rerun: {t.get('error') or 'no error recorded (see the sweep log)'}")
+    return notes

@@ -45,17 +45,24 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def _summary(res: dict) -> list[str]:
-    lines = []
+    lines, flagged = [], {m for g in res["groups"] for m in g.get("data_issues", {})}
     for c in res["comparisons"]:
         lines.append(f"- **{c['method']}** ({c['prod_dataset']}): **{c['verdict']}** ({c['lab_verdict']}). Lab ΔPGR "
                      f"(confirmation seeds) {num(c['lab_effect']['mean'])}, production ΔPGR "
-                     f"{num(c['prod_delta']['estimate'])} {ci(c['prod_delta']['ci'])}; {c['reason']}.")
+                     f"{num(c['prod_delta']['estimate'])} {ci(c['prod_delta']['ci'])}; {c['reason']}."
+                     + (" *Caveat: its records are flagged (see Caveats).*" if c["method"] in flagged else ""))
     return lines
 
 
 def _lab_summary(res: dict) -> list[str]:
     return [f"- **{m}** ({g['setting']} / {g['dataset']}): **{v['verdict']}**: {v['reason']}."
+            + (" *Caveat: its records are flagged (see Caveats).*" if m in g.get("data_issues", {}) else "")
             for g in res["groups"] for m, v in g.get("lab_verdicts", {}).items()]
+
+
+def _caveats(res: dict) -> list[str]:
+    return [f"- **{m}** ({g['setting']} / {g['dataset']}, study {g['study']}): " + "; ".join(issues)
+            for g in res["groups"] for m, issues in g.get("data_issues", {}).items()]
 
 
 def _wilcoxon_notes(res: dict) -> list[str]:
@@ -81,6 +88,9 @@ def markdown(res: dict, figs: list[str]) -> str:
         out += ["## Summary: did the lab gains survive?", "", *_summary(res), ""]
     if any(g.get("lab_verdicts") for g in res["groups"]):
         out += ["## Lab verdicts", "", *_lab_summary(res), ""]
+    if _caveats(res):
+        out += ["## Caveats: data issues flagged on the records", "",
+                "Every number of these methods below rests on records with these issues:", "", *_caveats(res), ""]
     gaps = [[f"{g['setting']} / {g['dataset']}", g["study"], num(g["weak_acc"]), num(g["ceiling_acc"]),
              num(g["gap"]["estimate"]), ci(g["gap"]["ci"]), str(g["n_baseline_seeds"]), f"{g['n_test']:.0f}",
              "yes" if g["gap"]["defined"] else "**no: gap too small**"] for g in res["groups"]]

@@ -74,3 +74,19 @@ def test_rerun_skips_finished_cells_and_runs_only_new_ones(store, capsys):
     assert sweep(store, "grid.seeds=[0,1,2]") == 0
     assert "6 cells, 4 already finished, 2 to run" in capsys.readouterr().out
     assert len(child_runs(store)[2]) == 6
+
+
+def test_a_failing_cell_is_recorded_with_its_error_and_named_by_the_report(store, tmp_path):
+    """confident_only with min_examples above the split's size fails on every seed: the sweep logs FAILED runs with
+    the error, and the report says the method has no finished cell instead of dropping it silently."""
+    from analysis.report import build
+
+    assert sweep(store, "grid.methods=[vanilla,logconf,confident_only]", "method.min_examples=100000") == 1
+    client, exp, runs = child_runs(store)
+    failed = [r for r in runs if r.info.status == "FAILED"]
+    assert {r.data.tags["method"] for r in failed} == {"confident_only"}
+    assert all("only" in r.data.tags["error"] and "ConfigError" in r.data.tags["error"] for r in failed)
+    md = (build("tiny", tracking_uri=store, out=str(tmp_path), overrides=["bootstrap=100"], log=False)
+          / "report.md").read_text()
+    assert "without any finished cell (not in any table): confident_only" in md
+    assert "lab/confident_only/seed 0 FAILED and has no finished rerun: ConfigError" in md

@@ -82,6 +82,7 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
             cause = exc.cause if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause else exc
             msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
             bar.write(f"[cell FAILED] {tags['run_name']}: {type(cause).__name__}: {msg}")
+            tracker.log_failure(tags, f"{type(cause).__name__}: {msg}")
             if not isinstance(cause, TransferError):
                 bar.write("".join(traceback.format_exception(cause))[-2000:])
             bar.update(1)

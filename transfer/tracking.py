@@ -98,5 +98,15 @@ class StudyTracker:
         self.client.set_terminated(run_id, status="FINISHED")
         return run_id
 
+    def log_failure(self, tags: dict[str, str], error: str) -> str:
+        """A cell that raised: a FAILED run with its error, so the report can say which cells are missing and why
+        (a rerun that finishes makes it moot; finished_hashes() looks at FINISHED runs only)."""
+        run = self.client.create_run(self.experiment_id, run_name=tags["run_name"],
+                                     tags={ROLE: "cell", "mlflow.parentRunId": self.parent_id, "study": self.study,
+                                           **{k: v for k, v in tags.items() if k != "run_name"},
+                                           "error": error[:5000]})
+        self.client.set_terminated(run.info.run_id, status="FAILED")
+        return run.info.run_id
+
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.parent_id, status=status)

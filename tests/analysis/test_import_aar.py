@@ -83,3 +83,16 @@ def test_import_then_report(tmp_path):
     assert (lab["discovery"]["n"], lab["confirmation"]["n"]) == (3, 2)
     assert lab["verdict"] in ("lab gain established", "no lab gain >= SESOI", "lab inconclusive")
     print({m: v["verdict"] for g in res["groups"] for m, v in g["lab_verdicts"].items()})
+
+
+def test_flagged_records_are_caveats_next_to_their_numbers(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    import_aar(TARBALL, "aar", uri)
+    dest = build("aar", tracking_uri=uri, out=str(tmp_path / "reports"), overrides=["bootstrap=300"], log=False)
+    res = json.loads((dest / "results.json").read_text())
+    chat = next(g for g in res["groups"] if g["dataset"] == "chat")
+    assert any("seed field" in i for i in chat["data_issues"]["ue_zeroshot"])  # the import's own flag, carried through
+    md = (dest / "report.md").read_text()
+    assert "## Caveats: data issues flagged on the records" in md
+    line = next(x for x in md.splitlines() if x.startswith("- **ue_zeroshot** (lab / chat)"))
+    assert "Caveat" in line

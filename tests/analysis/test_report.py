@@ -97,3 +97,23 @@ def test_errors_name_the_fix(store, tmp_path, capsys):
         load_study("broken", store)
     assert main(["--study", "nope", "--tracking-uri", store, "--out", str(tmp_path)]) == 2
     assert "available:" in capsys.readouterr().err
+
+
+def test_failed_and_missing_methods_are_named(tmp_path, sim_tables):
+    """A method whose cells all failed does not vanish from the report without a word."""
+    from analysis.report import build as build_report
+    from tests.analysis.conftest import write_study
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    cells, ex = sim_tables
+    parent = write_study(uri, "partial", cells[cells.seed < 4], ex, with_predictions=False)
+    client = MlflowClient(uri)
+    client.set_tag(parent, "methods", "vanilla,better,robust,ghost")
+    exp = client.get_experiment_by_name("partial").experiment_id
+    run = client.create_run(exp, tags={"transfer.role": "cell", "setting": "lab", "method": "ghost", "seed": "0",
+                                       "dataset": "sim", "error": "ValueError: too few confident labels"})
+    client.set_terminated(run.info.run_id, "FAILED")
+    dest = build_report("partial", tracking_uri=uri, out=str(tmp_path), overrides=FAST, log=False)
+    md = (dest / "report.md").read_text()
+    assert "without any finished cell (not in any table): ghost" in md
+    assert "lab/ghost/seed 0 FAILED and has no finished rerun: ValueError: too few confident labels" in md
