@@ -1,0 +1,27 @@
+"""Make targets that need an argument print their usage before installing anything."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("target, usage", [("replay", "usage: make replay LAB="), ("report", "usage: make report STUDY=")])
+def test_usage_comes_before_any_install(tmp_path, target, usage):
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "mk", tmp_path / "mk")
+    shutil.copytree(ROOT / "constraints", tmp_path / "constraints")
+    run = subprocess.run(["make", target], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and usage in run.stdout
+    assert not (tmp_path / ".venv").exists()  # nothing was installed first
+
+
+def test_test_all_is_a_real_target():
+    run = subprocess.run(["make", "-n", "test-all"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "-m pytest" in run.stdout
