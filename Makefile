@@ -61,8 +61,9 @@ test-all: assets ## every test, those marked gpu included (for GPU machines; mak
 test-fast: $(STAMP) ## only the fast tests (no real-model extraction)
 	$(PY) -m pytest -m "not slow and not gpu" $(ARGS)
 
-mlflow-ui: $(STAMP) ## browse results at http://127.0.0.1:5000
-	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port 5000 --workers 1
+MLFLOW_PORT ?= 5000
+mlflow-ui: $(STAMP) ## browse results at http://127.0.0.1:5000 (MLFLOW_PORT=...); SIGTERM or Ctrl-C stops every process
+	$(PY) -m transfer.mlflow_ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 bench: assets ## amortization benchmark: 30 cells vs 1 cell, caches warm vs cold
 	$(PY) benchmarks/amortization.py $(ARGS)

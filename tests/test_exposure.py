@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shlex
 import signal
 import subprocess
 import time
@@ -62,33 +61,41 @@ def test_local_ray_listens_on_loopback_only(ray_local):
     assert len({p for p, _, _ in socks}) >= 3  # GCS, raylet, workers: every process was looked at
 
 
-def test_mlflow_ui_as_make_starts_it_listens_on_loopback_only(tmp_path):
-    env_make = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # CI: inside make
-    out = subprocess.run(["make", "--no-print-directory", "-n", "mlflow-ui"], cwd=paths.repo_root(), env=env_make,
-                         capture_output=True, text=True, check=True).stdout.strip().splitlines()
-    line = next((ln for ln in out if "mlflow ui" in ln), out[-1])
-    assert "mlflow ui" in line, line
+def test_make_mlflow_ui_listens_on_loopback_only_and_sigterm_stops_every_process(tmp_path):
+    """`make mlflow-ui` for real; then SIGTERM to make alone (not its group) must leave no server or worker behind."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # CI: inside make
+    env.update(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'ui.db'}", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     port = free_port()
-    cmd = line.replace("--port 5000", f"--port {port}")
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'ui.db'}",
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    proc = subprocess.Popen(["bash", "-c", "exec " + cmd], cwd=paths.repo_root(), env=env, start_new_session=True,
+    proc = subprocess.Popen(["make", "--no-print-directory", "mlflow-ui", f"MLFLOW_PORT={port}"],
+                            cwd=paths.repo_root(), env=env, start_new_session=True,
                             stdout=open(tmp_path / "ui.log", "w"), stderr=subprocess.STDOUT)
+    seen: set[int] = set()
     try:
-        deadline = time.time() + 90
+        deadline = time.time() + 120
         while time.time() < deadline:
             assert proc.poll() is None, (tmp_path / "ui.log").read_text()[-2000:]
+            seen |= set(family(proc.pid))
             if any(p == port for _, _, p in listening(family(proc.pid))):
                 break
             time.sleep(0.5)
-        assert_loopback(listening(family(proc.pid)), f"mlflow ui ({shlex.split(cmd)[0]})")
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the session we started (start_new_session: pgid == its pid)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        seen |= set(family(proc.pid))
+        socks = listening(family(proc.pid))
+        assert any(p == port for _, _, p in socks), (tmp_path / "ui.log").read_text()[-2000:]
+        assert_loopback(socks, "make mlflow-ui")
+        os.kill(proc.pid, signal.SIGTERM)  # make alone, as `kill <pid of make>` would
+        proc.wait(30)
+        deadline = time.time() + 30
+        while time.time() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
+                                             for p in seen - {proc.pid}):
+            time.sleep(0.5)
+        left = [p for p in seen - {proc.pid} if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        assert not left, f"processes left after SIGTERM to make: {left}"
+    finally:  # whatever a failed assertion left: only the processes this test started (seen as make's family)
+        for p in seen | {proc.pid}:
+            try:
+                psutil.Process(p).kill()
+            except psutil.Error:
+                pass
 
 
 @pytest.mark.slow

@@ -1,0 +1,76 @@
+"""`make mlflow-ui`: the MLflow UI on 127.0.0.1, stopped whole on SIGTERM or Ctrl-C.
+
+`mlflow ui` starts a server whose worker processes outlive the CLI process when only it is signalled (make forwards
+SIGTERM to its child alone): here the server runs in its own process group, and a SIGTERM or SIGINT to this process
+stops that group — the server and every worker — before it exits.
+
+    python -m transfer.mlflow_ui [--backend-store-uri URI] [--port 5000] [--host 127.0.0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STOP_TIMEOUT_S = 15
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group, then SIGKILL whatever of it is left after a grace period."""
+    for sig, grace in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.time() + grace
+        while time.time() < deadline:
+            proc.poll()  # reap the server itself, so only live members keep the group
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+
+
+def _own_group_dies_with_parent() -> None:
+    """In the child: a new session (one signal to its group reaches server and workers), and on Linux SIGTERM when
+    this launcher dies, even by SIGKILL, so no server is orphaned on its port."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def main(argv: list[str] | None = None) -> int:
+    from transfer.paths import default_tracking_uri
+
+    ap = argparse.ArgumentParser(prog="python -m transfer.mlflow_ui", description=__doc__.splitlines()[0])
+    ap.add_argument("--backend-store-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri())
+    ap.add_argument("--port", type=int, default=5000)
+    ap.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback only)")
+    a = ap.parse_args(argv)
+    mlflow = Path(sys.executable).with_name("mlflow")
+    cmd = [str(mlflow), "ui", "--backend-store-uri", a.backend_store_uri, "--host", a.host, "--port", str(a.port),
+           "--workers", "1"]
+    proc = subprocess.Popen(cmd, preexec_fn=_own_group_dies_with_parent)
+
+    def stop(signum, _frame):
+        _stop_group(proc)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"MLflow UI: http://{a.host}:{a.port} (store {a.backend_store_uri}); Ctrl-C stops it", flush=True)
+    code = proc.wait()
+    _stop_group(proc)  # the server exited on its own: take any worker it left
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
