@@ -18,6 +18,7 @@ import logging
 import sys
 
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
+from transfer.data.check import check_datasets
 from transfer.errors import TransferError
 from transfer.grid import Sweep, expand
 from transfer.submit import maybe_submit
@@ -36,6 +37,11 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     maybe_submit("jobs.sweep", argv)  # with RAY_ADDRESS set: run as a Ray Job on that cluster, logs streamed here
+    try:  # where the cells run (here, or inside the Ray Job): bad data is one line before Ray or MLflow start
+        check_datasets(sweep.cells)
+    except TransferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,  # what @hydra.main's job logging showed
                         format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     code = run(sweep)

@@ -73,6 +73,7 @@ def summary(plan: dict, sha: str) -> str:
 
 def run_replay(rcfg: dict) -> int:
     """rcfg: the `replay` section of conf/replay/default.yaml, resolved. Returns a process exit code."""
+    from transfer.data.check import check_datasets
     from transfer.grid import from_plan
     from transfer.sweep import run_sweep
     from transfer.tracking import StudyTracker
@@ -86,6 +87,7 @@ def run_replay(rcfg: dict) -> int:
     sha = plans.sha256(plan)
     print(summary(plan, sha), flush=True)
     sweep = from_plan(plan, rcfg["study"], uri, rcfg.get("runtime", []))  # the plan's exact configs, validated here
+    check_datasets(sweep.cells)  # bad data: one line before the tracker, Ray or a vLLM server start
     tracker = StudyTracker(rcfg["study"], uri)
     retry = (f"make replay LAB={rcfg['lab']} SETTING={rcfg['setting']} REPLAY_ARGS='replay.study=<new name>'")
     plans.register(tracker.client, tracker.experiment_id, tracker.parent_id, rcfg["study"], plan, retry)
