@@ -180,9 +180,40 @@ def log_to_mlflow(res: dict, study, out: Path) -> str | None:
                          run_id=study.parent_run_id)
         client.set_tag(study.parent_run_id, "analysis.verdicts",
                        ", ".join(f"{r['method']}={r['verdict']}" for r in rows)[:5000])
+    lab = {f"{g['setting']}/{g['dataset']}/{m}": v["verdict"] for g in res["groups"]
+           for m, v in g.get("lab_verdicts", {}).items()}
+    if lab:
+        client.set_tag(study.parent_run_id, "analysis.lab_verdicts", ", ".join(f"{k}={v}" for k, v in lab.items())[:5000])
+    client.log_batch(study.parent_run_id, metrics=_summary_metrics(res))
+    client.set_tag(study.parent_run_id, "mlflow.note.content", _note(res))  # the run's description in the UI
     for f in ("report.md", "results.json"):
         client.log_artifact(study.parent_run_id, str(out / f), "analysis")
     return None
+
+
+def _summary_metrics(res: dict) -> list:
+    """Per (setting, dataset, method): study-level PGR and ΔPGR as parent-run metrics (`summary.<...>`), so the
+    parent run's chart and compare views show the study's result, not bookkeeping counts."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now, out = int(time.time() * 1000), []
+    for g in res["groups"]:
+        for m in g["methods"]:
+            for name, est in (("pgr", g["pgr"][m]["estimate"]), ("delta_pgr", (g["delta"].get(m) or {}).get("estimate"))):
+                if est is not None and math.isfinite(est):
+                    out.append(Metric(f"summary.{g['setting']}.{g['dataset']}.{m}.{name}", float(est), now, 0))
+    return out
+
+
+def _note(res: dict) -> str:
+    lines = [f"**{res['study']}**: lab and transfer verdicts from `make report` ({res['generated_at']}).", ""]
+    for g in res["groups"]:
+        for m, v in g.get("lab_verdicts", {}).items():
+            lines.append(f"- {g['setting']}/{g['dataset']} **{m}**: {v['verdict']}")
+    lines += [f"- {c['prod_dataset']} **{c['method']}**: transfer **{c['verdict']}**" for c in res["comparisons"]]
+    return "\n".join(lines)[:5000]
 
 
 def build(study_name: str, lab: str | None = None, tracking_uri: str | None = None, out: str = "reports",

@@ -65,6 +65,12 @@ def test_verdicts_logged_to_parent_run(built):
     assert "robust=survives" in tag
     names = {a.path for a in client.list_artifacts(st.parent_run_id, "analysis")}
     assert {"analysis/verdicts.json", "analysis/report.md", "analysis/results.json"} <= names
+    run = client.get_run(st.parent_run_id)
+    assert "lab/sim/robust=lab gain established" in run.data.tags["analysis.lab_verdicts"]
+    assert "transfer **survives**" in run.data.tags["mlflow.note.content"]  # the parent run explains itself
+    res = json.loads((built[0] / "results.json").read_text())
+    lab = next(g for g in res["groups"] if g["setting"] == "lab")
+    assert run.data.metrics["summary.lab.sim.robust.pgr"] == pytest.approx(lab["pgr"]["robust"]["estimate"])
 
 
 def test_report_without_predictions_skips_per_example_tests(store, tmp_path, sim_tables):
