@@ -126,7 +126,8 @@ def import_aar(path: str | Path, study: str = "aar", tracking_uri: str | None = 
         cells, bases, info = collect(path, tmp)
     client = MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(study)
-    exp_id = exp.experiment_id if exp else client.create_experiment(study, _artifact_location(tracking_uri, study))
+    exp_id = exp.experiment_id if exp else client.create_experiment(  # the kind: the MLflow UI opens on runs
+        study, _artifact_location(tracking_uri, study), tags={"mlflow.experimentKind": "custom_model_development"})
     done = {r.data.tags.get("config_hash") for r in client.search_runs([exp_id], max_results=50000)}
     parents = client.search_runs([exp_id], "tags.`transfer.role` = 'study'", max_results=1)
     source_sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "directory"

@@ -35,6 +35,7 @@ def test_cells_are_child_runs_with_the_contract_tags_and_metrics(store):
     client, exp, runs = child_runs(store)
     parents = client.search_runs([exp.experiment_id], "tags.`transfer.role` = 'study'")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on runs
     assert len(runs) == 4
     for r in runs:
         tags, m = r.data.tags, r.data.metrics

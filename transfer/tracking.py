@@ -19,6 +19,7 @@ from transfer import paths
 from transfer.config import flatten
 
 ROLE = "transfer.role"
+EXPERIMENT_KIND = "mlflow.experimentKind"
 
 
 class StudyTracker:
@@ -32,7 +33,9 @@ class StudyTracker:
             location = None
             if self.uri.startswith("sqlite:"):  # keep artifacts beside the store, not wherever the cwd is
                 location = (paths.default_artifact_root() / study).as_uri()
-            self.experiment_id = self.client.create_experiment(study, artifact_location=location)
+            # the kind makes the MLflow UI open the experiment on its runs, not on the GenAI traces page
+            self.experiment_id = self.client.create_experiment(study, artifact_location=location,
+                                                               tags={EXPERIMENT_KIND: "custom_model_development"})
         else:
             self.experiment_id = exp.experiment_id
         self.parent_id = self._parent_run()
