@@ -142,7 +142,7 @@ def import_aar(path: str | Path, study: str = "aar", tracking_uri: str | None = 
         h = f"baseline:{b['dataset']}:{b['role']}:{b['seed']}"
         if h in done:
             continue
-        run = client.create_run(exp_id, run_name=f"{b['dataset']}-{b['role']}-{b['seed']}", tags={
+        run = client.create_run(exp_id, run_name=f"lab/{b['dataset']}/{b['role']}/seed{b['seed']}", tags={
             **common, "transfer.role": "baseline", "baseline_role": b["role"], "dataset": b["dataset"],
             "seed": str(b["seed"]), "config_hash": h, "source_file": b["file"], "model": str(b["model"])})
         client.log_batch(run.info.run_id, [Metric(f"{b['role']}_acc", b["acc"], now, 0),
@@ -158,7 +158,7 @@ def import_aar(path: str | Path, study: str = "aar", tracking_uri: str | None = 
                 "aar_dataset_name": c["aar_dataset_name"], "pgr_baseline": "fixed: means of the 16 weak / 16 ceiling seeds"}
         if c["issues"]:
             tags["aar.data_issues"] = "; ".join(c["issues"])[:5000]
-        run = client.create_run(exp_id, run_name=f"{c['dataset']}-{c['method']}-{c['seed']}", tags=tags)
+        run = client.create_run(exp_id, run_name=f"lab/{c['dataset']}/{c['method']}/seed{c['seed']}", tags=tags)
         client.log_batch(run.info.run_id, [Metric(k, float(v), now, 0) for k, v in c["metrics"].items()],
                          tags=[RunTag("mlflow.note.content", f"AAR {c['original_method']} / {c['dataset']} / seed {c['seed']}")])
         client.set_terminated(run.info.run_id, "FINISHED")

@@ -43,6 +43,7 @@ def test_cells_are_child_runs_with_the_contract_tags_and_metrics(store):
         assert tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert tags["setting"] == "lab" and tags["dataset"] == "hh_harmless" and tags["ood_dataset"] == "hhh_alignment"
         assert tags["method"] in ("vanilla", "logconf") and tags["seed"] in ("0", "1")
+        assert r.info.run_name == f"lab/hh_harmless/{tags['method']}/seed{tags['seed']}"  # the one name scheme
         assert len(tags["config_hash"]) == 64 and tags["git_sha"]
         for key in ("weak_acc", "ceiling_acc", "w2s_acc", "pgr", "gap", "student_weak_agreement",
                     "ood_w2s_acc", "ood_weak_acc", "ood_ceiling_acc"):

@@ -19,8 +19,9 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
             "dataset": s["data"]["name"], "ood_dataset": (s.get("ood") or {}).get("name", ""),
             "weak_model": s["weak"]["name"], "strong_model": s["strong"]["name"], "training_mode": mode,
             "config_hash": cell["config_hash"], "git_sha": git_sha,
-            "run_name": f"{s['name']}/{cell['method']['name']}" + (f"/{mode}" if mode != "head" else "")
-                        + f"/seed{cell['seed']}"}
+            # one run-name scheme for native and imported runs (analysis/import_aar.py writes the same)
+            "run_name": f"{s['name']}/{s['data']['name']}/{cell['method']['name']}"
+                        + (f"/{mode}" if mode != "head" else "") + f"/seed{cell['seed']}"}
 
 
 def run_sweep(sweep: Sweep) -> int:

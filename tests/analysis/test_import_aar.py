@@ -7,6 +7,7 @@ import tarfile
 
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 
 from transfer.paths import shared_data_dir
 
@@ -78,6 +79,10 @@ def test_import_then_report(tmp_path):
     assert chat["pgr"]["confident_only"]["estimate"] == pytest.approx(0.2336, abs=5e-4)
     assert all("no per-example" in t["mcnemar_skipped"] for t in chat["tests"].values())
     assert res["comparisons"] == [] and any("no transfer verdicts" in n for n in res["notes"])
+    client = MlflowClient(uri)
+    names = {r.info.run_name for r in client.search_runs([client.get_experiment_by_name("aar").experiment_id],
+                                                          max_results=1000)}
+    assert {"lab/chat/vanilla/seed42", "lab/chat/weak/seed42"} <= names  # the native runs' name scheme
     # lab verdicts need no production: 5 seeds = 3 discovery + 2 confirmation
     lab = chat["lab_verdicts"]["confident_only"]
     assert (lab["discovery"]["n"], lab["confirmation"]["n"]) == (3, 2)
