@@ -41,6 +41,7 @@ def run_sweep(name: str, overrides: list[str], env: dict) -> float:
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    print(f"[bench] {name}: {wall:.1f} s", flush=True)
     if proc.returncode != 0:
         sys.exit(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}\n{proc.stdout[-3000:]}")
     return wall
@@ -78,7 +79,8 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
         finally:
             head_s[0] += time.perf_counter() - t
 
-    patched = [m for m in list(sys.modules.values()) if getattr(m, "train_head", None) is original]
+    patched = [m for name, m in list(sys.modules.items())  # every transfer module that imported train_head
+               if name.split(".")[0] == "transfer" and getattr(m, "train_head", None) is original]
     tracker = StudyTracker("breakdown", tracking_uri)
     run_s = log_s = 0.0
     prof = cProfile.Profile() if profile else None
