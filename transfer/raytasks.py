@@ -1,4 +1,4 @@
-"""The Ray side of a sweep: start or join a cluster, and the two remote tasks (build inputs, run a cell)."""
+"""The Ray side of a sweep: start or join a cluster, and the remote tasks (build inputs, a seed's shared work, a cell)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import ray
 
 from transfer.cell import CellInputs, CellResult, run_cell
+from transfer.seedwork import SeedWork, compute_seed_work
 
 
 def init_ray(runtime: dict) -> None:
@@ -49,6 +50,13 @@ def build_inputs(setting: dict, shard_size: int) -> CellInputs:
 
 
 @ray.remote(num_cpus=1)
-def run_cell_task(cell: dict, inputs: CellInputs) -> CellResult:
+def seed_work_task(cell: dict, inputs: CellInputs) -> SeedWork:
+    """The weak teacher and (head mode) ceiling of a seed, once for all its methods' cells (small arrays)."""
     _threads(1)
-    return run_cell(cell, inputs)
+    return compute_seed_work(cell, inputs)
+
+
+@ray.remote(num_cpus=1)
+def run_cell_task(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
+    _threads(1)
+    return run_cell(cell, inputs, shared)
