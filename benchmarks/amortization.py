@@ -7,10 +7,11 @@ data, each in a fresh study of a throwaway tracking store:
   study  the given methods x seeds (default: the 6 head methods x 10 seeds), features cached
 and prints wall times and the ratios study/warm (target <= 1.5) and cold/warm.
 
-Then, in this process (one torch thread, like a Ray cell task), it runs one seed's cells of every method (the seed's
-shared work computed once, as the sweep does, and counted in) and prints where a cell's time goes: head training (every `train_head` call: teacher, ceiling, student, and the heads a
-method trains itself), the rest of `run_cell` and the driver's MLflow logging (`StudyTracker.log_cell`); their sum
-less head training is the per-cell overhead. `--profile` adds a cProfile of those cells (top entries).
+Then, in this process (one torch thread, like a Ray cell task), it runs one seed's cells of every method (the
+seed's shared work computed once, as the sweep does, and counted in) and prints where a cell's time goes: the
+harness's head training (weak teacher, ceiling), method code (behind the boundary; the heads it trains shown apart),
+the rest of `run_cell`, and the driver's MLflow logging (`StudyTracker.log_cell`); the rest plus logging is the
+per-cell overhead. `--profile N` then runs them again under cProfile (every thread) and prints the top N entries.
 
     python benchmarks/amortization.py --max-pairs null --skip-cold          # all pairs, this home's feature cache
     python benchmarks/amortization.py --max-pairs 200 --skip-cold --seeds 3 --profile 25
@@ -26,6 +27,7 @@ import pstats
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -51,7 +53,7 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
     """Per-cell seconds (one seed, every method, in-process, 1 torch thread): head training, the rest, logging."""
     import torch
 
-    from transfer import cell as cell_mod, heads
+    from transfer import boundary, cell as cell_mod, heads
     from transfer.data import load_dataset_from_config
     from transfer.features.extract import extract_pair_features
     from transfer.grid import expand
@@ -70,56 +72,84 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
             feats[f"{role}_ood"] = extract_pair_features(ood, s[role], s[f"{role}_backend"], s["data"]["format"])
     inputs = cell_mod.CellInputs(pairs=pairs, ood=ood, features=feats)
 
-    original, head_s = heads.train_head, [0.0]
-
-    def timed(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            head_s[0] += time.perf_counter() - t
-
-    patched = [m for name, m in list(sys.modules.items())  # every transfer module that imported train_head
-               if name.split(".")[0] == "transfer" and getattr(m, "train_head", None) is original]
-    tracker = StudyTracker("breakdown", tracking_uri)
-    run_s = log_s = 0.0
-    prof = cProfile.Profile() if profile else None
     try:  # the seed's shared work (weak teacher, head ceiling), once for all its cells, as the sweep does
         from transfer.seedwork import compute_seed_work
     except ImportError:  # before it existed, every cell trained its own
         compute_seed_work = None
-    cell_mod.run_cell(cells[0], inputs)  # warm-up: imports, first-call costs
-    for m in patched:
-        m.train_head = timed
-    try:
-        if prof:
-            prof.enable()
+    tracker = StudyTracker("breakdown", tracking_uri)
+
+    def one_seed() -> tuple[float, float]:
+        run_s = log_s = 0.0
         t0 = time.perf_counter()
         shared = compute_seed_work(cells[0], inputs) if compute_seed_work else None
         run_s += time.perf_counter() - t0
-        if prof:
-            prof.disable()
         for c in cells:
-            if prof:
-                prof.enable()
             t0 = time.perf_counter()
             result = cell_mod.run_cell(c, inputs, shared) if shared else cell_mod.run_cell(c, inputs)
             t1 = time.perf_counter()
             tracker.log_cell(result, cell_tags(c, "bench"))
-            t2 = time.perf_counter()
-            if prof:
-                prof.disable()
-            run_s, log_s = run_s + t1 - t0, log_s + t2 - t1
+            run_s, log_s = run_s + t1 - t0, log_s + time.perf_counter() - t1
+        return run_s, log_s
+
+    cell_mod.run_cell(cells[0], inputs)  # warm-up: imports, first-call costs
+    original, guarded, spent = heads.train_head, boundary.run_guarded, {"harness heads": 0.0, "method heads": 0.0,
+                                                                         "method": 0.0}
+
+    def timed(fn, what):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                key = what or ("method heads" if threading.current_thread().name.startswith("boundary:")
+                               else "harness heads")
+                spent[key] += time.perf_counter() - t
+        return wrapper
+
+    patched = [m for name, m in list(sys.modules.items())  # every transfer module that imported train_head
+               if name.split(".")[0] == "transfer" and getattr(m, "train_head", None) is original]
+    for m in patched:
+        m.train_head = timed(original, None)
+    boundary.run_guarded = timed(guarded, "method")  # method code: fit, targets, predict_proba
+    try:
+        run_s, log_s = one_seed()
     finally:
         for m in patched:
             m.train_head = original
+        boundary.run_guarded = guarded
     n = len(cells)
-    if prof:
-        for key in ("tottime", "cumulative"):
-            out = io.StringIO()
-            pstats.Stats(prof, stream=out).strip_dirs().sort_stats(key).print_stats(profile)
-            print(f"\n--- cProfile of {n} cells + logging, by {key} ---\n" + out.getvalue().split("\n", 4)[-1])
-    return {"cells": n, "run_cell": run_s / n, "heads": head_s[0] / n, "log_cell": log_s / n}
+    if profile:
+        print_profile(one_seed, profile, f"{n} cells + their MLflow logging (one seed, all threads)")
+    return {"cells": n, "run_cell": run_s / n, "log_cell": log_s / n, **{k: v / n for k, v in spent.items()}}
+
+
+def print_profile(fn, top: int, what: str) -> None:
+    """cProfile `fn()` in this thread and every thread it starts (method code runs in guarded threads)."""
+    profs, thread_run = [cProfile.Profile()], threading.Thread.run
+
+    def profiled_run(self):
+        p = cProfile.Profile()
+        profs.append(p)
+        p.enable()
+        try:
+            thread_run(self)
+        finally:
+            p.disable()
+
+    threading.Thread.run = profiled_run
+    profs[0].enable()
+    try:
+        fn()
+    finally:
+        profs[0].disable()
+        threading.Thread.run = thread_run
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        stats = pstats.Stats(profs[0], stream=out)
+        for p in profs[1:]:
+            stats.add(p)
+        stats.strip_dirs().sort_stats(key).print_stats(top)
+        print(f"\n--- cProfile of {what}, by {key} ---\n" + out.getvalue().split("\n", 4)[-1])
 
 
 def main() -> None:
@@ -130,6 +160,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--skip-cold", action="store_true",
                     help="no cold run: reuse this home's feature cache (content-addressed, safe to share)")
+    ap.add_argument("--breakdown-only", action="store_true", help="no sweeps: only the in-process per-cell breakdown")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N cProfile entries")
     args = ap.parse_args()
     methods = args.methods.split(",")
@@ -149,10 +180,11 @@ def main() -> None:
         one = [*common, f"grid.methods=[{methods[0]}]", "grid.seeds=[0]"]
         study = [*common, f"grid.methods=[{args.methods}]", f"grid.seeds=[{','.join(map(str, range(args.seeds)))}]"]
         times = {}
-        if not args.skip_cold:
+        if not args.skip_cold and not args.breakdown_only:
             times["cold"] = run_sweep("cold", one, env)
-        times["warm"] = run_sweep("warm", one, env)
-        times["study"] = run_sweep("study", study, env)
+        if not args.breakdown_only:
+            times["warm"] = run_sweep("warm", one, env)
+            times["study"] = run_sweep("study", study, env)
         os.environ["TRANSFER_HOME"] = str(home)
         per_cell = breakdown(common[:2], methods, f"sqlite:///{tmp / 'breakdown.db'}", args.profile)
 
@@ -162,17 +194,19 @@ def main() -> None:
     for name, cells in (("cold", 1), ("warm", 1), ("study", n)):
         if name in times:
             print(f"  {name:<8}{cells:>6}{times[name]:>9.1f}")
-    print(f"\n  {n} cells / 1 cell, features cached : {times['study'] / times['warm']:.2f}x  (target <= 1.5)")
+    if times:
+        print(f"\n  {n} cells / 1 cell, features cached : {times['study'] / times['warm']:.2f}x  (target <= 1.5)")
     if "cold" in times:
         print(f"  1 cell cold / 1 cell warm          : {times['cold'] / times['warm']:.2f}x")
         print(f"  {n} cells warm / 1 cell cold        : {times['study'] / times['cold']:.2f}x")
     p = per_cell
-    over = p["run_cell"] - p["heads"] + p["log_cell"]
-    print(f"\n  per cell, in-process, 1 thread, mean of {p['cells']} (seed 0, every method):")
-    print(f"    run_cell {p['run_cell']:.3f} s, of which head training {p['heads']:.3f} s; MLflow log_cell "
-          f"{p['log_cell']:.3f} s")
-    print(f"    overhead beyond head training: {over:.3f} s a cell")
-
+    harness = p["run_cell"] - p["method"] - p["harness heads"] + p["log_cell"]
+    print(f"\n  per cell, in-process, 1 torch thread, mean of {p['cells']} (seed 0, every method; the seed's shared "
+          f"work spread over its cells):")
+    print(f"    run_cell {p['run_cell']:.3f} s = harness heads (teacher, ceiling) {p['harness heads']:.3f} "
+          f"+ method code {p['method']:.3f} (of which its heads {p['method heads']:.3f}) + the rest")
+    print(f"    MLflow log_cell (driver) {p['log_cell']:.3f} s")
+    print(f"    per-cell overhead beyond head training and method code (rest of run_cell + log_cell): {harness:.3f} s")
 
 if __name__ == "__main__":
     main()
