@@ -57,6 +57,7 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
     from transfer.data import load_dataset_from_config
     from transfer.features.extract import extract_pair_features
     from transfer.grid import expand
+    from transfer.methods import load_method
     from transfer.sweep import cell_tags
     from transfer.tracking import StudyTracker
 
@@ -92,6 +93,8 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
         return run_s, log_s
 
     cell_mod.run_cell(cells[0], inputs)  # warm-up: imports, first-call costs
+    for c in cells:  # import every method now, so the timing patch below reaches (and leaves) its train_head
+        load_method(c["method"])
     original, guarded, spent = heads.train_head, boundary.run_guarded, {"harness heads": 0.0, "method heads": 0.0,
                                                                          "method": 0.0}
 
