@@ -1,23 +1,33 @@
 """Amortization: what does a whole study cost once features are cached, relative to a single cell?
 
-Runs the real sweep (`python -m jobs.sweep`, real Ray, real sqlite MLflow, real models) three times, side by side
-on the same data, each in a fresh study of a throwaway tracking store:
+Runs the real sweep (`python -m jobs.sweep`, real Ray, real sqlite MLflow, real models) side by side on the same
+data, each in a fresh study of a throwaway tracking store:
   cold   1 method x 1 seed, empty feature cache (extraction included)
   warm   1 method x 1 seed, features cached
-  study  3 methods x 10 seeds, features cached
+  study  the given methods x seeds (default: the 6 head methods x 10 seeds), features cached
 and prints wall times and the ratios study/warm (target <= 1.5) and cold/warm.
 
-    python benchmarks/amortization.py                  # demo data size (1,200 pairs)
-    python benchmarks/amortization.py --max-pairs 300 --skip-cold
+Then, in this process (one torch thread, like a Ray cell task), it runs one seed's cells of every method (the
+seed's shared work computed once, as the sweep does, and counted in) and prints where a cell's time goes: the
+harness's head training (weak teacher, ceiling), method code (behind the boundary; the heads it trains shown apart),
+the rest of `run_cell`, and the driver's MLflow logging (`StudyTracker.log_cell`); the rest plus logging is the
+per-cell overhead. `--profile N` then runs them again under cProfile (every thread) and prints the top N entries.
+
+    python benchmarks/amortization.py --max-pairs null --skip-cold          # all pairs, this home's feature cache
+    python benchmarks/amortization.py --max-pairs 200 --skip-cold --seeds 3 --profile 25
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,24 +35,138 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from transfer import paths  # noqa: E402
 
+HEAD_METHODS = "vanilla,confident_only,logconf,bootstrap,knn_relabel,ccs"  # ue_consistency needs zero-shot LM log-probs
+
 
 def run_sweep(name: str, overrides: list[str], env: dict) -> float:
     cmd = [sys.executable, "-m", "jobs.sweep", f"study={name}", *overrides]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    print(f"[bench] {name}: {wall:.1f} s", flush=True)
     if proc.returncode != 0:
-        sys.exit(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        sys.exit(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}\n{proc.stdout[-3000:]}")
     return wall
+
+
+def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profile: int) -> dict[str, float]:
+    """Per-cell seconds (one seed, every method, in-process, 1 torch thread): head training, the rest, logging."""
+    import torch
+
+    from transfer import boundary, cell as cell_mod, heads
+    from transfer.data import load_dataset_from_config
+    from transfer.features.extract import extract_pair_features
+    from transfer.grid import expand
+    from transfer.methods import load_method
+    from transfer.sweep import cell_tags
+    from transfer.tracking import StudyTracker
+
+    torch.set_num_threads(1)
+    sweep = expand([*overrides, f"grid.methods=[{','.join(methods)}]", "grid.seeds=[0]", "study=breakdown"])
+    cells = [spec.cell() for spec in sweep.cells]
+    s = cells[0]["setting"]
+    pairs, ood = load_dataset_from_config(s["data"]), load_dataset_from_config(s["ood"]) if s.get("ood") else None
+    feats = {}
+    for role in ("weak", "strong"):
+        feats[role] = extract_pair_features(pairs, s[role], s[f"{role}_backend"], s["data"]["format"])
+        if ood is not None:
+            feats[f"{role}_ood"] = extract_pair_features(ood, s[role], s[f"{role}_backend"], s["data"]["format"])
+    inputs = cell_mod.CellInputs(pairs=pairs, ood=ood, features=feats)
+
+    try:  # the seed's shared work (weak teacher, head ceiling), once for all its cells, as the sweep does
+        from transfer.seedwork import compute_seed_work
+    except ImportError:  # before it existed, every cell trained its own
+        compute_seed_work = None
+    tracker = StudyTracker("breakdown", tracking_uri)
+
+    def one_seed() -> tuple[float, float]:
+        run_s = log_s = 0.0
+        t0 = time.perf_counter()
+        shared = compute_seed_work(cells[0], inputs) if compute_seed_work else None
+        run_s += time.perf_counter() - t0
+        for c in cells:
+            t0 = time.perf_counter()
+            result = cell_mod.run_cell(c, inputs, shared) if shared else cell_mod.run_cell(c, inputs)
+            t1 = time.perf_counter()
+            tracker.log_cell(result, cell_tags(c, "bench"))
+            run_s, log_s = run_s + t1 - t0, log_s + time.perf_counter() - t1
+        return run_s, log_s
+
+    cell_mod.run_cell(cells[0], inputs)  # warm-up: imports, first-call costs
+    for c in cells:  # import every method now, so the timing patch below reaches (and leaves) its train_head
+        load_method(c["method"])
+    original, guarded, spent = heads.train_head, boundary.run_guarded, {"harness heads": 0.0, "method heads": 0.0,
+                                                                         "method": 0.0}
+
+    def timed(fn, what):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                key = what or ("method heads" if threading.current_thread().name.startswith("boundary:")
+                               else "harness heads")
+                spent[key] += time.perf_counter() - t
+        return wrapper
+
+    patched = [m for name, m in list(sys.modules.items())  # every transfer module that imported train_head
+               if name.split(".")[0] == "transfer" and getattr(m, "train_head", None) is original]
+    for m in patched:
+        m.train_head = timed(original, None)
+    boundary.run_guarded = timed(guarded, "method")  # method code: fit, targets, predict_proba
+    try:
+        run_s, log_s = one_seed()
+    finally:
+        for m in patched:
+            m.train_head = original
+        boundary.run_guarded = guarded
+    n = len(cells)
+    if profile:
+        print_profile(one_seed, profile, f"{n} cells + their MLflow logging (one seed, all threads)")
+    return {"cells": n, "run_cell": run_s / n, "log_cell": log_s / n, **{k: v / n for k, v in spent.items()}}
+
+
+def print_profile(fn, top: int, what: str) -> None:
+    """cProfile `fn()` in this thread and every thread it starts (method code runs in guarded threads)."""
+    profs, thread_run = [cProfile.Profile()], threading.Thread.run
+
+    def profiled_run(self):
+        p = cProfile.Profile()
+        profs.append(p)
+        p.enable()
+        try:
+            thread_run(self)
+        finally:
+            p.disable()
+
+    threading.Thread.run = profiled_run
+    profs[0].enable()
+    try:
+        fn()
+    finally:
+        profs[0].disable()
+        threading.Thread.run = thread_run
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        stats = pstats.Stats(profs[0], stream=out)
+        for p in profs[1:]:
+            stats.add(p)
+        stats.strip_dirs().sort_stats(key).print_stats(top)
+        print(f"\n--- cProfile of {what}, by {key} ---\n" + out.getvalue().split("\n", 4)[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-pairs", default="1200", help="data size (pairs), 'null' for all")
     ap.add_argument("--setting", default="lab")
+    ap.add_argument("--methods", default=HEAD_METHODS, help="comma list (default: the 6 head methods)")
+    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--skip-cold", action="store_true",
-                    help="no cold run: reuse this checkout's feature cache (content-addressed, safe to share)")
+                    help="no cold run: reuse this home's feature cache (content-addressed, safe to share)")
+    ap.add_argument("--breakdown-only", action="store_true", help="no sweeps: only the in-process per-cell breakdown")
+    ap.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N cProfile entries")
     args = ap.parse_args()
+    methods = args.methods.split(",")
 
     with tempfile.TemporaryDirectory(prefix="transfer-bench-") as tmp:
         tmp = Path(tmp)
@@ -52,27 +176,40 @@ def main() -> None:
         if args.skip_cold:
             (home / "features").symlink_to(paths.home() / "features")
         env = {**os.environ, "TRANSFER_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'bench.db'}",
-               "MLFLOW_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1"}
+               "MLFLOW_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1",
+               "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
         common = [f"setting.data.max_pairs={args.max_pairs}", f"grid.settings=[{args.setting}]",
                   "runtime.progress=false"]
-        one = [*common, "grid.methods=[vanilla]", "grid.seeds=[0]"]
-        study = [*common, "grid.methods=[vanilla,confident_only,logconf]", "grid.seeds=[0,1,2,3,4,5,6,7,8,9]"]
+        one = [*common, f"grid.methods=[{methods[0]}]", "grid.seeds=[0]"]
+        study = [*common, f"grid.methods=[{args.methods}]", f"grid.seeds=[{','.join(map(str, range(args.seeds)))}]"]
         times = {}
-        if not args.skip_cold:
+        if not args.skip_cold and not args.breakdown_only:
             times["cold"] = run_sweep("cold", one, env)
-        times["warm"] = run_sweep("warm", one, env)
-        times["study"] = run_sweep("study", study, env)
+        if not args.breakdown_only:
+            times["warm"] = run_sweep("warm", one, env)
+            times["study"] = run_sweep("study", study, env)
+        os.environ["TRANSFER_HOME"] = str(home)
+        per_cell = breakdown(common[:2], methods, f"sqlite:///{tmp / 'breakdown.db'}", args.profile)
 
+    n = len(methods) * args.seeds
     print(f"\namortization ({args.setting}, max_pairs={args.max_pairs}, {os.cpu_count()} CPUs)")
     print(f"  {'run':<8}{'cells':>6}{'wall s':>9}")
-    for name, cells in (("cold", 1), ("warm", 1), ("study", 30)):
+    for name, cells in (("cold", 1), ("warm", 1), ("study", n)):
         if name in times:
             print(f"  {name:<8}{cells:>6}{times[name]:>9.1f}")
-    print(f"\n  30 cells / 1 cell, features cached : {times['study'] / times['warm']:.2f}x  (target <= 1.5)")
+    if times:
+        print(f"\n  {n} cells / 1 cell, features cached : {times['study'] / times['warm']:.2f}x  (target <= 1.5)")
     if "cold" in times:
         print(f"  1 cell cold / 1 cell warm          : {times['cold'] / times['warm']:.2f}x")
-        print(f"  30 cells warm / 1 cell cold        : {times['study'] / times['cold']:.2f}x")
-
+        print(f"  {n} cells warm / 1 cell cold        : {times['study'] / times['cold']:.2f}x")
+    p = per_cell
+    harness = p["run_cell"] - p["method"] - p["harness heads"] + p["log_cell"]
+    print(f"\n  per cell, in-process, 1 torch thread, mean of {p['cells']} (seed 0, every method; the seed's shared "
+          f"work spread over its cells):")
+    print(f"    run_cell {p['run_cell']:.3f} s = harness heads (teacher, ceiling) {p['harness heads']:.3f} "
+          f"+ method code {p['method']:.3f} (of which its heads {p['method heads']:.3f}) + the rest")
+    print(f"    MLflow log_cell (driver) {p['log_cell']:.3f} s")
+    print(f"    per-cell overhead beyond head training and method code (rest of run_cell + log_cell): {harness:.3f} s")
 
 if __name__ == "__main__":
     main()

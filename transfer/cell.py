@@ -2,7 +2,9 @@
 
 `run_cell` is a plain function: called in-process, by a Ray task, or inside a Ray Job. Ray is never imported here.
 The training mode (transfer/modes/: head, prompt, lora) decides what the ceiling and the student are; the weak
-teacher is always a head on the weak model's features, and scoring is always here.
+teacher is always a head on the weak model's features, and scoring is always here. The weak teacher and the head
+mode's ceiling do not depend on the method: a sweep computes them once per seed (transfer/seedwork.py) and passes
+them in; called without them, the cell trains both itself.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import torch
 
 from transfer import boundary, scoring
 from transfer.data.pairs import PairSet
-from transfer.data.splits import Split, make_splits, whole
+from transfer.data.splits import Split
+from transfer.errors import TransferError
 from transfer.features.extract import PairFeatures
-from transfer.heads import train_head
 from transfer.methods import StudentView, load_method
 from transfer.modes import ModeInputs, mode_name, run_mode
+from transfer.seedwork import SeedWork, cell_splits, seed_key, weak_teacher
 
 
 @dataclass
@@ -58,30 +61,30 @@ def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray,
                        seed=int(cell["seeds"]["student"]), head=dict(cell["head"]), zero_shot=zero_shot)
 
 
-def run_cell(cell: dict, inputs: CellInputs) -> CellResult:
-    seeds, head = cell["seeds"], dict(cell["head"])
+def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
+    """Score one cell. `shared`: its seed's weak teacher and ceiling (transfer.seedwork), computed once for all
+    methods of the seed; without it the cell trains them itself (the same numbers, bit for bit)."""
+    seeds = cell["seeds"]
     torch.manual_seed(int(seeds["student"]))
-    splits = make_splits(inputs.pairs, dict(cell["splits"]), int(seeds["split"]))
+    splits, ood = cell_splits(cell, inputs)
     tl, tu, te = splits["train_label"], splits["train_unlabel"], splits["test"]
-    weak_f = inputs.features["weak"]
-    ood = whole(inputs.ood, "ood", int(seeds["split"])) if inputs.ood is not None else None
-
-    # weak teacher: weak features + head on train_label gold -> soft labels on train_unlabel
-    teacher = train_head(pair_inputs(weak_f, tl)[0], tl.a_is_better.astype(np.float32),
-                         seed=int(seeds["teacher"]), **head)
-    weak = {"train_unlabel": teacher.predict_proba(pair_inputs(weak_f, tu)[0]),
-            "test": teacher.predict_proba(pair_inputs(weak_f, te)[0])}
-    if ood is not None:
-        weak["ood"] = teacher.predict_proba(pair_inputs(inputs.features["weak_ood"], ood)[0])
+    if shared is None:
+        weak, ceiling = weak_teacher(cell, inputs, splits, ood), None  # the mode trains the ceiling
+    elif shared.key != seed_key(cell):
+        raise TransferError(f"cell {cell.get('config_hash', '?')[:12]}: shared seed work {shared.key[:12]} is not "
+                            f"this cell's ({seed_key(cell)[:12]})")
+    else:
+        weak, ceiling = shared.weak, shared.ceiling
 
     # ceiling and W2S student, as the training mode defines them; the method sees only the view (no gold)
     method = load_method(cell["method"])
     boundary.check_method(cell["method"], method.needs)  # no test-based selection, no extra view fields
-    view = student_view(cell, inputs, tu, weak["train_unlabel"], method.needs)
+    # the view gets its own copy of the weak labels: never memory shared with the seed's other (held-out) outputs
+    view = student_view(cell, inputs, tu, np.array(weak["train_unlabel"]), method.needs)
     boundary.check_view(view, [tu.a_is_better, te.a_is_better] + ([ood.a_is_better] if ood is not None else []))
     boundary.guard_method(method, f"method {cell['method']['name']!r}", boundary.protected_paths(cell))
     out = run_mode(ModeInputs(cell=cell, pairs=inputs.pairs, ood_pairs=inputs.ood, features=inputs.features,
-                              train_unlabel=tu, test=te, ood=ood, method=method, view=view))
+                              train_unlabel=tu, test=te, ood=ood, method=method, view=view, ceiling=ceiling))
     who = f"method {cell['method']['name']!r} ({mode_name(cell)} mode)"
     di = out.diag_index
     w2s_tu = scoring.check_probs(out.w2s["train_unlabel"], len(di), who)

@@ -1,4 +1,4 @@
-"""The Ray side of a sweep: start or join a cluster, and the two remote tasks (build inputs, run a cell)."""
+"""The Ray side of a sweep: start or join a cluster, and the remote tasks (build inputs, a seed's shared work, a cell)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import ray
 
 from transfer.cell import CellInputs, CellResult, run_cell
+from transfer.seedwork import SeedWork, compute_seed_work
 
 
 def init_ray(runtime: dict) -> None:
@@ -26,6 +27,23 @@ def init_ray(runtime: dict) -> None:
 def _threads(n: int) -> None:
     import torch
     torch.set_num_threads(max(1, n))  # a reused worker keeps torch's first thread count otherwise
+
+
+_warm = False
+
+
+def _warm_up() -> None:
+    """Train a tiny head once per worker, outside the evaluation boundary: torch's first optimizer step imports
+    modules lazily (torch._dynamo, sympy), and those imports touch Ray's stdout wrapper, which the boundary refuses
+    to method code. Before the weak teacher was shared, the cell's own teacher did this before the method ran."""
+    global _warm
+    if not _warm:
+        import numpy as np
+
+        from transfer.heads import train_head
+        train_head(np.ones((2, 1), dtype=np.float32), np.array([1.0, 0.0]), seed=0, epochs=1, lr=0.01, l2=0.0,
+                   batch_size=None)
+        _warm = True
 
 
 @ray.remote
@@ -49,6 +67,14 @@ def build_inputs(setting: dict, shard_size: int) -> CellInputs:
 
 
 @ray.remote(num_cpus=1)
-def run_cell_task(cell: dict, inputs: CellInputs) -> CellResult:
+def seed_work_task(cell: dict, inputs: CellInputs) -> SeedWork:
+    """The weak teacher and (head mode) ceiling of a seed, once for all its methods' cells (small arrays)."""
     _threads(1)
-    return run_cell(cell, inputs)
+    return compute_seed_work(cell, inputs)
+
+
+@ray.remote(num_cpus=1)
+def run_cell_task(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
+    _threads(1)
+    _warm_up()
+    return run_cell(cell, inputs, shared)

@@ -57,6 +57,7 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     import ray
 
     from transfer import raytasks
+    from transfer.seedwork import seed_key
 
     raytasks.init_ray(runtime)
     todo = [spec.cell() for spec in specs]
@@ -69,7 +70,15 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     extract = raytasks.build_inputs.options(num_cpus=min(cpus, int(runtime.get("extract_cpus") or cpus)))
     input_refs = {name: extract.remote(cs[0]["setting"], runtime["feature_shard_size"])
                   for name, cs in by_setting.items()}
-    pending = {raytasks.run_cell_task.remote(cell, input_refs[cell["setting"]["name"]]): cell for cell in todo}
+    # one task per seed for what every method of it shares (weak teacher, head ceiling): its result, a few small
+    # arrays, goes to the seed's cells by reference (transfer/seedwork.py)
+    seed_refs: dict[str, object] = {}
+    pending = {}
+    for cell in todo:
+        inputs, key = input_refs[cell["setting"]["name"]], seed_key(cell)
+        if key not in seed_refs:
+            seed_refs[key] = raytasks.seed_work_task.remote(cell, inputs)
+        pending[raytasks.run_cell_task.remote(cell, inputs, seed_refs[key])] = cell
     failures = 0
     bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not runtime.get("progress", True), file=sys.stdout)
     while pending:

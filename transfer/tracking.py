@@ -88,13 +88,10 @@ class StudyTracker:
                 params=[Param(k, str(v)[:6000]) for k, v in params.items()],
                 tags=[RunTag("mlflow.note.content", f"{tags['setting']} / {tags['method']} / seed {tags['seed']}")],
             )
-            with tempfile.TemporaryDirectory() as tmp:
-                pred = Path(tmp) / "predictions.parquet"
-                result.predictions.to_parquet(pred, index=False)
-                cfg = Path(tmp) / "cell_config.json"
-                cfg.write_text(json.dumps(cell, indent=1, default=str))
-                self.client.log_artifact(run_id, str(pred))
-                self.client.log_artifact(run_id, str(cfg))
+            with tempfile.TemporaryDirectory() as tmp:  # both artifacts in one call (one store round trip)
+                result.predictions.to_parquet(Path(tmp) / "predictions.parquet", index=False)
+                (Path(tmp) / "cell_config.json").write_text(json.dumps(cell, indent=1, default=str))
+                self.client.log_artifacts(run_id, tmp)
         except BaseException:
             self.client.set_terminated(run_id, status="FAILED")
             raise

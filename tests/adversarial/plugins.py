@@ -152,3 +152,12 @@ class LogsViaClient(Method):
         client.log_metric(run.info.run_id, "w2s_acc", 1.0)
         SEEN["mlflow"] = True
         return _vanilla(view)
+
+
+class ReachesBehindWeakLabels(Method):
+    """Follows the view's arrays to whatever memory holds them (a seed's shared work arrives as one buffer, with
+    the weak teacher's and the ceiling's test/OOD predictions beside the weak labels)."""
+
+    def fit(self, view):
+        SEEN["behind"] = {name: getattr(view, name).base for name in ("weak_probs", "x", "strong_a", "strong_b")}
+        return _vanilla(view)

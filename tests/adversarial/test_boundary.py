@@ -122,6 +122,21 @@ def test_test_based_selection_is_refused_before_anything_runs(cell_and_inputs, n
         run(cell_and_inputs, name)
 
 
+@pytest.mark.parametrize("name", ["reaches_behind_weak_labels", "gold_from_stack"])
+def test_the_seeds_shared_work_is_out_of_the_methods_reach(cell_and_inputs, name):
+    """With the weak teacher and ceiling shared per seed (transfer/seedwork.py), handed over as one buffer like a
+    Ray object, the view's arrays own their memory: nothing leads from them to the held-out predictions."""
+    from tests.test_seedwork import one_buffer
+    from transfer.seedwork import compute_seed_work
+
+    cell, inputs = cell_and_inputs
+    method = {**OmegaConf.to_container(OmegaConf.load(METHODS / f"{name}.yaml"))}
+    plugins.SEEN.clear()
+    run_cell({**cell, "method": method}, inputs, one_buffer(compute_seed_work(cell, inputs)))
+    assert all(base is None for base in plugins.SEEN.get("behind", {}).values()), plugins.SEEN["behind"]
+    assert plugins.SEEN.get("stack", []) == [] and set(plugins.SEEN) == {"behind" if "behind" in name else "stack"}
+
+
 def test_guard_is_off_outside_method_code(tmp_path):
     (tmp_path / "x").write_text("harness code may write")  # the audit hook only acts in guarded threads
     with socket.socket() as s:

@@ -2,7 +2,8 @@
 `prompt`: zero/few-shot prompting scored by label-token log-probs; `lora`: LoRA fine-tuning of the causal LM.
 
 A mode is harness code: it gets the cell's splits (gold included, for the ceiling) and hands the method only a
-`StudentView`. It returns probabilities; `transfer.cell` checks and scores them.
+`StudentView`. It returns probabilities; `transfer.cell` checks and scores them. The head mode's ceiling does not
+depend on the method, so a sweep computes it once per seed (transfer/seedwork.py) and passes it in `ceiling`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ModeInputs:
     ood: Split | None
     method: Method
     view: StudentView
+    ceiling: dict | None = None  # the seed's shared ceiling probabilities (transfer.seedwork; head mode), if given
 
 
 @dataclass

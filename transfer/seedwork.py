@@ -1,0 +1,88 @@
+"""Work shared by every method's cell of a seed: the weak teacher's soft labels and, in head mode, the ceiling.
+
+Neither depends on the method. The weak teacher is a head on the weak model's features trained on `train_label`
+gold; it is fixed by the setting (data, weak model and its features), the split fractions, `seeds.split` and
+`seeds.teacher`, and the head config. The head-mode ceiling (a head on the strong features trained on
+`train_unlabel` gold) is fixed by the same plus the strong model and `seeds.student`. `seed_key` hashes exactly
+these fields, so a sweep computes one `SeedWork` per key (a Ray task, transfer/raytasks.py) and hands it to all
+that seed's cells, instead of each cell retraining both. Other modes (prompt, lora) define their own ceiling in
+`run_mode`; for them only the weak teacher is shared (`ceiling` is None).
+
+A `SeedWork` holds harness data (gold-derived predictions on test and OOD): `transfer.cell` copies the one
+part a method may see, the weak labels of train_unlabel, into the StudentView, and nothing else reaches the view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from transfer.config import config_hash
+from transfer.data.splits import Split, SplitData, make_splits, whole
+from transfer.heads import train_head
+from transfer.modes import mode_name
+
+
+@dataclass(frozen=True)
+class SeedWork:
+    key: str  # seed_key of the cells it serves
+    weak: dict[str, np.ndarray]  # weak teacher's P(A is better): "train_unlabel", "test", "ood" (if any)
+    ceiling: dict[str, np.ndarray] | None  # head mode: the ceiling's P(A is better) on "test", "ood"; else None
+
+
+def seed_key(cell: dict) -> str:
+    """Hash of the fields that determine a cell's weak teacher and (head mode) ceiling; not the method."""
+    head_mode = mode_name(cell) == "head"
+    return config_hash({"setting": cell["setting"], "splits": cell["splits"], "head": cell["head"],
+                        "seeds": {k: int(v) for k, v in cell["seeds"].items()
+                                  if k in ("split", "teacher") or (head_mode and k == "student")},
+                        "ceiling": "head" if head_mode else None})
+
+
+def cell_splits(cell: dict, inputs) -> tuple[SplitData, Split | None]:
+    """The cell's splits of the data and its OOD split (the whole OOD set, seeded A/B)."""
+    seed = int(cell["seeds"]["split"])
+    splits = make_splits(inputs.pairs, dict(cell["splits"]), seed)
+    return splits, (whole(inputs.ood, "ood", seed) if inputs.ood is not None else None)
+
+
+def pair_x(feats, split: Split) -> np.ndarray:
+    a, b = feats.oriented(split.index, split.a_is_better)
+    return a - b
+
+
+def weak_teacher(cell: dict, inputs, splits: SplitData, ood: Split | None) -> dict[str, np.ndarray]:
+    """Weak features + head on train_label gold -> P(A is better) on train_unlabel, test and OOD."""
+    tl, weak_f = splits["train_label"], inputs.features["weak"]
+    teacher = train_head(pair_x(weak_f, tl), tl.a_is_better.astype(np.float32), seed=int(cell["seeds"]["teacher"]),
+                         **dict(cell["head"]))
+    weak = {"train_unlabel": teacher.predict_proba(pair_x(weak_f, splits["train_unlabel"])),
+            "test": teacher.predict_proba(pair_x(weak_f, splits["test"]))}
+    if ood is not None:
+        weak["ood"] = teacher.predict_proba(pair_x(inputs.features["weak_ood"], ood))
+    return weak
+
+
+def head_ceiling(cell: dict, features: dict, tu: Split, te: Split, ood: Split | None,
+                 xs_tu: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Strong features + head on train_unlabel gold -> P(A is better) on test and OOD (head mode's ceiling)."""
+    xs_tu = pair_x(features["strong"], tu) if xs_tu is None else np.asarray(xs_tu)
+    ceiling = train_head(xs_tu, tu.a_is_better.astype(np.float32), seed=int(cell["seeds"]["student"]),
+                         **dict(cell["head"]))
+    out = {"test": ceiling.predict_proba(pair_x(features["strong"], te))}
+    if ood is not None:
+        out["ood"] = ceiling.predict_proba(pair_x(features["strong_ood"], ood))
+    return out
+
+
+def compute_seed_work(cell: dict, inputs) -> SeedWork:
+    """The weak teacher and (head mode) the ceiling of `cell`'s seed, as `run_cell` would compute them itself."""
+    torch.manual_seed(int(cell["seeds"]["student"]))  # the cell's global seed (the heads use their own generators)
+    splits, ood = cell_splits(cell, inputs)
+    weak = weak_teacher(cell, inputs, splits, ood)
+    ceiling = None
+    if mode_name(cell) == "head":
+        ceiling = head_ceiling(cell, inputs.features, splits["train_unlabel"], splits["test"], ood)
+    return SeedWork(key=seed_key(cell), weak=weak, ceiling=ceiling)
