@@ -2,7 +2,8 @@
 lab verdicts need to reach a decision with the target power, up to a declared cap.
 
 Only the per-seed SD of ΔPGR is taken from the pilot, never its effects or verdicts: re-estimating a nuisance
-variance from an internal pilot leaves the tests' error rates essentially intact (blinded sample-size re-estimation),
+variance from an internal pilot leaves the tests' error rates essentially intact (for normal data the sample SD is
+independent of the mean, as in Stein's two-stage design),
 while stopping on interim effects would not.
 """
 
