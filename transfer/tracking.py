@@ -42,13 +42,18 @@ class StudyTracker:
 
     def _parent_run(self) -> str:
         runs = self.client.search_runs([self.experiment_id], f"tags.`{ROLE}` = 'study'", max_results=1,
-                                       order_by=["attributes.start_time ASC"])
+                                       order_by=["attributes.start_time ASC", "attributes.run_id ASC"])
         if runs:
             self.client.update_run(runs[0].info.run_id, status="RUNNING")
             return runs[0].info.run_id
         run = self.client.create_run(self.experiment_id, run_name=self.study,
                                      tags={ROLE: "study", "study": self.study})
-        return run.info.run_id
+        # two drivers starting a new study at once each created one: both keep the earliest (transfer.lease)
+        first = self.client.search_runs([self.experiment_id], f"tags.`{ROLE}` = 'study'", max_results=1,
+                                        order_by=["attributes.start_time ASC", "attributes.run_id ASC"])[0]
+        if first.info.run_id != run.info.run_id:
+            self.client.delete_run(run.info.run_id)
+        return first.info.run_id
 
     def start(self, study_config: dict, settings: list[str], methods: list[str], git_sha: str) -> None:
         for key, value in {"git_sha": git_sha, "settings": ",".join(settings), "methods": ",".join(methods)}.items():
