@@ -1,4 +1,6 @@
-"""The evaluation boundary around method code (docs/replay.md, "Evaluation boundary").
+"""The evaluation boundary around method code (docs/replay.md, "Evaluation boundary"): the checks and the in-process
+guard. Method code runs in its own, OS-confined process (transfer/sandbox/); this guard runs *inside* that process
+as defense in depth, and gives the one-line refusals.
 
 The lab's lesson: agents gamed the evaluation. Method code (a plugin) therefore runs behind a guard:
 
@@ -16,8 +18,9 @@ The lab's lesson: agents gamed the evaluation. Method code (a plugin) therefore 
   from the environment meanwhile. A refused attempt raises in the method; one the method swallows is still
   recorded, and the cell fails with a BoundaryError naming it.
 
-This is a guard against the harness being used to cheat, not an OS sandbox: code that rewrites memory through
-ctypes could still get around it (see docs/replay.md for what is and is not covered).
+Where the platform gives no OS confinement (runtime.sandbox=process, or auto on a kernel without user namespaces),
+the guard also confines writes to the cell's scratch folder and refuses ctypes (see docs/replay.md for what is
+and is not covered on each path).
 """
 
 from __future__ import annotations

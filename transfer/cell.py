@@ -2,7 +2,8 @@
 
 `run_cell` is a plain function: called in-process, by a Ray task, or inside a Ray Job. Ray is never imported here.
 The training mode (transfer/modes/: head, prompt, lora) decides what the ceiling and the student are; the weak
-teacher is always a head on the weak model's features, and scoring is always here. The weak teacher and the head
+teacher is always a head on the weak model's features, and scoring is always here. Method code runs in the cell's
+own method process (transfer/sandbox/); this process only sends it the view and reads back arrays. The weak teacher and the head
 mode's ceiling do not depend on the method: a sweep computes them once per seed (transfer/seedwork.py) and passes
 them in; called without them, the cell trains both itself.
 """

@@ -120,3 +120,53 @@ def test_an_unknown_sandbox_mode_is_one_line(cell_and_inputs):
     from transfer.errors import ConfigError
     with pytest.raises(ConfigError, match="runtime.sandbox='jail' is unknown"):
         _run(cell_and_inputs, "honest", "jail")
+
+
+REFUSING = """
+import json, logging, sys
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+from hydra import compose, initialize_config_dir
+import transfer.config
+from transfer import paths
+from transfer.cell import CellInputs, run_cell
+from transfer.data import load_dataset_from_config
+from transfer.features.extract import extract_pair_features
+with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
+    cell = transfer.config.to_plain(compose("config", overrides=["setting.data.max_pairs=40", "head.epochs=5",
+                                                                 "method=vanilla", "runtime.sandbox=" + sys.argv[1]]))
+s = cell["setting"]
+pairs, ood = load_dataset_from_config(s["data"]), load_dataset_from_config(s["ood"])
+feats = {}
+for role in ("weak", "strong"):
+    feats[role] = extract_pair_features(pairs, s[role], s[f"{role}_backend"], s["data"]["format"])
+    feats[role + "_ood"] = extract_pair_features(ood, s[role], s[f"{role}_backend"], s["data"]["format"])
+inputs = CellInputs(pairs=pairs, ood=ood, features=feats)
+for _ in range(2):
+    print(json.dumps(run_cell(cell, inputs).metrics), flush=True)
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["auto", "namespaces"])
+def test_where_the_kernel_refuses_namespaces(cell_and_inputs, sandbox):
+    """A real refusal: inside a user namespace whose user.max_user_namespaces is 0, the method process cannot
+    unshare. `auto` says so once and falls back (same numbers as the process path); `namespaces` fails the cell."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("unshare"):
+        pytest.skip("util-linux `unshare` is not installed")
+    script = f"echo 0 > /proc/sys/user/max_user_namespaces && exec {sys.executable} -c '{REFUSING}' {sandbox}"
+    proc = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", script], capture_output=True,
+                          text=True, timeout=600, cwd=Path(__file__).parents[2])
+    if sandbox == "auto":
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        assert len(runs) == 2 and all(r["boundary_namespaces"] == 0.0 for r in runs)
+        assert proc.stderr.count("method processes run without OS namespaces") == 1  # said once, not per cell
+        assert "No space left on device" in proc.stderr  # the kernel's reason, passed on
+    else:
+        assert proc.returncode != 0
+        last = proc.stderr.strip().splitlines()[-1]
+        assert "ConfigError: method 'vanilla': runtime.sandbox=namespaces, but the kernel refused unshare" in last

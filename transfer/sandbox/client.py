@@ -136,6 +136,8 @@ def _raise_if_error(header: dict, who: str, op: str) -> None:
     message, remote = str(header.get("message", "?")), str(header.get("traceback", ""))
     if header.get("kind") == "boundary":
         raise BoundaryError(message if message.startswith(who) else f"{who}: {message}")
+    if header.get("kind") == "config":  # the platform, not the method (e.g. namespaces required but refused)
+        raise ConfigError(f"{who}: {message}")
     log.error("%s failed in %s; its traceback:\n%s", who, op, remote)
     raise MethodError(f"{who} failed in {op}: {header.get('type', 'Error')}: {message}")
 

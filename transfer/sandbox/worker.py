@@ -82,16 +82,20 @@ def _confine(spec: dict) -> str:
         return "namespaces"
     except ConfinementRefused as exc:
         if spec["sandbox"] == "namespaces":
-            raise
+            raise ConfinementRefused(exc.errno, f"runtime.sandbox=namespaces, but the kernel refused "
+                                                f"{exc.strerror}; use runtime.sandbox=auto to fall back") from None
         return f"process ({exc.strerror or exc})"
 
 
 def _send_error(sock: socket.socket, exc: BaseException) -> None:
     from transfer.errors import BoundaryError
-    kind = "boundary" if isinstance(exc, BoundaryError) else "error"
+    from transfer.sandbox.confine import ConfinementRefused
+    kind = "boundary" if isinstance(exc, BoundaryError) else "config" if isinstance(exc, ConfinementRefused) \
+        else "error"
     text = "".join(traceback.format_exception(exc))
     try:
-        wire.send_reply(sock, {"ok": False, "kind": kind, "type": type(exc).__name__, "message": str(exc),
+        message = exc.strerror if isinstance(exc, ConfinementRefused) else str(exc)
+        wire.send_reply(sock, {"ok": False, "kind": kind, "type": type(exc).__name__, "message": message,
                                "traceback": text[-8000:]})
     except OSError:
         os._exit(1)
