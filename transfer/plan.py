@@ -1,23 +1,20 @@
 """The transfer plan: what a replay will run and how it will be judged, fixed before any production cell runs.
 
 A plan is plain JSON with no timestamps, so the same lab study and replay config give the same bytes and the same
-sha256 (`plan_sha256` tag on the production study's parent run, `plan.json` artifact beside it). A study that has
-results under one plan refuses to run, or to be reported, under another.
+sha256 (`plan_sha256` tag on the production study's parent run, `plan.json` artifact beside it: transfer.store
+writes, hashes and checks it). A study that has results under one plan refuses to run, or to be reported, under
+another.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import tempfile
-from pathlib import Path
 
 from analysis.verdicts import RULES
 from transfer import boundary, paths
 from transfer.errors import ConfigError
 
-PLAN_TAG, PLAN_FILE = "plan_sha256", "plan.json"
 TESTS = ["lab gain: one-sided t of per-seed dPGR > 0 on the lab's discovery seeds (selection; alpha/2, adjusted)",
          "lab effect: mean dPGR of the lab's confirmation seeds (not the seeds that selected it)",
          "production gain: one-sided t of per-seed dPGR > 0 (alpha/2, adjusted across the replayed winners)",
@@ -25,14 +22,6 @@ TESTS = ["lab gain: one-sided t of per-seed dPGR > 0 on the lab's discovery seed
          "survives: gain and one-sided Welch t of dPGR_prod - ratio_floor x dPGR_lab > 0 (alpha/2, adjusted)",
          "attenuated: gain and one-sided Welch t of dPGR_prod - dPGR_lab < 0 (alpha/2, adjusted)",
          "power: rate of each verdict over simulated lab-confirmation and production samples of the design's sizes"]
-
-
-def dumps(plan: dict) -> str:
-    return json.dumps(plan, sort_keys=True, indent=1, allow_nan=False)
-
-
-def sha256(plan: dict) -> str:
-    return hashlib.sha256(dumps(plan).encode()).hexdigest()
 
 
 def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict]) -> dict:
@@ -169,40 +158,3 @@ def _harness(lab_cells: list[dict], notes: list[str]) -> dict:
     if not out:
         notes.append("lab records carry no cell configs: production uses this repo's head/split defaults")
     return out
-
-
-def stored(client, run_id: str) -> dict | None:
-    """The plan.json on a parent run, or None."""
-    if PLAN_FILE not in {a.path for a in client.list_artifacts(run_id)}:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        return json.loads(Path(client.download_artifacts(run_id, PLAN_FILE, tmp)).read_text())
-
-
-def register(client, experiment_id: str, parent_id: str, study: str, plan: dict, retry: str) -> str:
-    """Attach the plan to the study's parent run, unless results exist under a different (or no) plan."""
-    sha = sha256(plan)
-    tags = client.get_run(parent_id).data.tags
-    old = tags.get(PLAN_TAG)
-    done = client.search_runs([experiment_id], "tags.`transfer.role` = 'cell' and attributes.status = 'FINISHED'",
-                              max_results=1)
-    if done and old != sha:
-        before = stored(client, parent_id) or {}
-        changed = sorted(k for k in set(before) | set(plan) if before.get(k) != plan.get(k))
-        raise ConfigError(f"study {study!r} has results under plan {old or '(none)'} but this plan is {sha} "
-                          f"(changed: {', '.join(changed) or 'n/a'}); start a new study: {retry}")
-    if old != sha:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / PLAN_FILE
-            path.write_text(dumps(plan))
-            client.log_artifact(parent_id, str(path))
-        client.set_tag(parent_id, PLAN_TAG, sha)
-    return sha
-
-
-def check_sweep(client, parent_id: str, sha: str | None, study: str) -> None:
-    """A plain sweep into a planned study would add cells no plan declared: refused."""
-    old = client.get_run(parent_id).data.tags.get(PLAN_TAG)
-    if old and old != sha:
-        raise ConfigError(f"study {study!r} runs under plan {old}; add cells only through `make replay` "
-                          f"(this sweep has plan {sha or '(none)'})")

@@ -14,29 +14,21 @@ import os
 import sys
 from pathlib import Path
 
-from transfer import paths, plan as plans
+from transfer import paths, plan as plans, store
 from transfer.errors import ConfigError, TransferError
 
 
 def lab_cells(client, runs) -> list[dict]:
     """Lab cells with their cell_config.json (None for imported studies, which have none)."""
-    import tempfile
-
     out = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in runs.itertuples():
-            names = {a.path for a in client.list_artifacts(r.run_id)}
-            cfg = None
-            if "cell_config.json" in names:
-                cfg = json.loads(Path(client.download_artifacts(r.run_id, "cell_config.json", tmp)).read_text())
-                cfg = cfg if isinstance(cfg, dict) and "method" in cfg else None  # not a harness cell config
-            out.append({"method": r.method, "seed": int(r.seed), "config": cfg})
+    for r in runs.itertuples():
+        cfg = store.read_json(client, r.run_id, store.CELL_CONFIG)
+        cfg = cfg if isinstance(cfg, dict) and "method" in cfg else None  # not a harness cell config
+        out.append({"method": r.method, "seed": int(r.seed), "config": cfg})
     return out
 
 
 def make_plan(rcfg: dict, uri: str) -> tuple[dict, object]:
-    from mlflow.tracking import MlflowClient
-
     from analysis.analyze import analyze
     from analysis.config import load_config
     from analysis.load import load_study
@@ -54,7 +46,7 @@ def make_plan(rcfg: dict, uri: str) -> tuple[dict, object]:
     g = groups[0]
     cells = lab.cells[(lab.cells.setting == g["setting"]) & (lab.cells.dataset == g["dataset"])]
     acfg["lab_dataset"] = g["dataset"]
-    return plans.build_plan(rcfg, acfg, g, lab_cells(MlflowClient(uri), cells)), lab
+    return plans.build_plan(rcfg, acfg, g, lab_cells(store.client(uri), cells)), lab
 
 
 def summary(plan: dict, sha: str) -> str:
@@ -76,7 +68,6 @@ def run_replay(rcfg: dict) -> int:
     from transfer.data.check import check_datasets
     from transfer.grid import from_plan
     from transfer.sweep import run_sweep
-    from transfer.tracking import StudyTracker
 
     rcfg = {**rcfg, "study": rcfg.get("study") or f"{rcfg['lab']}-replay-{rcfg['setting']}"}
     uri = rcfg.get("tracking_uri") or paths.default_tracking_uri()
@@ -84,13 +75,12 @@ def run_replay(rcfg: dict) -> int:
     if "stop" in plan:
         print(f"[replay] stopped: {plan['stop']} (replay.select.if_none=stop)", flush=True)
         return 3
-    sha = plans.sha256(plan)
+    sha = store.plan_sha256(plan)
     print(summary(plan, sha), flush=True)
     sweep = from_plan(plan, rcfg["study"], uri, rcfg.get("runtime", []))  # the plan's exact configs, validated here
     check_datasets(sweep.cells)  # bad data: one line before the tracker, Ray or a vLLM server start
-    tracker = StudyTracker(rcfg["study"], uri)
     retry = (f"make replay LAB={rcfg['lab']} SETTING={rcfg['setting']} REPLAY_ARGS='replay.study=<new name>'")
-    plans.register(tracker.client, tracker.experiment_id, tracker.parent_id, rcfg["study"], plan, retry)
+    store.StudyWriter(rcfg["study"], uri).register_plan(plan, retry)
     sweep.base["runtime"]["plan_sha256"] = sha
     failures = run_sweep(sweep)
     if failures:  # a method that fails on some seed (e.g. too few confident labels) must not hide the others

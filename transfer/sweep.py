@@ -27,14 +27,12 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
 def run_sweep(sweep: Sweep) -> int:
     """Run the cells not yet finished in this study; return the number that failed."""
     from transfer.summary import summarize
-    from transfer.tracking import StudyTracker
+    from transfer.store import StudyWriter
 
     base, cells = sweep.base, sweep.cells
     runtime = base["runtime"]
-    tracker = StudyTracker(base["study"], runtime.get("tracking_uri"))
-    from transfer.plan import check_sweep
-
-    check_sweep(tracker.client, tracker.parent_id, runtime.get("plan_sha256"), base["study"])  # planned studies
+    tracker = StudyWriter(base["study"], runtime.get("tracking_uri"))
+    tracker.check_plan(runtime.get("plan_sha256"))  # planned studies take cells from `make replay` only
     sha = paths.git_sha()
     tracker.start(base, base["grid"]["settings"], base["grid"]["methods"], sha)
     orphans = tracker.fail_orphans()
