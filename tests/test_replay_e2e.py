@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from transfer import paths, store
-from transfer.replay import main as replay_main
+from jobs.replay import run as replay_main
 from transfer.sweep import main as sweep_main
 
 pytestmark = pytest.mark.slow

@@ -14,10 +14,11 @@ from omegaconf import OmegaConf
 from analysis.report import build
 from analysis.simulate import simulate
 from tests.analysis.conftest import write_study
-from transfer import paths, plan as plans, store
+from jobs import plan as plans
+from transfer import paths, store
 from transfer.errors import BoundaryError
 from transfer.store import StudyError
-from transfer.replay import make_plan
+from jobs.plan import make_plan
 
 TRUTH = {"lab": {"pgr": {"vanilla": 0.2, "logconf": 0.5, "confident_only": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
 PROD = {"production": {"pgr": {"vanilla": 0.2, "logconf": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}

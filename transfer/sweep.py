@@ -26,7 +26,6 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
 
 def run_sweep(sweep: Sweep) -> int:
     """Run the cells not yet finished in this study; return the number that failed."""
-    from transfer.summary import summarize
     from transfer.store import StudyWriter
 
     base, cells = sweep.base, sweep.cells
@@ -46,8 +45,7 @@ def run_sweep(sweep: Sweep) -> int:
     if todo:
         failures = _run_on_ray(todo, runtime, tracker, sha)
     tracker.finish("FINISHED" if failures == 0 else "FAILED")
-    print(summarize(base["study"], tracker.uri), flush=True)
-    print(f"\n[sweep] browse: make mlflow-ui  (tracking {tracker.uri})", flush=True)
+    print(f"[sweep] browse: make mlflow-ui  (tracking {tracker.uri})", flush=True)  # jobs/ print the table
     return failures
 
 

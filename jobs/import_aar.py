@@ -1,6 +1,7 @@
-"""`python -m analysis.import_aar PATH [--study aar]`: the AAR per-seed results -> an MLflow lab study.
+"""`python -m jobs.import_aar PATH [--study aar]`: the AAR per-seed results -> an MLflow lab study.
 
-PATH is cache_results.tar.gz (or its unpacked folder). Follows docs/tracking.md: experiment = study, a parent run
+PATH is cache_results.tar.gz (or its unpacked folder). Written through transfer.store (an import writes the store,
+so it is orchestration, not analysis/, which only reads it), per docs/tracking.md: experiment = study, a parent run
 (transfer.role=study), one child run per (dataset, method, seed) cell with setting=lab, plus one run per teacher /
 ceiling seed (transfer.role=baseline), because the study's PGR uses fixed baselines = the means over its 16 weak and
 16 ceiling seeds, not the 5 method seeds. The records hold aggregate accuracies only (no per-example predictions).
@@ -149,7 +150,7 @@ def import_aar(path: str | Path, study: str = "aar", tracking_uri: str | None = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m analysis.import_aar", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m jobs.import_aar", description=__doc__.splitlines()[0])
     ap.add_argument("path", help="cache_results.tar.gz or its unpacked folder")
     ap.add_argument("--study", default="aar", help="MLflow experiment name to create or complete (default: aar)")
     ap.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or sqlite:///<repo>/mlruns.db")
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = import_aar(a.path, a.study, a.tracking_uri)
     except (FileNotFoundError, ValueError, tarfile.TarError) as e:
-        print(f"analysis.import_aar: {e}", file=sys.stderr)
+        print(f"jobs.import_aar: {e}", file=sys.stderr)
         return 2
     print(f"study {out['study']!r}: {out['cells']} cells, {out['baselines']} baseline runs "
           f"({out['new_runs']} new); {len(out['notes'])} data notes (tag import_notes on the parent run)")

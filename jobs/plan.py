@@ -1,5 +1,8 @@
 """The transfer plan: what a replay will run and how it will be judged, fixed before any production cell runs.
 
+`make_plan` reads the lab study (analysis/), selects its winners by the declared rule, sizes the production seeds
+with analysis.power and fixes the method configs the lab ran; `build_plan` is that selection on analysed results.
+
 A plan is plain JSON with no timestamps, so the same lab study and replay config give the same bytes and the same
 sha256 (`plan_sha256` tag on the production study's parent run, `plan.json` artifact beside it: transfer.store
 writes, hashes and checks it). A study that has results under one plan refuses to run, or to be reported, under
@@ -11,8 +14,12 @@ from __future__ import annotations
 import copy
 import json
 
-from analysis.verdicts import RULES
-from transfer import boundary, paths
+from analysis.analyze import analyze
+from analysis.config import load_config
+from analysis.load import load_study
+from analysis.power import production_power
+from analysis.verdicts import RULES, Margins
+from transfer import boundary, paths, store
 from transfer.errors import ConfigError
 
 TESTS = ["lab gain: one-sided t of per-seed dPGR > 0 on the lab's discovery seeds (selection; alpha/2, adjusted)",
@@ -22,6 +29,33 @@ TESTS = ["lab gain: one-sided t of per-seed dPGR > 0 on the lab's discovery seed
          "survives: gain and one-sided Welch t of dPGR_prod - ratio_floor x dPGR_lab > 0 (alpha/2, adjusted)",
          "attenuated: gain and one-sided Welch t of dPGR_prod - dPGR_lab < 0 (alpha/2, adjusted)",
          "power: rate of each verdict over simulated lab-confirmation and production samples of the design's sizes"]
+
+
+def make_plan(rcfg: dict, uri: str) -> tuple[dict, object]:
+    acfg = load_config(list(rcfg["analysis"]) + [f"lab_setting={rcfg['lab_setting']}",
+                                                 f"production_setting={rcfg['setting']}"])
+    lab = load_study(rcfg["lab"], uri)
+    res = analyze(lab, acfg)
+    groups = [g for g in res["groups"] if g["setting"] == rcfg["lab_setting"]]
+    if rcfg.get("lab_dataset"):
+        groups = [g for g in groups if g["dataset"] == rcfg["lab_dataset"]]
+    if len(groups) != 1:
+        raise ConfigError(f"lab study {rcfg['lab']!r}: {len(groups)} (setting={rcfg['lab_setting']}) groups "
+                          f"{[g['dataset'] for g in groups]}; pick one with replay.lab_dataset=<dataset>")
+    g = groups[0]
+    cells = lab.cells[(lab.cells.setting == g["setting"]) & (lab.cells.dataset == g["dataset"])]
+    acfg["lab_dataset"] = g["dataset"]
+    return build_plan(rcfg, acfg, g, lab_cells(store.client(uri), cells)), lab
+
+
+def lab_cells(client, runs) -> list[dict]:
+    """Lab cells with their cell_config.json (None for imported studies, which have none)."""
+    out = []
+    for r in runs.itertuples():
+        cfg = store.read_json(client, r.run_id, store.CELL_CONFIG)
+        cfg = cfg if isinstance(cfg, dict) and "method" in cfg else None  # not a harness cell config
+        out.append({"method": r.method, "seed": int(r.seed), "config": cfg})
+    return out
 
 
 def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict]) -> dict:
@@ -95,9 +129,6 @@ def _lab_effect(g: dict, m: str) -> dict:
 def _seeds(scfg: dict, winners: dict[str, dict], g, cfg: dict) -> tuple[list[int], dict]:
     """Production seeds: enough for `power` to reach 'survives' under full transfer and 'vanishes' under none, for
     each winner (its confirmation-seed effect, the lab's per-seed SD as the production SD's guess)."""
-    from analysis.power import production_power
-    from analysis.verdicts import Margins
-
     margins, need, limits, per_method = Margins.from_config(cfg), [], [], {}
     for m, e in winners.items():
         if e["delta_pgr"] is None or e["per_seed_sd"] is None:
