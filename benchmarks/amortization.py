@@ -179,7 +179,6 @@ def main() -> None:
         if args.skip_cold:
             (home / "features").symlink_to(paths.home() / "features")
         env = {**os.environ, "TRANSFER_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'bench.db'}",
-               "MLFLOW_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1",
                "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
         common = [f"setting.data.max_pairs={args.max_pairs}", f"grid.settings=[{args.setting}]",
                   "runtime.progress=false"]

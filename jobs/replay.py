@@ -26,12 +26,12 @@ from analysis.report import build
 from jobs.plan import make_plan
 from jobs.summary import summarize
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
-from transfer import paths, store
+from transfer import env, paths, store
 from transfer.data.check import check_datasets
 from transfer.errors import TransferError
 from transfer.grid import from_plan
 from transfer.submit import maybe_submit
-from transfer.sweep import env_defaults, run_sweep
+from transfer.sweep import run_sweep
 
 
 def summary(plan: dict, sha: str) -> str:
@@ -89,7 +89,7 @@ def run(rcfg: dict) -> int:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="replay/default")
 def main(cfg: DictConfig) -> None:
-    env_defaults()
+    env.apply()
     code = run(OmegaConf.to_container(cfg.replay, resolve=True, throw_on_missing=True))
     if code:
         sys.exit(code)

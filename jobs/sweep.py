@@ -20,17 +20,17 @@ import sys
 
 from jobs.summary import summarize
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
-from transfer import paths
+from transfer import env, paths
 from transfer.data.check import check_datasets
 from transfer.errors import TransferError
 from transfer.grid import Sweep, expand
 from transfer.submit import maybe_submit
-from transfer.sweep import env_defaults, run
+from transfer.sweep import run
 
 
 def main(argv: list[str]) -> int:
     """The process exit code: 0 done, 1 some cells failed, 2 a one-line error."""
-    env_defaults()
+    env.apply()
     if {"-h", "--help"} & set(argv):
         print(__doc__)
         return 0

@@ -2,7 +2,7 @@
 
 Every import of every module is read from its source (AST), those inside functions included, so a lazy import
 cannot hide a cycle. analysis/ may read the tracking store through transfer.store, which itself imports no more of
-transfer/ than its paths and errors: a report rebuilds without the pipeline.
+transfer/ than its paths, environment defaults and errors: a report rebuilds without the pipeline.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("transfer", "analysis", "jobs")
 # what analysis/ may import from transfer/, and what that may import in turn (its whole transfer/ closure)
-STORE_CLOSURE = {"transfer", "transfer.store", "transfer.paths", "transfer.errors"}
+STORE_CLOSURE = {"transfer", "transfer.store", "transfer.paths", "transfer.errors", "transfer.env"}
 
 
 def module_name(path: Path) -> str:
@@ -88,6 +88,7 @@ def test_a_report_loads_without_the_pipeline():
     """Importing all of analysis/ loads none of torch, Ray, vLLM, Hydra or the compute modules."""
     code = ("import sys, analysis.report, analysis.load, analysis.analyze, analysis.simulate; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ray', 'vllm', 'hydra', 'transformers')"
-            " or (m.startswith('transfer.') and m not in ('transfer.store', 'transfer.paths', 'transfer.errors'))))")
+            " or (m.startswith('transfer.') and m not in ('transfer.store', 'transfer.paths', 'transfer.errors',"
+            " 'transfer.env'))))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

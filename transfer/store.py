@@ -5,7 +5,7 @@ experiment = study (artifacts beside a sqlite store), one parent run (`transfer.
 fixtures write through `StudyWriter`; analysis/ and the replay read through `find_experiment`, `runs` and
 `artifact`. No other module names an MLflow tag, artifact or query, or sets a result cap.
 
-This module imports only MLflow and `transfer.paths`: analysis/ reads the store through it without importing the
+This module imports only MLflow and `transfer.paths`/`env`/`errors`: analysis/ reads the store through it without importing the
 pipeline (tests/test_layers.py). Cells (and the methods inside them) return results and never touch the store.
 """
 
@@ -21,7 +21,7 @@ import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from transfer import paths
+from transfer import env, paths
 from transfer.errors import TransferError
 
 ROLE, STUDY, CELL, BASELINE = "transfer.role", "study", "cell", "baseline"  # the tag and its values
@@ -41,6 +41,7 @@ def uri(tracking_uri: str | None = None) -> str:
 
 
 def client(tracking_uri: str | None = None) -> MlflowClient:
+    env.apply()  # no telemetry, no progress bar per artifact read, whoever calls
     return MlflowClient(uri(tracking_uri))
 
 
@@ -108,7 +109,7 @@ class StudyWriter:
     def __init__(self, study: str, tracking_uri: str | None = None, parent_tags: dict | None = None):
         self.uri = uri(tracking_uri)
         mlflow.set_tracking_uri(self.uri)
-        self.client = MlflowClient(self.uri)
+        self.client = client(self.uri)
         self.study = study
         exp = self.client.get_experiment_by_name(study)
         # the kind makes the MLflow UI open the experiment on its runs, not on the GenAI traces page
