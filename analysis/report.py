@@ -14,7 +14,7 @@ import numpy as np
 
 from analysis import figures, tables
 from analysis.analyze import analyze
-from analysis.config import load_config
+from analysis.config import AnalysisError, load_config
 from analysis.estimates import GAP_TOO_SMALL
 from analysis.format import ci, num, pval
 from analysis.load import StudyError, load_study
@@ -240,7 +240,7 @@ def _plan(study, tracking_uri: str, plan: dict | None) -> tuple[dict | None, str
         return None, None
     sha = store.plan_sha256(plan)
     if tag and tag != sha:
-        raise ValueError(f"study {study.name!r} ran under plan {tag}, not the given plan {sha}")
+        raise AnalysisError(f"study {study.name!r} ran under plan {tag}, not the given plan {sha}")
     return plan, sha
 
 
@@ -250,7 +250,7 @@ def _plan_settings(plan: dict, sha: str, overrides: list[str] | None) -> list[st
     for o in overrides or []:
         k, _, v = o.partition("=")
         if k in fixed and v != fixed[k]:
-            raise ValueError(f"{o!r} contradicts the transfer plan {sha[:12]} ({k}={fixed[k]}); the plan decides")
+            raise AnalysisError(f"{o!r} contradicts the transfer plan {sha[:12]} ({k}={fixed[k]}); the plan decides")
     return [f"{k}={v}" for k, v in fixed.items()]
 
 
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = a.set + ([f"lab_dataset={a.lab_dataset}"] if a.lab_dataset else [])
     try:
         dest = build(a.study, a.lab, a.tracking_uri, a.out, overrides, log=not a.no_mlflow_log)
-    except (StudyError, KeyError, ValueError, FileNotFoundError) as e:
+    except (StudyError, AnalysisError, FileNotFoundError) as e:  # a bug keeps its traceback
         print(f"analysis.report: {e}", file=sys.stderr)
         return 2
     print(f"report: {dest / 'report.md'}")

@@ -22,6 +22,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from analysis.config import AnalysisError
 from analysis.report import build
 from jobs.plan import make_plan
 from jobs.summary import summarize
@@ -82,7 +83,7 @@ def replay(rcfg: dict) -> int:
 def run(rcfg: dict) -> int:
     try:
         return replay(rcfg)
-    except (TransferError, ValueError, KeyError, FileNotFoundError) as exc:
+    except (TransferError, AnalysisError, FileNotFoundError) as exc:  # a bug keeps its traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
