@@ -7,7 +7,6 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np

@@ -10,8 +10,9 @@ and prints wall times and the ratios study/warm (target <= 1.5) and cold/warm.
 Then, in this process (one torch thread, like a Ray cell task), it runs one seed's cells of every method (the
 seed's shared work computed once, as the sweep does, and counted in) and prints where a cell's time goes: the
 harness's head training (weak teacher, ceiling), method code (behind the boundary; the heads it trains shown apart),
-the rest of `run_cell`, and the driver's MLflow logging (`transfer.store.StudyWriter.log_cell`); the rest plus logging is the
-per-cell overhead. `--profile N` then runs them again under cProfile (every thread) and prints the top N entries.
+the rest of `run_cell`, and the driver's MLflow logging (`transfer.store.StudyWriter.log_cell`); the rest plus
+logging is the per-cell overhead. `--profile N` then runs them again under cProfile (every thread) and prints the
+top N entries.
 
     python benchmarks/amortization.py --max-pairs null --skip-cold          # all pairs, this home's feature cache
     python benchmarks/amortization.py --max-pairs 200 --skip-cold --seeds 3 --profile 25

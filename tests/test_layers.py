@@ -86,9 +86,9 @@ def test_the_store_imports_no_pipeline():
 
 def test_a_report_loads_without_the_pipeline():
     """Importing all of analysis/ loads none of torch, Ray, vLLM, Hydra or the compute modules."""
+    heavy = ("torch", "ray", "vllm", "hydra", "transformers")
     code = ("import sys, analysis.report, analysis.load, analysis.analyze, analysis.simulate; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ray', 'vllm', 'hydra', 'transformers')"
-            " or (m.startswith('transfer.') and m not in ('transfer.store', 'transfer.paths', 'transfer.errors',"
-            " 'transfer.env'))))")
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r} "
+            f"or (m.startswith('transfer.') and m not in {tuple(sorted(STORE_CLOSURE))!r})))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

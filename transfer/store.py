@@ -2,11 +2,12 @@
 
 experiment = study (artifacts beside a sqlite store), one parent run (`transfer.role=study`), one child run per cell
 (`cell`) or per imported baseline seed (`baseline`). The sweep driver, the replay, the AAR import and the test
-fixtures write through `StudyWriter`; analysis/ and the replay read through `find_experiment`, `runs` and
-`artifact`. No other module names an MLflow tag, artifact or query, or sets a result cap.
+fixtures write through `StudyWriter`; analysis/ and the replay read through `find_experiment`, `runs` (every page,
+no cap) and `artifact`. Roles, artifact names, queries, the artifact location and the plan's tag and bytes live
+here only; the callers supply their own tags and metrics (a cell's in transfer.sweep.cell_tags).
 
-This module imports only MLflow and `transfer.paths`/`env`/`errors`: analysis/ reads the store through it without importing the
-pipeline (tests/test_layers.py). Cells (and the methods inside them) return results and never touch the store.
+This module imports only MLflow and `transfer.paths`/`env`/`errors`: analysis/ reads the store through it without
+importing the pipeline (tests/test_layers.py). Cells (and the methods inside them) never touch the store.
 """
 
 from __future__ import annotations

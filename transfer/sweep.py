@@ -118,4 +118,3 @@ def main(overrides: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return run(sweep)
-

@@ -61,7 +61,8 @@ def test_prompt_mode_student_demonstrations_never_carry_gold(monkeypatch):
 
     n_tu, n_test = 10, 4
     gold_tu = np.array([True, False] * (n_tu // 2))
-    pairs = PairSet("t", tuple(Pair(f"t:{i}", f"q{i}", f"g{i}", f"good{i}", f"bad{i}", "s") for i in range(n_tu + n_test)))
+    pairs = PairSet("t", tuple(Pair(f"t:{i}", f"q{i}", f"g{i}", f"good{i}", f"bad{i}", "s")
+                               for i in range(n_tu + n_test)))
     tu = Split("train_unlabel", np.arange(n_tu), gold_tu)
     test = Split("test", np.arange(n_tu, n_tu + n_test), np.array([True, False] * (n_test // 2)))
     weak = np.where(gold_tu, 0.1, 0.9)  # the teacher is wrong on every pair

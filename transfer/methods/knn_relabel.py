@@ -3,8 +3,9 @@
 
 Neighbours are the other pairs, each in the A/B order closer to the pair: f(A) − f(B) with its label, or the mirror
 −(f(A) − f(B)) with the mirrored label 1 − p, so a neighbourhood cannot be lopsided by the random A/B order.
-Nearness is |cosine| on per-dimension scaled inputs; a pair is never its own neighbour in either order. A pair whose own hard weak label loses to the neighbours'
-mean label by more than `margin` is relabelled to the neighbours' vote (`action: relabel`) or dropped (`drop`).
+Nearness is |cosine| on per-dimension scaled inputs; a pair is never its own neighbour in either order. A pair
+whose own hard weak label loses to the neighbours' mean label by more than `margin` is relabelled to the neighbours'
+vote (`action: relabel`) or dropped (`drop`).
 """
 
 from __future__ import annotations
