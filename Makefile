@@ -13,12 +13,9 @@ STAMP   := $(VENV)/.installed
 
 # targets run as in an activated venv (a Ray head started from here gives Ray Jobs this `python`)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export MLFLOW_DISABLE_TELEMETRY ?= true
-export HF_HUB_OFFLINE ?= 1
-export TOKENIZERS_PARALLELISM ?= false
-export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER ?= 0
-export RAY_AUTH_MODE ?= disabled
-export RAY_USAGE_STATS_ENABLED ?= 0
+# safe defaults for what the targets start (Ray on 127.0.0.1 only, no telemetry, offline hub): the one list is
+# transfer/env.py (standard library only, so it runs before any install); a value already set wins
+$(foreach kv,$(if $(wildcard transfer/env.py),$(shell python3 transfer/env.py)),$(eval export $(subst =, ?= ,$(kv))))
 
 .PHONY: help venv assets demo test test-fast test-all sweep mlflow-ui bench clean-cache
 

@@ -10,21 +10,17 @@ examples:  per-example test correctness: setting, dataset, seed, row (weak | cei
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass, field
 
 import pandas as pd
-from mlflow.tracking import MlflowClient
 
-ROLE = "transfer.role"
+from transfer import store  # the store's reader: MLflow names, paginated queries (imports no pipeline code)
+from transfer.store import StudyError  # noqa: F401  (re-exported: a study that cannot be analysed as stored)
+
 REQUIRED_TAGS = ("setting", "method", "seed", "dataset")
 REQUIRED_METRICS = ("weak_acc", "ceiling_acc", "w2s_acc")
 KEY = ["setting", "dataset", "seed"]
-
-
-class StudyError(ValueError):
-    """A study cannot be analysed as stored; the message names what to fix."""
 
 
 @dataclass
@@ -37,30 +33,6 @@ class Study:
     examples: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     tags: dict = field(default_factory=dict)
-
-
-def _client(tracking_uri: str | None) -> MlflowClient:
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per cell otherwise
-    if tracking_uri is None:
-        from transfer.paths import default_tracking_uri  # light: paths only
-
-        tracking_uri = default_tracking_uri()
-    return MlflowClient(tracking_uri)
-
-
-def _experiment(client: MlflowClient, name: str):
-    exp = client.get_experiment_by_name(name)
-    if exp is None:
-        names = sorted(e.name for e in client.search_experiments() if e.name != "Default")
-        raise StudyError(f"no study (MLflow experiment) named {name!r} in {client.tracking_uri}; "
-                         f"available: {', '.join(names) or 'none'}")
-    return exp
-
-
-def _runs(client, exp_id: str, role: str) -> list:
-    return client.search_runs([exp_id], f"tags.`{ROLE}` = '{role}' and attributes.status = 'FINISHED'",
-                              max_results=50000)
 
 
 def _cell_row(run) -> dict:
@@ -78,10 +50,9 @@ def _cell_row(run) -> dict:
 
 
 def _predictions(client, run_id: str, tmp: str) -> pd.DataFrame | None:
-    names = {a.path for a in client.list_artifacts(run_id)}
-    if "predictions.parquet" not in names:
+    path = store.artifact(client, run_id, store.PREDICTIONS, tmp)
+    if path is None:
         return None
-    path = client.download_artifacts(run_id, "predictions.parquet", tmp)
     df = pd.read_parquet(path, columns=["example_id", "split", "role", "correct"])
     return df[df["split"] == "test"]
 
@@ -111,7 +82,7 @@ def _examples(client, cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def _baselines(client, exp_id: str, cells: pd.DataFrame) -> pd.DataFrame:
-    runs = _runs(client, exp_id, "baseline")
+    runs = store.runs(client, exp_id, store.BASELINE, "FINISHED")
     if not runs:  # the study's own cells carry their seed's teacher and ceiling
         return cells.groupby(KEY, as_index=False)[["weak_acc", "ceiling_acc", "n_test"]].mean()
     rows = []
@@ -127,18 +98,16 @@ def _baselines(client, exp_id: str, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_study(name: str, tracking_uri: str | None = None, with_examples: bool = True) -> Study:
-    client = _client(tracking_uri)
-    exp = _experiment(client, name)
-    runs = _runs(client, exp.experiment_id, "cell")
+    client = store.client(tracking_uri)
+    exp = store.find_experiment(client, name)
+    runs = store.runs(client, exp.experiment_id, store.CELL, "FINISHED")
     if not runs:
-        raise StudyError(f"study {name!r} has no FINISHED cell runs (tag {ROLE}=cell); run the sweep first")
+        raise StudyError(f"study {name!r} has no FINISHED cell runs (tag {store.ROLE}=cell); run the sweep first")
     cells = pd.DataFrame([_cell_row(r) for r in runs]).sort_values(["setting", "dataset", "method", "seed"])
     dup = cells.duplicated(["setting", "dataset", "method", "seed"], keep="last")
     notes = [f"{int(dup.sum())} duplicate cells (same setting/dataset/method/seed) ignored; newest kept"] if dup.any() else []
     cells = cells[~dup].reset_index(drop=True)
-    parents = _runs(client, exp.experiment_id, "study") or client.search_runs(
-        [exp.experiment_id], f"tags.`{ROLE}` = 'study'", max_results=1)
-    parent = parents[0] if parents else None
+    parent = store.parent_run(client, exp.experiment_id)
     examples, ex_notes = _examples(client, cells) if with_examples else (pd.DataFrame(), [])
     if len(examples):  # fill n_test where the metric is missing
         n = examples[examples["row"] == "weak"].groupby(KEY).size().rename("n_ex").reset_index()
@@ -161,8 +130,7 @@ def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> list[str]:
     absent = sorted(set(declared) - set(cells["method"]))
     if absent:
         notes.append(f"declared in the study but without any finished cell (not in any table): {', '.join(absent)}")
-    failed = client.search_runs([exp_id], f"tags.`{ROLE}` = 'cell' and attributes.status = 'FAILED'",
-                                max_results=50000)
+    failed = store.runs(client, exp_id, store.CELL, "FAILED")
     done = set(zip(cells["setting"], cells["method"], cells["seed"].astype(str)))
     for run in failed:
         t = run.data.tags

@@ -7,18 +7,18 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from analysis import figures, tables
 from analysis.analyze import analyze
-from analysis.config import load_config
+from analysis.config import AnalysisError, load_config
 from analysis.estimates import GAP_TOO_SMALL
 from analysis.format import ci, num, pval
 from analysis.load import StudyError, load_study
 from analysis.verdicts import VERDICT_MEANINGS
+from transfer import store  # the store's reader and the parent run's annotations (imports no pipeline code)
 
 # measured by benchmarks/ci_coverage.py; docs/analysis.md has the table
 COVERAGE_NOTE = ("95% t intervals of ΔPGR covered 0.935-0.958, of PGR 0.950-0.978, at 5 and 10 seeds, with and "
@@ -164,46 +164,34 @@ def log_to_mlflow(res: dict, study, out: Path) -> str | None:
     """Verdict table (+ report and results) on the study's parent run, visible next to its cells in the UI."""
     if study.parent_run_id is None:
         return "no parent run (tag transfer.role=study): verdicts not logged to MLflow"
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(res["tracking_uri"])
     rows = [{"dataset": c["prod_dataset"], "method": c["method"], "lab_verdict": c["lab_verdict"],
              "verdict": c["verdict"], "lab_delta_pgr": c["lab_effect"]["mean"],
              "prod_delta_pgr": c["prod_delta"]["estimate"],
              **{f"p_{k}_adj": (c["tests"].get(k) or {}).get("p_adj") for k in ("gain", "keep", "drop", "vanish")},
              **{f"power_{v}": c["power"][v]["achieved"] for v in ("survives", "attenuated", "vanishes")},
              "reason": c["reason"]} for c in res["comparisons"]]
-    mlflow.set_tracking_uri(res["tracking_uri"])
+    tags = {store.NOTE: _note(res)}  # the run's description in the UI
     if rows:
-        mlflow.log_table(_jsonable({k: [r[k] for r in rows] for k in rows[0]}), "analysis/verdicts.json",
-                         run_id=study.parent_run_id)
-        client.set_tag(study.parent_run_id, "analysis.verdicts",
-                       ", ".join(f"{r['method']}={r['verdict']}" for r in rows)[:5000])
+        tags["analysis.verdicts"] = ", ".join(f"{r['method']}={r['verdict']}" for r in rows)
     lab = {f"{g['setting']}/{g['dataset']}/{m}": v["verdict"] for g in res["groups"]
            for m, v in g.get("lab_verdicts", {}).items()}
     if lab:
-        client.set_tag(study.parent_run_id, "analysis.lab_verdicts", ", ".join(f"{k}={v}" for k, v in lab.items())[:5000])
-    client.log_batch(study.parent_run_id, metrics=_summary_metrics(res))
-    client.set_tag(study.parent_run_id, "mlflow.note.content", _note(res))  # the run's description in the UI
-    for f in ("report.md", "results.json"):
-        client.log_artifact(study.parent_run_id, str(out / f), "analysis")
+        tags["analysis.lab_verdicts"] = ", ".join(f"{k}={v}" for k, v in lab.items())
+    store.annotate(store.client(res["tracking_uri"]), study.parent_run_id, tags, _summary_metrics(res),
+                   [out / "report.md", out / "results.json"], "analysis",
+                   {"analysis/verdicts.json": _jsonable({k: [r[k] for r in rows] for k in rows[0]})} if rows else {})
     return None
 
 
-def _summary_metrics(res: dict) -> list:
+def _summary_metrics(res: dict) -> dict[str, float]:
     """Per (setting, dataset, method): study-level PGR and ΔPGR as parent-run metrics (`summary.<...>`), so the
     parent run's chart and compare views show the study's result, not bookkeeping counts."""
-    import time
-
-    from mlflow.entities import Metric
-
-    now, out = int(time.time() * 1000), []
+    out = {}
     for g in res["groups"]:
         for m in g["methods"]:
             for name, est in (("pgr", g["pgr"][m]["estimate"]), ("delta_pgr", (g["delta"].get(m) or {}).get("estimate"))):
                 if est is not None and math.isfinite(est):
-                    out.append(Metric(f"summary.{g['setting']}.{g['dataset']}.{m}.{name}", float(est), now, 0))
+                    out[f"summary.{g['setting']}.{g['dataset']}.{m}.{name}"] = float(est)
     return out
 
 
@@ -219,10 +207,7 @@ def _note(res: dict) -> str:
 def build(study_name: str, lab: str | None = None, tracking_uri: str | None = None, out: str = "reports",
           overrides: list[str] | None = None, log: bool = True, plan: dict | None = None) -> Path:
     """A study with a transfer plan (tag plan_sha256, docs/replay.md) is analysed with the plan's settings only."""
-    if tracking_uri is None:
-        from transfer.paths import default_tracking_uri
-
-        tracking_uri = default_tracking_uri()
+    tracking_uri = store.uri(tracking_uri)
     study = load_study(study_name, tracking_uri)
     plan, sha = _plan(study, tracking_uri, plan)
     cfg = load_config(overrides if plan is None else _plan_settings(plan, sha, overrides))
@@ -247,18 +232,14 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
 
 def _plan(study, tracking_uri: str, plan: dict | None) -> tuple[dict | None, str | None]:
     """The plan given, else the one stored on the study's parent run; its hash must match the study's tag."""
-    from transfer import plan as plans
-
-    tag = study.tags.get(plans.PLAN_TAG)
+    tag = study.tags.get(store.PLAN_TAG)
     if plan is None and tag and study.parent_run_id:
-        from mlflow.tracking import MlflowClient
-
-        plan = plans.stored(MlflowClient(tracking_uri), study.parent_run_id)
+        plan = store.stored_plan(store.client(tracking_uri), study.parent_run_id)
     if plan is None:
         return None, None
-    sha = plans.sha256(plan)
+    sha = store.plan_sha256(plan)
     if tag and tag != sha:
-        raise ValueError(f"study {study.name!r} ran under plan {tag}, not the given plan {sha}")
+        raise AnalysisError(f"study {study.name!r} ran under plan {tag}, not the given plan {sha}")
     return plan, sha
 
 
@@ -268,7 +249,7 @@ def _plan_settings(plan: dict, sha: str, overrides: list[str] | None) -> list[st
     for o in overrides or []:
         k, _, v = o.partition("=")
         if k in fixed and v != fixed[k]:
-            raise ValueError(f"{o!r} contradicts the transfer plan {sha[:12]} ({k}={fixed[k]}); the plan decides")
+            raise AnalysisError(f"{o!r} contradicts the transfer plan {sha[:12]} ({k}={fixed[k]}); the plan decides")
     return [f"{k}={v}" for k, v in fixed.items()]
 
 
@@ -286,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = a.set + ([f"lab_dataset={a.lab_dataset}"] if a.lab_dataset else [])
     try:
         dest = build(a.study, a.lab, a.tracking_uri, a.out, overrides, log=not a.no_mlflow_log)
-    except (StudyError, KeyError, ValueError, FileNotFoundError) as e:
+    except (StudyError, AnalysisError, FileNotFoundError) as e:  # a bug keeps its traceback
         print(f"analysis.report: {e}", file=sys.stderr)
         return 2
     print(f"report: {dest / 'report.md'}")

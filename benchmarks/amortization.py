@@ -9,9 +9,10 @@ and prints wall times and the ratios study/warm (target <= 1.5) and cold/warm.
 
 Then, in this process (one torch thread, like a Ray cell task), it runs one seed's cells of every method (the
 seed's shared work computed once, as the sweep does, and counted in) and prints where a cell's time goes: the
-harness's head training (weak teacher, ceiling), method code (in its own process, transfer/sandbox; the heads it trains shown apart),
-the rest of `run_cell`, and the driver's MLflow logging (`StudyTracker.log_cell`); the rest plus logging is the
-per-cell overhead. `--profile N` then runs them again under cProfile (every thread) and prints the top N entries.
+harness's head training (weak teacher, ceiling), method code (in its own process, transfer/sandbox), the rest of
+`run_cell`, and the driver's MLflow logging (`transfer.store.StudyWriter.log_cell`); the rest plus logging is the
+per-cell overhead; then what the method process itself adds. `--profile N` then runs them again under cProfile
+(every thread) and prints the top N entries.
 
     python benchmarks/amortization.py --max-pairs null --skip-cold          # all pairs, this home's feature cache
     python benchmarks/amortization.py --max-pairs 200 --skip-cold --seeds 3 --profile 25
@@ -59,7 +60,10 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
     from transfer.grid import expand
     from transfer.methods import load_method
     from transfer.sweep import cell_tags
-    from transfer.tracking import StudyTracker
+    try:
+        from transfer.store import StudyWriter as StudyTracker
+    except ImportError:  # before the store module, the tracker had its own module
+        from transfer.tracking import StudyTracker
 
     torch.set_num_threads(1)
     sweep = expand([*overrides, f"grid.methods=[{','.join(methods)}]", "grid.seeds=[0]", "study=breakdown"])
@@ -219,7 +223,6 @@ def main() -> None:
         if args.skip_cold:
             (home / "features").symlink_to(paths.home() / "features")
         env = {**os.environ, "TRANSFER_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'bench.db'}",
-               "MLFLOW_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1",
                "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
         common = [f"setting.data.max_pairs={args.max_pairs}", f"grid.settings=[{args.setting}]",
                   "runtime.progress=false"]

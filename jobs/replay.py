@@ -3,24 +3,95 @@
     python -m jobs.replay replay.lab=demo replay.setting=production
     python -m jobs.replay replay.lab=aar replay.lab_dataset=chat replay.setting=production
 With RAY_ADDRESS set, the command submits itself as a Ray Job (transfer/submit.py) and streams its logs.
+
+1. Read the lab study (analysis/) and select winners by the declared rule; write the transfer plan (jobs/plan.py).
+2. Attach the plan to the production study's parent run (transfer.store; refused if results exist under another
+   plan).
+3. Build the production cells from the plan (transfer.grid.from_plan: its exact method configs, the lab's head and
+   splits) and run them through transfer.sweep (finished cells are skipped: a rerun runs nothing new).
+4. Build the report (analysis.report) with the plan's tests, alpha and SESOI; it shows the plan's sha256.
 """
 
+from __future__ import annotations
+
+import json
+import os
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from analysis.config import AnalysisError
+from analysis.report import build
+from jobs.plan import make_plan
+from jobs.summary import summarize
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
+from transfer import env, paths, store
+from transfer.data.check import check_datasets
+from transfer.errors import TransferError
+from transfer.grid import from_plan
 from transfer.submit import maybe_submit
-from transfer.sweep import env_defaults
+from transfer.sweep import run_sweep
+
+
+def summary(plan: dict, sha: str) -> str:
+    lines = [f"[replay] plan {sha} (lab {plan['lab_study']} / {plan['lab_dataset']} -> {plan['production_setting']})"]
+    for m in plan["methods"]:
+        lab = m["lab"] or {}
+        eff = f"{lab['verdict']}; confirmation-seed dPGR {lab['delta_pgr']:+.3f}" \
+            if lab.get("delta_pgr") is not None else "lab dPGR undefined" if m["lab"] else ""
+        lines.append(f"[replay]   {m['name']:<16} {m['role']:<24} {eff}")
+    a = plan["analysis"]
+    lines.append(f"[replay]   seeds {plan['seeds']} ({plan['power']['why']}); alpha {a['alpha']}, SESOI "
+                 f"{a['sesoi']}, ratio floor {a['ratio_floor']}, {a['correction']}")
+    lines += [f"[replay]   note: {n}" for n in plan["notes"]]
+    return "\n".join(lines)
+
+
+def replay(rcfg: dict) -> int:
+    """rcfg: the `replay` section of conf/replay/default.yaml, resolved. Returns a process exit code."""
+    rcfg = {**rcfg, "study": rcfg.get("study") or f"{rcfg['lab']}-replay-{rcfg['setting']}"}
+    uri = rcfg.get("tracking_uri") or paths.default_tracking_uri()
+    plan, lab = make_plan(rcfg, uri)
+    if "stop" in plan:
+        print(f"[replay] stopped: {plan['stop']} (replay.select.if_none=stop)", flush=True)
+        return 3
+    sha = store.plan_sha256(plan)
+    print(summary(plan, sha), flush=True)
+    sweep = from_plan(plan, rcfg["study"], uri, rcfg.get("runtime", []))  # the plan's exact configs, validated here
+    check_datasets(sweep.cells)  # bad data: one line before the tracker, Ray or a vLLM server start
+    retry = (f"make replay LAB={rcfg['lab']} SETTING={rcfg['setting']} REPLAY_ARGS='replay.study=<new name>'")
+    store.StudyWriter(rcfg["study"], uri).register_plan(plan, retry)
+    sweep.base["runtime"]["plan_sha256"] = sha
+    failures = run_sweep(sweep)
+    print(summarize(rcfg["study"], uri), flush=True)
+    if failures:  # a method that fails on some seed (e.g. too few confident labels) must not hide the others
+        print(f"[replay] {failures} cells failed (above): the report covers the finished cells and shows each "
+              f"method's seed count; rerunning the same command retries only the failed ones", flush=True)
+    out = Path(rcfg["report_dir"])
+    if not out.is_absolute() and os.environ.get("TRANSFER_SUBMIT_CWD"):  # inside a Ray Job: the submitter's folder
+        out = Path(os.environ["TRANSFER_SUBMIT_CWD"]) / out
+    dest = build(rcfg["study"], lab=rcfg["lab"], tracking_uri=uri, out=str(out), plan=plan)
+    res = json.loads((dest / "results.json").read_text())
+    for c in res["comparisons"]:
+        print(f"[replay] verdict {c['method']:<16} {c['verdict']:<12} {c['reason']}", flush=True)
+    print(f"[replay] report: {dest / 'report.md'} (plan {sha})", flush=True)
+    return 1 if failures else 0
+
+
+def run(rcfg: dict) -> int:
+    try:
+        return replay(rcfg)
+    except (TransferError, AnalysisError, FileNotFoundError) as exc:  # a bug keeps its traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="replay/default")
 def main(cfg: DictConfig) -> None:
-    env_defaults()
-    from transfer.replay import main as replay_main
-
-    code = replay_main(OmegaConf.to_container(cfg.replay, resolve=True, throw_on_missing=True))
+    env.apply()
+    code = run(OmegaConf.to_container(cfg.replay, resolve=True, throw_on_missing=True))
     if code:
         sys.exit(code)
 

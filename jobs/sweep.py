@@ -1,4 +1,5 @@
-"""Ray job entry point: read the sweep's Hydra overrides once (transfer.grid), run its cells, print the table.
+"""Ray job entry point: read the sweep's Hydra overrides once (transfer.grid), run its cells, print the table
+(jobs/summary.py).
 
     python -m jobs.sweep experiment=demo
     python -m jobs.sweep study=mine grid.methods=[vanilla,logconf] grid.seeds=[0,1,2] setting.data.max_pairs=600
@@ -17,17 +18,19 @@ lab verdicts need for the target power (jobs/power_seeds.py), up to `max`, then 
 import logging
 import sys
 
+from jobs.summary import summarize
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
+from transfer import env, paths
 from transfer.data.check import check_datasets
 from transfer.errors import TransferError
 from transfer.grid import Sweep, expand
 from transfer.submit import maybe_submit
-from transfer.sweep import env_defaults, run
+from transfer.sweep import run
 
 
 def main(argv: list[str]) -> int:
     """The process exit code: 0 done, 1 some cells failed, 2 a one-line error."""
-    env_defaults()
+    env.apply()
     if {"-h", "--help"} & set(argv):
         print(__doc__)
         return 0
@@ -45,9 +48,15 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,  # what @hydra.main's job logging showed
                         format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     code = run(sweep)
+    if code != 2:
+        print(summarize(sweep.base["study"], _uri(sweep)), flush=True)
     if sweep.base["grid"].get("power_seeds") and code != 2:
         code = _power_seeds(sweep) or code
     return code
+
+
+def _uri(sweep: Sweep) -> str:
+    return sweep.base["runtime"]["tracking_uri"] or paths.default_tracking_uri()
 
 
 def _overrides(argv: list[str]) -> list[str]:
@@ -63,10 +72,9 @@ def _overrides(argv: list[str]) -> list[str]:
 
 def _power_seeds(sweep: Sweep) -> int:
     from jobs.power_seeds import lab_verdict_lines, seeds_needed
-    from transfer import paths
 
     study, grid = sweep.base["study"], sweep.base["grid"]
-    uri = sweep.base["runtime"]["tracking_uri"] or paths.default_tracking_uri()
+    uri = _uri(sweep)
     count, lines = seeds_needed(study, uri, grid)
     print("\n".join(["[power] seeds from the pilot's per-seed SD (grid.power_seeds):", *[f"[power]   {x}" for x in lines]]),
           flush=True)
@@ -74,6 +82,7 @@ def _power_seeds(sweep: Sweep) -> int:
     if count > len(grid["seeds"]):
         first = min(grid["seeds"])
         code = run(sweep.with_seeds(sorted(set(grid["seeds"]) | set(range(first, first + count)))[:count]))
+        print(summarize(study, uri), flush=True)
     print("\n".join(["[power] lab verdicts (make report STUDY=" + study + " for the full report):",
                      *[f"[power]   {x}" for x in lab_verdict_lines(study, uri)]]), flush=True)
     return code

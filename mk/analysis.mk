@@ -10,7 +10,7 @@ report: report-usage $(STAMP) ## statistics + paper-ready report: make report ST
 	$(PY) -m analysis.report --study "$(STUDY)" $(if $(LAB),--lab "$(LAB)") $(REPORT_ARGS)
 
 import-aar: $(STAMP) ## import the AAR per-seed results as lab study `aar`: make import-aar AAR=../shared/data/aar/cache_results.tar.gz
-	$(PY) -m analysis.import_aar "$(AAR)" --study aar
+	$(PY) -m jobs.import_aar "$(AAR)" --study aar
 
 ci-coverage: $(STAMP) ## coverage of the report's 95% CIs on simulated studies with known truth (~5 min)
 	$(PY) benchmarks/ci_coverage.py $(ARGS)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
+from transfer import env
 
-for key, value in {"HF_HUB_OFFLINE": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "TOKENIZERS_PARALLELISM": "false",
-                   "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
-                   "RAY_USAGE_STATS_ENABLED": "0"}.items():
-    os.environ.setdefault(key, value)
+env.apply()  # before anything below imports Ray, MLflow or transformers
 
 import pytest  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402

@@ -13,7 +13,8 @@ from transfer.errors import ConfigError
 from transfer.grid import expand, from_plan
 
 # config_hash values of the code before transfer.grid (per-cell Hydra composes, plan.apply's patch-and-rehash),
-# with TRANSFER_DATA=/fixed/data (the data path is part of a cell's config): finished cells must still match
+# with TRANSFER_DATA=/fixed/data (the data path is part of a cell's config), when the hash still included the models'
+# descriptive `params_m` (`legacy_hash`): the grid composes exactly the configs it did; params_m alone changed the hash
 OLD_DEFAULT = {("lab", "vanilla", 0): "7fbb26718e9236bdae310eedd00249eaa223bd15c3d6e10ba5f8ddce403a45cc",
                ("lab", "confident_only", 0): "97f0a09befd34e9661d4db035edefa280bd42d8bf069e71d0e06d1d38c5b5779"}
 MIXED = ["grid.settings=[lab,production]", "grid.methods=[vanilla,logconf,ccs]", "grid.seeds=[0,3]",
@@ -43,15 +44,30 @@ def fixed_data(monkeypatch):
     monkeypatch.setenv("TRANSFER_DATA", "/fixed/data")
 
 
+@pytest.fixture
+def legacy_hash(monkeypatch):
+    """config_hash as it was before params_m left it."""
+    import transfer.config
+
+    monkeypatch.setattr(transfer.config, "NON_SEMANTIC_MODEL_KEYS", ())
+
+
 def keys(sweep):
     return [(c.setting, c.method, c.seed) for c in sweep.cells]
 
 
-def test_config_hash_of_existing_cells_is_unchanged(fixed_data):
+def test_config_hash_of_existing_cells_is_unchanged(fixed_data, legacy_hash):
     default = {(c.setting, c.method, c.seed): c.config_hash for c in expand([]).cells}
     assert len(default) == 15 and all(default[k] == v for k, v in OLD_DEFAULT.items())
     mixed = {(c.setting, c.method, c.seed): c.config_hash for c in expand(MIXED).cells}
     assert len(mixed) == 12 and all(mixed[k] == v for k, v in OLD_MIXED.items())
+
+
+def test_a_models_parameter_count_is_not_part_of_a_cells_identity(fixed_data):
+    hashes = [c.config_hash for c in expand(["grid.seeds=[0]"]).cells]
+    assert hashes == [c.config_hash for c in expand(["grid.seeds=[0]", "setting.strong.params_m=1"]).cells]
+    assert hashes != [c.config_hash for c in expand(["grid.seeds=[0]", "setting.strong.layer=19"]).cells]
+    assert hashes[0] == "816facfc2a9f300319baaabf1c07a608bcdb6308e2145482b8264b7faaa65b23"  # (lab, vanilla, 0)
 
 
 def test_method_setting_seed_overrides_set_the_grid():
@@ -138,7 +154,7 @@ def test_power_seeds_reruns_the_same_grid_with_more_seeds(monkeypatch, capsys):
     assert "[power] lab verdicts (make report STUDY=p for the full report):\n[power]   logconf inconclusive" in out
 
 
-def test_replay_cells_come_from_the_plan_with_the_old_hashes(fixed_data):
+def test_replay_cells_come_from_the_plan_with_the_old_hashes(fixed_data, legacy_hash):
     sweep = from_plan(copy.deepcopy(PLAN), "sim-replay", "sqlite:///x.db", ["runtime.progress=false"])
     assert keys(sweep) == [("production", m, s) for m in ("vanilla", "logconf") for s in (0, 1, 2)]
     hashes = {(c.method, c.seed): c.config_hash for c in sweep.cells}

@@ -17,8 +17,8 @@ from transfer.lease import OWNER
 DRIVER = """
 import sys, time
 from transfer.lease import StudyLease
-from transfer.tracking import StudyTracker
-t = StudyTracker("leased", sys.argv[1])
+from transfer.store import StudyWriter
+t = StudyWriter("leased", sys.argv[1])
 with StudyLease(t.client, t.parent_id, "leased", wait=sys.argv[2] == "wait", stale_s=60):
     print("HOLDING", flush=True)
     time.sleep(float(sys.argv[3]))

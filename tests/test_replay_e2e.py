@@ -10,8 +10,8 @@ from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from transfer import paths, plan as plans
-from transfer.replay import main as replay_main
+from transfer import paths, store
+from jobs.replay import run as replay_main
 from transfer.sweep import main as sweep_main
 
 pytestmark = pytest.mark.slow
@@ -33,9 +33,9 @@ def test_replay_plan_sweep_report_rerun_and_changed_plan(tmp_path, monkeypatch, 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("tinylab-replay")
     parent = client.search_runs([exp.experiment_id], "tags.`transfer.role` = 'study'")[0]
-    sha = parent.data.tags[plans.PLAN_TAG]
-    plan = plans.stored(client, parent.info.run_id)
-    assert plans.sha256(plan) == sha and f"plan {sha}" in out
+    sha = parent.data.tags[store.PLAN_TAG]
+    plan = store.stored_plan(client, parent.info.run_id)
+    assert store.plan_sha256(plan) == sha and f"plan {sha}" in out
     assert plan["overrides"] == ["~setting.ood", "setting.data.max_pairs=40"]  # the lab's data subset
     assert plan["harness"]["head"]["epochs"] == 10 and plan["seeds"] == [0, 1, 2]
     cells = client.search_runs([exp.experiment_id], "tags.`transfer.role` = 'cell'")

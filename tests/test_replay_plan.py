@@ -4,6 +4,7 @@ from the power analysis, determinism of the hash, refusal under a changed plan, 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +14,11 @@ from omegaconf import OmegaConf
 from analysis.report import build
 from analysis.simulate import simulate
 from tests.analysis.conftest import write_study
-from transfer import paths, plan as plans
-from transfer.errors import BoundaryError, ConfigError
-from transfer.replay import make_plan
+from jobs import plan as plans
+from transfer import paths, store
+from transfer.errors import BoundaryError
+from transfer.store import StudyError
+from jobs.plan import make_plan
 
 TRUTH = {"lab": {"pgr": {"vanilla": 0.2, "logconf": 0.5, "confident_only": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
 PROD = {"production": {"pgr": {"vanilla": 0.2, "logconf": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
@@ -49,7 +52,7 @@ def test_winners_by_holm_topk_with_exact_configs_and_powered_seeds(uri):
     assert plan["analysis"]["alpha"] == 0.05 and plan["analysis"]["sesoi"] == 0.1
     assert plan["analysis"]["ratio_floor"] == 0.5 and "ratio_floor" in plan["rules"]  # margins are hashed
     assert set(plan["power"]["per_method"]) == {"logconf"}  # production seeds each winner needs
-    assert plans.sha256(plan) == plans.sha256(make_plan(rcfg(), uri)[0])  # deterministic: no timestamps
+    assert store.plan_sha256(plan) == store.plan_sha256(make_plan(rcfg(), uri)[0])  # deterministic: no timestamps
 
 
 def test_seed_cap_and_explicit_rule_and_no_winner(uri):
@@ -77,25 +80,24 @@ def test_changed_plan_is_refused_once_results_exist_and_report_uses_the_plan(uri
     client = MlflowClient(uri)
     cells, ex = simulate(PROD, seeds=plan["seeds"], n_test=500, rng=np.random.default_rng(4))
     parent = write_study(uri, "simlab-replay", cells, ex, with_predictions=False)
-    exp = client.get_experiment_by_name("simlab-replay").experiment_id
-    client.set_tag(parent, plans.PLAN_TAG, "0" * 64)  # results exist under some other plan
-    with pytest.raises(ConfigError, match="has results under plan 0000.* but this plan is .*start a new study"):
-        plans.register(client, exp, parent, "simlab-replay", plan, "make replay ... replay.study=<new>")
-    client.set_tag(parent, plans.PLAN_TAG, "")
-    client.delete_tag(parent, plans.PLAN_TAG)
-    with pytest.raises(ConfigError, match=r"under plan \(none\)"):  # results that no plan declared
-        plans.register(client, exp, parent, "simlab-replay", plan, "retry")
+    writer = store.StudyWriter("simlab-replay", uri)
+    assert writer.parent_id == parent
+    client.set_tag(parent, store.PLAN_TAG, "0" * 64)  # results exist under some other plan
+    with pytest.raises(StudyError, match="has results under plan 0000.* but this plan is .*start a new study"):
+        writer.register_plan(plan, "make replay ... replay.study=<new>")
+    client.delete_tag(parent, store.PLAN_TAG)
+    with pytest.raises(StudyError, match=r"under plan \(none\)"):  # results that no plan declared
+        writer.register_plan(plan, "retry")
     # the plan is registered when the study is fresh; here: attach it directly, then report
-    sha = plans.sha256(plan)
-    client.set_tag(parent, plans.PLAN_TAG, sha)
-    import tempfile, pathlib
-    with tempfile.TemporaryDirectory() as tmp:
-        (pathlib.Path(tmp) / plans.PLAN_FILE).write_text(plans.dumps(plan))
-        client.log_artifact(parent, str(pathlib.Path(tmp) / plans.PLAN_FILE))
-    assert plans.register(client, exp, parent, "simlab-replay", plan, "retry") == sha  # same plan: fine
-    with pytest.raises(ConfigError, match="runs under plan"):
-        plans.check_sweep(client, parent, None, "simlab-replay")
-    out = build("simlab-replay", tracking_uri=uri, out=str(pathlib.Path(uri[10:]).parent / "reports"), log=False)
+    sha = store.plan_sha256(plan)
+    client.set_tag(parent, store.PLAN_TAG, sha)
+    writer.log_files(parent, {store.PLAN_FILE: store.plan_dumps(plan)})
+    assert writer.register_plan(plan, "retry") == sha  # same plan: fine
+    assert store.stored_plan(client, parent) == plan
+    with pytest.raises(StudyError, match="runs under plan"):
+        writer.check_plan(None)
+    writer.check_plan(sha)  # a replay's own sweep: fine
+    out = build("simlab-replay", tracking_uri=uri, out=str(Path(uri[10:]).parent / "reports"), log=False)
     res = json.loads((out / "results.json").read_text())
     assert res["plan"]["sha256"] == sha and res["lab_study"] == "simlab"  # the lab comes from the stored plan
     assert res["config"]["bootstrap"] == 300 and sha in (out / "report.md").read_text()

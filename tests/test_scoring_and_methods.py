@@ -115,3 +115,15 @@ def test_unknown_method_impl_is_a_config_error():
         load_method({"name": "nope", "impl": "transfer.methods.nope:Nope"})
     with pytest.raises(ConfigError, match="is not a transfer.methods.Method subclass"):
         load_method({"name": "x", "impl": "transfer.heads:train_head"})
+
+
+def test_impl_without_a_class_takes_the_modules_own_method_never_the_abstract_base():
+    from transfer.methods.logconf import LogConf
+    from transfer.methods.vanilla import Vanilla
+
+    assert type(load_method({"name": "vanilla", "labels": "soft"})) is Vanilla  # no impl: transfer.methods.vanilla
+    assert type(load_method({"name": "x", "impl": "transfer.methods.logconf", "alpha_max": 0.5})) is LogConf
+    with pytest.raises(ConfigError, match="is abstract .*name a concrete class"):
+        load_method({"name": "x", "impl": "transfer.methods.vanilla:Method"})  # what the old fallback resolved to
+    with pytest.raises(ConfigError, match="defines 0 concrete Method subclasses"):
+        load_method({"name": "x", "impl": "transfer.methods.base"})

@@ -170,7 +170,7 @@ def _off_limits_dirs() -> tuple[str, ...]:
     for name in OFF_LIMITS:
         spec = importlib.util.find_spec(name)
         dirs += list(spec.submodule_search_locations or []) if spec else []
-    return tuple(str(Path(d).resolve()) + os.sep for d in dirs) + (str(Path(__file__).with_name("tracking.py")),)
+    return tuple(str(Path(d).resolve()) + os.sep for d in dirs) + (str(Path(__file__).with_name("store.py")),)
 
 
 def _trace(frame, event, arg):

@@ -29,14 +29,19 @@ NON_SEMANTIC_BACKEND_KEYS = ("url", "score_url", "retries", "backoff_s", "reques
                              "log_dir", "ray_actor", "host", "request_batch", "threads", "cpu_threads_bind")
 
 
+# model fields that describe a model, not what a cell computes with it (a corrected parameter count reruns nothing)
+NON_SEMANTIC_MODEL_KEYS = ("params_m",)
+
+
 def config_hash(cell: dict) -> str:
     semantic = {k: v for k, v in cell.items() if k not in NON_SEMANTIC_KEYS}
     setting = semantic.get("setting")
     if isinstance(setting, dict):
         setting = dict(setting)
-        for role in ("weak_backend", "strong_backend"):
+        for role, drop in (("weak_backend", NON_SEMANTIC_BACKEND_KEYS), ("strong_backend", NON_SEMANTIC_BACKEND_KEYS),
+                           ("weak", NON_SEMANTIC_MODEL_KEYS), ("strong", NON_SEMANTIC_MODEL_KEYS)):
             if isinstance(setting.get(role), dict):
-                setting[role] = {k: v for k, v in setting[role].items() if k not in NON_SEMANTIC_BACKEND_KEYS}
+                setting[role] = {k: v for k, v in setting[role].items() if k not in drop}
         semantic["setting"] = setting
     return hashlib.sha256(json.dumps(semantic, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -48,7 +48,10 @@ def _own_group_dies_with_parent() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from transfer import env
     from transfer.paths import default_tracking_uri
+
+    env.apply()  # the server inherits it: no telemetry
 
     ap = argparse.ArgumentParser(prog="python -m transfer.mlflow_ui", description=__doc__.splitlines()[0])
     ap.add_argument("--backend-store-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri())

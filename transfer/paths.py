@@ -49,11 +49,14 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{root / 'mlruns.db'}"
 
 
-def default_artifact_root() -> Path:
+def default_artifact_root(tracking_uri: str | None = None) -> Path:
+    """$TRANSFER_ARTIFACT_ROOT, else `mlartifacts/` beside a sqlite store's file (<repo>/mlartifacts by default)."""
     if os.environ.get("TRANSFER_ARTIFACT_ROOT"):  # set for Ray Jobs, whose working dir is a temporary copy
         return Path(os.environ["TRANSFER_ARTIFACT_ROOT"])
-    root = repo_root() or Path.cwd()
-    return root / "mlartifacts"
+    uri = tracking_uri or default_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts"
+    return (repo_root() or Path.cwd()) / "mlartifacts"
 
 
 def git_sha() -> str:

@@ -6,6 +6,7 @@ import os
 
 import ray
 
+from transfer import env
 from transfer.cell import CellInputs, CellResult, run_cell
 from transfer.seedwork import SeedWork, compute_seed_work
 
@@ -18,8 +19,7 @@ def init_ray(runtime: dict) -> None:
     if address:
         ray.init(address=address, log_to_driver=True)
         return
-    # without this Ray also listens on the external interface (see docs/install.md)
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    env.apply()  # Ray on 127.0.0.1 only, without this it also listens on the external interface (docs/install.md)
     ray.init(num_cpus=runtime.get("num_cpus") or os.cpu_count(), include_dashboard=False,
              _node_ip_address="127.0.0.1", log_to_driver=True, configure_logging=False)
 

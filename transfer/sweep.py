@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 
@@ -27,22 +26,18 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
 
 def run_sweep(sweep: Sweep) -> int:
     """Run the cells not yet finished in this study; return the number that failed."""
-    from transfer.tracking import StudyTracker
+    from transfer.store import StudyWriter
 
     base = sweep.base
     runtime = base["runtime"]
-    tracker = StudyTracker(base["study"], runtime.get("tracking_uri"))
-    from transfer.plan import check_sweep
-
-    check_sweep(tracker.client, tracker.parent_id, runtime.get("plan_sha256"), base["study"])  # planned studies
+    tracker = StudyWriter(base["study"], runtime.get("tracking_uri"))
+    tracker.check_plan(runtime.get("plan_sha256"))  # planned studies take cells from `make replay` only
     with StudyLease(tracker.client, tracker.parent_id, base["study"], wait=bool(runtime.get("lease_wait")),
                     stale_s=float(runtime.get("lease_stale_s") or 60)):  # one driver per study
         return _run_leased(sweep, tracker)
 
 
 def _run_leased(sweep: Sweep, tracker) -> int:
-    from transfer.summary import summarize
-
     base, cells = sweep.base, sweep.cells
     runtime = base["runtime"]
     sha = paths.git_sha()
@@ -58,8 +53,7 @@ def _run_leased(sweep: Sweep, tracker) -> int:
     if todo:
         failures = _run_on_ray(todo, runtime, tracker, sha)
     tracker.finish("FINISHED" if failures == 0 else "FAILED")
-    print(summarize(base["study"], tracker.uri), flush=True)
-    print(f"\n[sweep] browse: make mlflow-ui  (tracking {tracker.uri})", flush=True)
+    print(f"[sweep] browse: make mlflow-ui  (tracking {tracker.uri})", flush=True)  # jobs/ print the table
     return failures
 
 
@@ -133,11 +127,3 @@ def main(overrides: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return run(sweep)
-
-
-def env_defaults() -> None:
-    """Safe defaults for the services a sweep starts (user settings win)."""
-    for key, value in {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
-                       "RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1",
-                       "TOKENIZERS_PARALLELISM": "false"}.items():
-        os.environ.setdefault(key, value)

@@ -46,7 +46,7 @@ def honest(cell_and_inputs):
     ("writes_view_arrays", None),  # ctypes.memmove: the memory it writes is its own process's copy
     # with namespaces /tmp is the process's own; without, writes outside the cell's scratch folder are refused
     ("persists_state", {"process": "write /tmp/transfer-leak .outside its scratch folder"}),
-    ("tampers_tracker", {p: "call transfer.tracking" for p in PATHS}),  # importing the tracker is itself refused
+    ("tampers_tracker", {p: "call transfer.store" for p in PATHS}),  # importing the tracker is itself refused
 ])
 def test_rewriting_the_harness_changes_no_number(cell_and_inputs, honest, attack, refused, sandbox):
     refused = (refused or {}).get(sandbox)

@@ -2,51 +2,33 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
-from mlflow.entities import Metric, RunTag
-from mlflow.tracking import MlflowClient
 
 from analysis.simulate import predictions, simulate
+from transfer import store as st
 
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 FAST = ["bootstrap=300"]  # keeps the suite fast; statistics are checked against references, not against B
 
 
 def write_study(uri: str, name: str, cells, examples, with_predictions: bool = True, seed: int = 0) -> str:
-    """Experiment = study, parent run tagged transfer.role=study, one FINISHED child run per cell."""
-    client = MlflowClient(uri)
-    root = Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" / name
-    exp = client.create_experiment(name, artifact_location=root.as_uri())
-    parent = client.create_run(exp, run_name=name, tags={"transfer.role": "study", "study": name, "git_sha": "sim",
-                                                         "settings": ",".join(sorted(cells.setting.unique())),
-                                                         "methods": ",".join(sorted(cells.method.unique()))})
+    """Experiment = study, parent run tagged transfer.role=study, one FINISHED child run per cell: written by the
+    store's own writer, as a sweep writes them."""
+    writer = st.StudyWriter(name, uri, parent_tags={
+        "git_sha": "sim", "settings": ",".join(sorted(cells.setting.unique())),
+        "methods": ",".join(sorted(cells.method.unique()))})
     rng = np.random.default_rng(seed)
     for c in cells.itertuples():
-        tags = {"transfer.role": "cell", "mlflow.parentRunId": parent.info.run_id, "study": name,
-                "setting": c.setting, "method": c.method, "seed": str(c.seed), "dataset": c.dataset,
+        tags = {"setting": c.setting, "method": c.method, "seed": str(c.seed), "dataset": c.dataset,
                 "ood_dataset": "", "weak_model": "sim-weak", "strong_model": "sim-strong", "training_mode": "head",
                 "config_hash": f"{c.setting}-{c.method}-{c.seed}", "git_sha": "sim"}
-        run = client.create_run(exp, run_name=f"{c.setting}-{c.method}-{c.seed}", tags=tags)
         metrics = {"weak_acc": c.weak_acc, "ceiling_acc": c.ceiling_acc, "w2s_acc": c.w2s_acc, "gap": c.gap,
                    "pgr": c.pgr, "n_test": c.n_test}
-        client.log_batch(run.info.run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()],
-                         tags=[RunTag("mlflow.note.content", "simulated")])
-        if with_predictions:
-            with tempfile.TemporaryDirectory() as tmp:
-                p = Path(tmp) / "predictions.parquet"
-                predictions(examples, c.setting, c.seed, c.method, rng).to_parquet(p, index=False)
-                (Path(tmp) / "cell_config.json").write_text(json.dumps({"simulated": True}))
-                client.log_artifact(run.info.run_id, str(p))
-                client.log_artifact(run.info.run_id, str(Path(tmp) / "cell_config.json"))
-        client.set_terminated(run.info.run_id, "FINISHED")
-    client.set_terminated(parent.info.run_id, "FINISHED")
-    return parent.info.run_id
+        files = {st.PREDICTIONS: predictions(examples, c.setting, c.seed, c.method, rng),
+                 st.CELL_CONFIG: {"simulated": True}} if with_predictions else None
+        writer.log_run(f"{c.setting}-{c.method}-{c.seed}", tags, metrics, files=files, note="simulated")
+    writer.finish()
+    return writer.parent_id
 
 
 # Known truth: `better` gains +0.15 PGR in the lab; in production its gain is 0 (vanishes), `robust` keeps +0.15.

@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from transfer.paths import shared_data_dir
 
-from analysis.import_aar import collect, import_aar
+from jobs.import_aar import collect, import_aar
 from analysis.load import load_study
 from analysis.report import build
 

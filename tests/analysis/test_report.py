@@ -103,6 +103,20 @@ def test_errors_name_the_fix(store, tmp_path, capsys):
         load_study("broken", store)
     assert main(["--study", "nope", "--tracking-uri", store, "--out", str(tmp_path)]) == 2
     assert "available:" in capsys.readouterr().err
+    assert main(["--study", "sim", "--tracking-uri", store, "--out", str(tmp_path), "--set", "alpah=0.1"]) == 2
+    assert "unknown analysis setting(s) ['alpah']" in capsys.readouterr().err
+
+
+def test_a_bug_keeps_its_traceback(store, tmp_path, monkeypatch):
+    """Only errors a user fixes become one line; a KeyError inside the analysis is a bug and is raised as one."""
+    import analysis.report as report
+
+    def broken(*_a, **_k):
+        return {}["groups"]
+
+    monkeypatch.setattr(report, "analyze", broken)
+    with pytest.raises(KeyError, match="groups"):
+        main(["--study", "sim", "--tracking-uri", store, "--out", str(tmp_path), "--no-mlflow-log"])
 
 
 def test_failed_and_missing_methods_are_named(tmp_path, sim_tables):

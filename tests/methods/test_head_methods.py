@@ -42,8 +42,26 @@ def test_knn_vote_excludes_the_pair_itself_and_its_mirror():
     x = np.array([[1.0, 0.0], [0.9, 0.1], [0.95, 0.05], [-1.0, 0.0]], dtype=np.float32)
     probs = np.array([0.9, 0.1, 0.1, 0.9])
     vote = neighbour_vote(x, probs, k=2)
-    # pair 0's nearest are pairs 2 and 1 (both "B"), never itself; pair 3 is pair 0's mirror with a mirrored label
+    # pair 0's nearest are pairs 3 (its mirror image: -x0 with label A, i.e. "B" in pair 0's order) and 2, never
+    # itself in either order
     assert vote[0] == 0.0
+
+
+def test_knn_mirror_exclusion_changes_the_vote():
+    """A pair's own mirror is as near as the pair (|cos| = 1) and carries its own label in its own order: without
+    the exclusion every pair's nearest neighbour would be itself and k=1 would never disagree with a weak label."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6)).astype(np.float32)
+    probs = rng.uniform(size=40)
+    own = (probs > 0.5).astype(float)
+    vote = neighbour_vote(x, probs, k=1)
+    assert (vote != own).any()  # with the pair (or its mirror) as its own neighbour, vote == own everywhere
+    z = x / np.sqrt((x ** 2).mean(0))  # the method's cosine on per-dimension scaled inputs, by hand
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    sim = z @ z.T
+    np.fill_diagonal(sim, 0)
+    j = np.abs(sim).argmax(1)
+    assert (vote == np.where(sim[np.arange(40), j] >= 0, own[j], 1 - own[j])).all()  # the nearest other pair
 
 
 @pytest.mark.parametrize("action", ["relabel", "drop"])

@@ -9,6 +9,7 @@ import torch
 
 from transfer.backends.base import Backend
 from transfer.errors import ConfigError
+from transfer.label_tokens import label_logprobs
 from transfer.models import resolve_path
 
 
@@ -75,7 +76,7 @@ class HFBackend(Backend):
             enc = self.tokenizer(list(prompts[start:start + batch_size]), padding=True, return_tensors="pt")
             logits = lm(**enc).logits  # right padding: each prompt's last real token is at mask.sum() - 1
             last = logits[torch.arange(logits.shape[0]), enc["attention_mask"].sum(1) - 1]
-            out[start:start + logits.shape[0]] = torch.log_softmax(last.double(), -1)[:, label_ids].numpy()
+            out[start:start + logits.shape[0]] = label_logprobs(last, label_ids, torch.float64).numpy()
         return out
 
     def _causal_lm(self):

@@ -16,6 +16,7 @@ import numpy as np
 from transfer.backends.base import Backend
 from transfer.backends.http import Client
 from transfer.errors import ConfigError
+from transfer.label_tokens import single_token_ids
 
 
 def _chunks(seq: Sequence, n: int):
@@ -119,13 +120,8 @@ class VLLMBackend(Backend):
         if self.model_cfg["kind"] != "causal_lm":
             raise ConfigError(f"model {self.model_cfg['name']} is an encoder: it has no label-token log-probs")
         client, served = self._use("generate")
-        label_ids = []
-        for label in labels:
-            ids = self._tokens(client, served, label, special=False)
-            if len(ids) != 1:
-                raise ConfigError(f"label {label!r} is {len(ids)} tokens for {self.model_cfg['name']}; "
-                                  "label log-probs need single-token labels (e.g. ' A', ' B')")
-            label_ids.append(ids[0])
+        label_ids = single_token_ids(lambda t: self._tokens(client, served, t, special=False), labels,
+                                     self.model_cfg["name"])  # the server's log-softmax is over the whole vocabulary
         out = np.zeros((len(prompts), len(labels)), dtype=np.float64)
         per_request = max(1, self.batch // len(labels))
         for start in range(0, len(prompts), per_request):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 
@@ -24,13 +23,6 @@ class PairSet:
 
     def __len__(self) -> int:
         return len(self.pairs)
-
-    def content_hash(self) -> str:
-        """Hash of everything a model reads or a split depends on; changes when the data changes."""
-        h = hashlib.sha256()
-        for p in self.pairs:
-            h.update(json.dumps([p.example_id, p.prompt, p.group, p.better, p.worse, p.subset]).encode())
-        return h.hexdigest()
 
 
 def group_key(text: str) -> str:

@@ -19,6 +19,7 @@ import torch
 
 from transfer.errors import ConfigError
 from transfer.heads import LinearHead
+from transfer.label_tokens import two_order_logit
 from transfer.methods.base import Method, StudentView
 
 
@@ -54,9 +55,7 @@ def ccs_direction(a: np.ndarray, b: np.ndarray, *, components: int, restarts: in
 
 def zero_shot_preference(zero_shot: np.ndarray) -> np.ndarray:
     """The strong LM's position-debiased zero-shot logit for "A is better", from both presentation orders."""
-    says_a_first = zero_shot[:, 0, 0] - zero_shot[:, 0, 1]  # order (A, B): log P(" A") − log P(" B")
-    says_a_second = zero_shot[:, 1, 1] - zero_shot[:, 1, 0]  # order (B, A): A is now shown as "Answer B"
-    return (says_a_first + says_a_second) / 2
+    return two_order_logit(zero_shot)
 
 
 class CCS(Method):

@@ -15,13 +15,13 @@ import numpy as np
 
 from transfer.errors import ConfigError
 from transfer.heads import train_head
+from transfer.label_tokens import order_logits
 from transfer.methods.base import Method, StudentView
 
 
 def consistent_labels(zero_shot: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """(kept positions, hard labels "A is better", diagnostics) from (n, 2 orders, 2 labels) log-probs."""
-    first = zero_shot[:, 0, 0] - zero_shot[:, 0, 1]  # order (A, B): prefers A when > 0
-    second = zero_shot[:, 1, 1] - zero_shot[:, 1, 0]  # order (B, A): A is shown as "Answer B"
+    first, second = order_logits(zero_shot)  # "A is better" read from order (A, B) and from (B, A)
     first, second = first - np.median(first), second - np.median(second)
     agree = np.sign(first) == np.sign(second)
     agree &= (first != 0)

@@ -8,7 +8,8 @@ import numpy as np
 
 from transfer.data.pairs import PairSet
 from transfer.data.splits import Split
-from transfer.modes.prompts import LABELS, oriented_prompts, prob_a
+from transfer.label_tokens import LABELS
+from transfer.modes.prompts import oriented_prompts, prob_a
 
 Scorer = Callable[[list[str]], np.ndarray]  # prompts -> (n, 2) log P(" A"), log P(" B")
 

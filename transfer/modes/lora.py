@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from transfer.errors import ConfigError
+from transfer.label_tokens import LABELS, label_logprobs, single_token_ids
 from transfer.models import resolve_path
 from transfer.modes import ModeInputs, ModeOutput
 from transfer.modes.lm import diag_positions, score_split
-from transfer.modes.prompts import LABELS, oriented_prompts
+from transfer.modes.prompts import oriented_prompts
 
 
 class LoraLM:
@@ -33,12 +34,8 @@ class LoraLM:
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
         self.tok.padding_side, self.tok.truncation_side = "right", "left"  # keep the closing "Label:"
-        self.label_ids = []
-        for label in LABELS:
-            ids = self.tok(label, add_special_tokens=False)["input_ids"]
-            if len(ids) != 1:
-                raise ConfigError(f"label {label!r} is {len(ids)} tokens for {model_cfg['name']}")
-            self.label_ids.append(ids[0])
+        self.label_ids = single_token_ids(lambda t: self.tok(t, add_special_tokens=False)["input_ids"], LABELS,
+                                          model_cfg["name"])
         torch.manual_seed(seed)  # the adapter's initialisation
         base = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device)
         cfg = LoraConfig(r=int(mode["r"]), lora_alpha=int(mode["alpha"]), lora_dropout=float(mode["dropout"]),
@@ -51,7 +48,7 @@ class LoraLM:
                        return_tensors="pt").to(self.device)
         logits = self.model(**enc).logits
         last = logits[torch.arange(logits.shape[0]), enc["attention_mask"].sum(1) - 1]
-        return torch.log_softmax(last.float(), -1)[:, self.label_ids]
+        return label_logprobs(last, self.label_ids)  # float32: the training loss backpropagates through it
 
     def train(self, prompts: list[str], targets: np.ndarray, *, epochs: int, lr: float, batch_size: int,
               seed: int) -> float:

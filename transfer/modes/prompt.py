@@ -13,7 +13,7 @@ import numpy as np
 from transfer.backends import load_backend
 from transfer.modes import ModeInputs, ModeOutput
 from transfer.modes.lm import balanced_pick, demonstrations, diag_positions, score_split
-from transfer.modes.prompts import LABELS
+from transfer.label_tokens import LABELS
 
 
 def run(m: ModeInputs) -> ModeOutput:

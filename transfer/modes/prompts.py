@@ -14,9 +14,9 @@ from transfer import paths
 from transfer.data.pairs import Pair, PairSet
 from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
 from transfer.features.text import side_texts
+from transfer.label_tokens import LABELS, two_order_logit
 from transfer.models import resolve_path, weights_fingerprint
 
-LABELS = (" A", " B")
 TEMPLATE = "Question: {prompt}\nAnswer A: {first}\nAnswer B: {second}\nLabel:"
 
 
@@ -44,9 +44,7 @@ def oriented_prompts(pairs: PairSet, index: np.ndarray, a_is_better: np.ndarray,
 def prob_a(order_ab: np.ndarray, order_ba: np.ndarray | None = None) -> np.ndarray:
     """P(A is better) from (n, 2) label log-probs of the (A, B) order and, if given, the swapped order; averaging
     the two orders' logits cancels the model's position bias and makes the prediction antisymmetric."""
-    logit = order_ab[:, 0] - order_ab[:, 1]
-    if order_ba is not None:
-        logit = (logit + order_ba[:, 1] - order_ba[:, 0]) / 2
+    logit = order_ab[:, 0] - order_ab[:, 1] if order_ba is None else two_order_logit(np.stack([order_ab, order_ba], 1))
     return 1.0 / (1.0 + np.exp(-logit))
 
 

@@ -72,8 +72,10 @@ def hidden_paths(cell: dict) -> list[str]:
     data = [Path(p).parent for p in ((s.get(k) or {}).get("path") for k in ("data", "ood")) if p]
     default_data = (paths.repo_root() or Path.cwd()).parent / "shared" / "data"
     repo_home = (paths.repo_root() / ".transfer") if paths.repo_root() else None
+    store = (cell.get("runtime") or {}).get("tracking_uri")
     return [str(p) for p in [*data, *boundary.protected_paths(cell), paths.shared_data_dir(), default_data,
-                             paths.home(), repo_home, *boundary.store_roots()] if p]
+                             paths.home(), repo_home, *boundary.store_roots(), paths.default_artifact_root(store)]
+            if p]
 
 
 class MethodProxy:

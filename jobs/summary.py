@@ -1,5 +1,6 @@
-"""The table a sweep prints at the end: per (setting, method), mean ± SE over seeds of the accuracies, and the
-study-level PGR from analysis/ (the same estimator and "gap too small" rule as `make report`)."""
+"""The table a sweep (and a replay) prints at the end: per (setting, method), mean ± SE over seeds of the accuracies,
+and the study-level PGR from analysis/ (the same estimator, CI level and "gap too small" rule as `make report`).
+Seed-level numbers only: the cells' per-example predictions are not read."""
 
 from __future__ import annotations
 
@@ -17,19 +18,20 @@ def summarize(study: str, tracking_uri: str) -> str:
     from analysis.load import StudyError, load_study
 
     try:
-        s = load_study(study, tracking_uri)
+        s = load_study(study, tracking_uri, with_examples=False)
     except StudyError as exc:
         return f"(no table: {exc})"
     cfg = {**load_config(), "bootstrap": 1000}
     rng = np.random.default_rng(cfg["rng_seed"])
-    lines = []
+    level, lines = f"{1 - cfg['alpha']:.0%}", []
     for (setting, dataset), cells in s.cells.groupby(["setting", "dataset"], sort=False):
         g = estimate_group(s, setting, dataset, cfg, rng)
         lo, hi = g.gap["ci"]
         lines.append(f"\n{setting} / {dataset}: ceiling − weak gap {g.gap['estimate']:+.3f} "
-                     f"(95% CI {lo:+.3f} .. {hi:+.3f}, {g.n_baseline_seeds} seeds)"
+                     f"({level} CI {lo:+.3f} .. {hi:+.3f}, {g.n_baseline_seeds} seeds)"
                      + ("" if g.defined else "  -> gap too small: PGR undefined"))
-        header = f"  {'method':<16}{'seeds':>5}  {'weak_acc':>15}  {'ceiling_acc':>15}  {'w2s_acc':>15}  {'PGR [95% CI]':>24}"
+        pgr_head = f"PGR [{level} CI]"
+        header = f"  {'method':<16}{'seeds':>5}  {'weak_acc':>15}  {'ceiling_acc':>15}  {'w2s_acc':>15}  {pgr_head:>24}"
         lines += [header, "  " + "-" * (len(header) - 2)]
         for method in g.methods:
             m = cells[cells.method == method]
@@ -38,7 +40,7 @@ def summarize(study: str, tracking_uri: str) -> str:
                    f"{p['estimate']:+.2f} ± {p['se_seeds']:.2f} [{p['ci'][0]:+.2f}, {p['ci'][1]:+.2f}]")
             lines.append(f"  {method:<16}{len(m):>5}  " + "  ".join(
                 _mean_se(m[c].to_numpy(float)) for c in ("weak_acc", "ceiling_acc", "w2s_acc")) + f"  {pgr:>24}")
-    lines.append("\nPGR: study-level estimate ± SE over seeds [95% CI over seeds]; "
+    lines.append(f"\nPGR: study-level estimate ± SE over seeds [{level} CI over seeds]; "
                  f"significance and verdicts: make report STUDY={study}")
     return "\n".join(lines)
 

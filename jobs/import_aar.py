@@ -1,6 +1,7 @@
-"""`python -m analysis.import_aar PATH [--study aar]`: the AAR per-seed results -> an MLflow lab study.
+"""`python -m jobs.import_aar PATH [--study aar]`: the AAR per-seed results -> an MLflow lab study.
 
-PATH is cache_results.tar.gz (or its unpacked folder). Follows docs/tracking.md: experiment = study, a parent run
+PATH is cache_results.tar.gz (or its unpacked folder). Written through transfer.store (an import writes the store,
+so it is orchestration, not analysis/, which only reads it), per docs/tracking.md: experiment = study, a parent run
 (transfer.role=study), one child run per (dataset, method, seed) cell with setting=lab, plus one run per teacher /
 ceiling seed (transfer.role=baseline), because the study's PGR uses fixed baselines = the means over its 16 weak and
 16 ceiling seeds, not the 5 method seeds. The records hold aggregate accuracies only (no per-example predictions).
@@ -15,13 +16,11 @@ import re
 import sys
 import tarfile
 import tempfile
-import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from mlflow.entities import Metric, RunTag
-from mlflow.tracking import MlflowClient
+
+from transfer import store
 
 DATASETS = ("chat", "math", "code")
 METHODS = {"vanilla_w2s": "vanilla", "train_only_on_confident_labels": "confident_only",
@@ -108,72 +107,50 @@ def collect(path: Path, tmp: str) -> tuple[list[dict], list[dict], dict]:
     return cells, bases, info
 
 
-def _artifact_location(uri: str, study: str) -> str | None:
-    if uri.startswith("sqlite:///"):  # keep artifacts beside the store
-        return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts" / study).as_uri()
-    return None
-
-
 def import_aar(path: str | Path, study: str = "aar", tracking_uri: str | None = None) -> dict:
-    if tracking_uri is None:
-        from transfer.paths import default_tracking_uri
-
-        tracking_uri = default_tracking_uri()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"AAR results not found: {path} (expected ../shared/data/aar/cache_results.tar.gz)")
     with tempfile.TemporaryDirectory() as tmp:
         cells, bases, info = collect(path, tmp)
-    client = MlflowClient(tracking_uri)
-    exp = client.get_experiment_by_name(study)
-    exp_id = exp.experiment_id if exp else client.create_experiment(  # the kind: the MLflow UI opens on runs
-        study, _artifact_location(tracking_uri, study), tags={"mlflow.experimentKind": "custom_model_development"})
-    done = {r.data.tags.get("config_hash") for r in client.search_runs([exp_id], max_results=50000)}
-    parents = client.search_runs([exp_id], "tags.`transfer.role` = 'study'", max_results=1)
     source_sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "directory"
-    parent = parents[0].info.run_id if parents else client.create_run(exp_id, run_name=study, tags={
-        "transfer.role": "study", "study": study, "git_sha": "aar-import", "settings": "lab",
-        "methods": ",".join(METHODS.values()), "source": "AAR cache_results", "source_sha256": source_sha,
-        "mlflow.note.content": "Imported AAR per-seed results: aggregate accuracies only, no per-example predictions."}).info.run_id
-    now, new = int(time.time() * 1000), 0
-    common = {"study": study, "setting": "lab", "mlflow.parentRunId": parent, "git_sha": "aar-import",
-              "ood_dataset": "", "training_mode": "lora"}
+    writer = store.StudyWriter(study, tracking_uri, parent_tags={
+        "git_sha": "aar-import", "settings": "lab", "methods": ",".join(METHODS.values()),
+        "source": "AAR cache_results", "source_sha256": source_sha,
+        store.NOTE: "Imported AAR per-seed results: aggregate accuracies only, no per-example predictions."})
+    done, new = writer.known_hashes(), 0
+    common = {"setting": "lab", "git_sha": "aar-import", "ood_dataset": "", "training_mode": "lora"}
     for b in bases:
         h = f"baseline:{b['dataset']}:{b['role']}:{b['seed']}"
         if h in done:
             continue
-        run = client.create_run(exp_id, run_name=f"lab/{b['dataset']}/{b['role']}/seed{b['seed']}", tags={
-            **common, "transfer.role": "baseline", "baseline_role": b["role"], "dataset": b["dataset"],
-            "seed": str(b["seed"]), "config_hash": h, "source_file": b["file"], "model": str(b["model"])})
-        client.log_batch(run.info.run_id, [Metric(f"{b['role']}_acc", b["acc"], now, 0),
-                                           Metric("n_test", float(b["n_test"]), now, 0)])
-        client.set_terminated(run.info.run_id, "FINISHED")
+        writer.log_run(f"lab/{b['dataset']}/{b['role']}/seed{b['seed']}", {
+            **common, "baseline_role": b["role"], "dataset": b["dataset"], "seed": str(b["seed"]),
+            "config_hash": h, "source_file": b["file"], "model": str(b["model"])},
+            {f"{b['role']}_acc": b["acc"], "n_test": float(b["n_test"])}, role=store.BASELINE)
         new += 1
     for c in cells:
         if c["hash"] in done:
             continue
-        tags = {**common, "transfer.role": "cell", "method": c["method"], "original_method": c["original_method"],
+        tags = {**common, "method": c["method"], "original_method": c["original_method"],
                 "seed": str(c["seed"]), "dataset": c["dataset"], "weak_model": c["weak_model"],
                 "strong_model": c["strong_model"], "config_hash": c["hash"], "source_file": c["file"],
                 "aar_dataset_name": c["aar_dataset_name"], "pgr_baseline": "fixed: means of the 16 weak / 16 ceiling seeds"}
         if c["issues"]:
             tags["aar.data_issues"] = "; ".join(c["issues"])[:5000]
-        run = client.create_run(exp_id, run_name=f"lab/{c['dataset']}/{c['method']}/seed{c['seed']}", tags=tags)
-        client.log_batch(run.info.run_id, [Metric(k, float(v), now, 0) for k, v in c["metrics"].items()],
-                         tags=[RunTag("mlflow.note.content", f"AAR {c['original_method']} / {c['dataset']} / seed {c['seed']}")])
-        client.set_terminated(run.info.run_id, "FINISHED")
+        writer.log_run(f"lab/{c['dataset']}/{c['method']}/seed{c['seed']}", tags, c["metrics"],
+                       note=f"AAR {c['original_method']} / {c['dataset']} / seed {c['seed']}")
         new += 1
     notes = [f"{ds}: {n}" for ds, i in info.items() for n in i["notes"]]
-    client.log_batch(parent, [Metric(f"{ds}.{k}", float(v), now, 0) for ds, i in info.items()
-                              for k, v in i.items() if k != "notes"])
-    client.set_tag(parent, "import_notes", ("; ".join(notes) or "none")[:5000])
-    client.set_terminated(parent, "FINISHED")
-    return {"study": study, "experiment_id": exp_id, "parent_run_id": parent, "new_runs": new, "cells": len(cells),
-            "baselines": len(bases), "datasets": info, "notes": notes}
+    writer.set_parent({"import_notes": "; ".join(notes) or "none"},
+                      {f"{ds}.{k}": v for ds, i in info.items() for k, v in i.items() if k != "notes"})
+    writer.finish()
+    return {"study": study, "experiment_id": writer.experiment_id, "parent_run_id": writer.parent_id,
+            "new_runs": new, "cells": len(cells), "baselines": len(bases), "datasets": info, "notes": notes}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m analysis.import_aar", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m jobs.import_aar", description=__doc__.splitlines()[0])
     ap.add_argument("path", help="cache_results.tar.gz or its unpacked folder")
     ap.add_argument("--study", default="aar", help="MLflow experiment name to create or complete (default: aar)")
     ap.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or sqlite:///<repo>/mlruns.db")
@@ -181,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = import_aar(a.path, a.study, a.tracking_uri)
     except (FileNotFoundError, ValueError, tarfile.TarError) as e:
-        print(f"analysis.import_aar: {e}", file=sys.stderr)
+        print(f"jobs.import_aar: {e}", file=sys.stderr)
         return 2
     print(f"study {out['study']!r}: {out['cells']} cells, {out['baselines']} baseline runs "
           f"({out['new_runs']} new); {len(out['notes'])} data notes (tag import_notes on the parent run)")

@@ -1,23 +1,27 @@
 """The transfer plan: what a replay will run and how it will be judged, fixed before any production cell runs.
 
+`make_plan` reads the lab study (analysis/), selects its winners by the declared rule, sizes the production seeds
+with analysis.power and fixes the method configs the lab ran; `build_plan` is that selection on analysed results.
+
 A plan is plain JSON with no timestamps, so the same lab study and replay config give the same bytes and the same
-sha256 (`plan_sha256` tag on the production study's parent run, `plan.json` artifact beside it). A study that has
-results under one plan refuses to run, or to be reported, under another.
+sha256 (`plan_sha256` tag on the production study's parent run, `plan.json` artifact beside it: transfer.store
+writes, hashes and checks it). A study that has results under one plan refuses to run, or to be reported, under
+another.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import tempfile
-from pathlib import Path
 
-from analysis.verdicts import RULES
-from transfer import boundary, paths
+from analysis.analyze import analyze
+from analysis.config import load_config
+from analysis.load import load_study
+from analysis.power import production_power
+from analysis.verdicts import RULES, Margins
+from transfer import boundary, paths, store
 from transfer.errors import ConfigError
 
-PLAN_TAG, PLAN_FILE = "plan_sha256", "plan.json"
 TESTS = ["lab gain: one-sided t of per-seed dPGR > 0 on the lab's discovery seeds (selection; alpha/2, adjusted)",
          "lab effect: mean dPGR of the lab's confirmation seeds (not the seeds that selected it)",
          "production gain: one-sided t of per-seed dPGR > 0 (alpha/2, adjusted across the replayed winners)",
@@ -27,12 +31,31 @@ TESTS = ["lab gain: one-sided t of per-seed dPGR > 0 on the lab's discovery seed
          "power: rate of each verdict over simulated lab-confirmation and production samples of the design's sizes"]
 
 
-def dumps(plan: dict) -> str:
-    return json.dumps(plan, sort_keys=True, indent=1, allow_nan=False)
+def make_plan(rcfg: dict, uri: str) -> tuple[dict, object]:
+    acfg = load_config(list(rcfg["analysis"]) + [f"lab_setting={rcfg['lab_setting']}",
+                                                 f"production_setting={rcfg['setting']}"])
+    lab = load_study(rcfg["lab"], uri)
+    res = analyze(lab, acfg)
+    groups = [g for g in res["groups"] if g["setting"] == rcfg["lab_setting"]]
+    if rcfg.get("lab_dataset"):
+        groups = [g for g in groups if g["dataset"] == rcfg["lab_dataset"]]
+    if len(groups) != 1:
+        raise ConfigError(f"lab study {rcfg['lab']!r}: {len(groups)} (setting={rcfg['lab_setting']}) groups "
+                          f"{[g['dataset'] for g in groups]}; pick one with replay.lab_dataset=<dataset>")
+    g = groups[0]
+    cells = lab.cells[(lab.cells.setting == g["setting"]) & (lab.cells.dataset == g["dataset"])]
+    acfg["lab_dataset"] = g["dataset"]
+    return build_plan(rcfg, acfg, g, lab_cells(store.client(uri), cells)), lab
 
 
-def sha256(plan: dict) -> str:
-    return hashlib.sha256(dumps(plan).encode()).hexdigest()
+def lab_cells(client, runs) -> list[dict]:
+    """Lab cells with their cell_config.json (None for imported studies, which have none)."""
+    out = []
+    for r in runs.itertuples():
+        cfg = store.read_json(client, r.run_id, store.CELL_CONFIG)
+        cfg = cfg if isinstance(cfg, dict) and "method" in cfg else None  # not a harness cell config
+        out.append({"method": r.method, "seed": int(r.seed), "config": cfg})
+    return out
 
 
 def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict]) -> dict:
@@ -106,9 +129,6 @@ def _lab_effect(g: dict, m: str) -> dict:
 def _seeds(scfg: dict, winners: dict[str, dict], g, cfg: dict) -> tuple[list[int], dict]:
     """Production seeds: enough for `power` to reach 'survives' under full transfer and 'vanishes' under none, for
     each winner (its confirmation-seed effect, the lab's per-seed SD as the production SD's guess)."""
-    from analysis.power import production_power
-    from analysis.verdicts import Margins
-
     margins, need, limits, per_method = Margins.from_config(cfg), [], [], {}
     for m, e in winners.items():
         if e["delta_pgr"] is None or e["per_seed_sd"] is None:
@@ -169,40 +189,3 @@ def _harness(lab_cells: list[dict], notes: list[str]) -> dict:
     if not out:
         notes.append("lab records carry no cell configs: production uses this repo's head/split defaults")
     return out
-
-
-def stored(client, run_id: str) -> dict | None:
-    """The plan.json on a parent run, or None."""
-    if PLAN_FILE not in {a.path for a in client.list_artifacts(run_id)}:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        return json.loads(Path(client.download_artifacts(run_id, PLAN_FILE, tmp)).read_text())
-
-
-def register(client, experiment_id: str, parent_id: str, study: str, plan: dict, retry: str) -> str:
-    """Attach the plan to the study's parent run, unless results exist under a different (or no) plan."""
-    sha = sha256(plan)
-    tags = client.get_run(parent_id).data.tags
-    old = tags.get(PLAN_TAG)
-    done = client.search_runs([experiment_id], "tags.`transfer.role` = 'cell' and attributes.status = 'FINISHED'",
-                              max_results=1)
-    if done and old != sha:
-        before = stored(client, parent_id) or {}
-        changed = sorted(k for k in set(before) | set(plan) if before.get(k) != plan.get(k))
-        raise ConfigError(f"study {study!r} has results under plan {old or '(none)'} but this plan is {sha} "
-                          f"(changed: {', '.join(changed) or 'n/a'}); start a new study: {retry}")
-    if old != sha:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / PLAN_FILE
-            path.write_text(dumps(plan))
-            client.log_artifact(parent_id, str(path))
-        client.set_tag(parent_id, PLAN_TAG, sha)
-    return sha
-
-
-def check_sweep(client, parent_id: str, sha: str | None, study: str) -> None:
-    """A plain sweep into a planned study would add cells no plan declared: refused."""
-    old = client.get_run(parent_id).data.tags.get(PLAN_TAG)
-    if old and old != sha:
-        raise ConfigError(f"study {study!r} runs under plan {old}; add cells only through `make replay` "
-                          f"(this sweep has plan {sha or '(none)'})")

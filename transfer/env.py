@@ -1,0 +1,31 @@
+"""Safe environment defaults for the services a run starts, in one place (a value already set always wins).
+
+Used by the entry points (jobs/, transfer.mlflow_ui), by the store before it opens a client, by the tests
+(tests/conftest.py) and by the Makefile, which exports what `python3 transfer/env.py` prints. Standard library only:
+the Makefile runs it before any environment is installed.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULTS = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # Ray listens on 127.0.0.1 only, not on every interface
+    "RAY_AUTH_MODE": "disabled",  # no token written under ~/.ray
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # one progress line per artifact read otherwise
+    "HF_HUB_OFFLINE": "1",  # models come from .transfer/assets; nothing is fetched from a hub at run time
+    "TOKENIZERS_PARALLELISM": "false",  # tokenizers' threads and Ray's forked workers do not mix
+}
+
+
+def apply(environ: dict | None = None) -> None:
+    """Set each default that is not set yet (in os.environ, or the mapping given)."""
+    target = os.environ if environ is None else environ
+    for key, value in DEFAULTS.items():
+        target.setdefault(key, value)
+
+
+if __name__ == "__main__":  # for the Makefile: KEY=VALUE words
+    print(" ".join(f"{k}={v}" for k, v in DEFAULTS.items()))
