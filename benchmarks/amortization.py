@@ -134,9 +134,10 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
 def boundary_overhead(cells: list[dict], inputs, shared, reps: int = 3) -> dict[str, float]:
     """Seconds the method process adds to a cell: the same method calls (fit, predict_proba on test, train_unlabel
     and OOD, diagnostics) through `method_process` (fork from the zygote, confine, load, send the view, kill) and
-    in this process, best of `reps` each, per method; and the zygote's one-time start."""
+    in this process behind the same in-process guard, best of `reps` each, per method; and the zygote's start."""
     import numpy as np
 
+    from transfer import boundary
     from transfer.cell import student_view
     from transfer.methods import load_method
     from transfer.sandbox import client
@@ -163,7 +164,9 @@ def boundary_overhead(cells: list[dict], inputs, shared, reps: int = 3) -> dict[
         inside, outside = [], []
         for _ in range(reps):
             t = time.perf_counter()
-            calls(load_method(c["method"]))
+            # the same guard as inside the method process (audit hook, call tracer, guarded thread): the difference
+            # is the process boundary alone
+            calls(boundary.guard_method(load_method(c["method"]), "bench", client.hidden_paths(c)))
             inside.append(time.perf_counter() - t)
             t = time.perf_counter()
             with client.method_process(c) as proxy:
@@ -258,7 +261,7 @@ def main() -> None:
     print(f"    per-cell overhead beyond head training and method code (rest of run_cell + log_cell): {harness:.3f} s")
     b = p["boundary"]
     print(f"    method process (fork, confine, load, view and predictions over the socket, kill), beyond the same "
-          f"calls in-process: median {b['per_cell_median'] * 1000:.0f} ms, max {b['per_cell_max'] * 1000:.0f} ms "
+          f"guarded calls in-process: median {b['per_cell_median'] * 1000:.0f} ms, max {b['per_cell_max'] * 1000:.0f} ms "
           f"per cell (target <= 100 ms); first cell of a process {b['first']:.2f} s (the zygote starts)")
 
 if __name__ == "__main__":
