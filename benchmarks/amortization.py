@@ -9,10 +9,10 @@ and prints wall times and the ratios study/warm (target <= 1.5) and cold/warm.
 
 Then, in this process (one torch thread, like a Ray cell task), it runs one seed's cells of every method (the
 seed's shared work computed once, as the sweep does, and counted in) and prints where a cell's time goes: the
-harness's head training (weak teacher, ceiling), method code (behind the boundary; the heads it trains shown apart),
-the rest of `run_cell`, and the driver's MLflow logging (`transfer.store.StudyWriter.log_cell`); the rest plus
-logging is the per-cell overhead. `--profile N` then runs them again under cProfile (every thread) and prints the
-top N entries.
+harness's head training (weak teacher, ceiling), method code (in its own process, transfer/sandbox), the rest of
+`run_cell`, and the driver's MLflow logging (`transfer.store.StudyWriter.log_cell`); the rest plus logging is the
+per-cell overhead; then what the method process itself adds. `--profile N` then runs them again under cProfile
+(every thread) and prints the top N entries.
 
     python benchmarks/amortization.py --max-pairs null --skip-cold          # all pairs, this home's feature cache
     python benchmarks/amortization.py --max-pairs 200 --skip-cold --seeds 3 --profile 25
@@ -54,7 +54,7 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
     """Per-cell seconds (one seed, every method, in-process, 1 torch thread): head training, the rest, logging."""
     import torch
 
-    from transfer import boundary, cell as cell_mod, heads
+    from transfer import cell as cell_mod, heads
     from transfer.data import load_dataset_from_config
     from transfer.features.extract import extract_pair_features
     from transfer.grid import expand
@@ -99,8 +99,8 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
     cell_mod.run_cell(cells[0], inputs)  # warm-up: imports, first-call costs
     for c in cells:  # import every method now, so the timing patch below reaches (and leaves) its train_head
         load_method(c["method"])
-    original, guarded, spent = heads.train_head, boundary.run_guarded, {"harness heads": 0.0, "method heads": 0.0,
-                                                                         "method": 0.0}
+    from transfer.sandbox import client
+    original, ask, spent = heads.train_head, client.MethodProxy._ask, {"harness heads": 0.0, "method": 0.0}
 
     def timed(fn, what):
         def wrapper(*args, **kwargs):
@@ -108,8 +108,7 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
             try:
                 return fn(*args, **kwargs)
             finally:
-                key = what or ("method heads" if threading.current_thread().name.startswith("boundary:")
-                               else "harness heads")
+                key = what or "harness heads"  # method code trains its heads in its own process
                 spent[key] += time.perf_counter() - t
         return wrapper
 
@@ -117,17 +116,64 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
                if name.split(".")[0] == "transfer" and getattr(m, "train_head", None) is original]
     for m in patched:
         m.train_head = timed(original, None)
-    boundary.run_guarded = timed(guarded, "method")  # method code: fit, targets, predict_proba
+    client.MethodProxy._ask = timed(ask, "method")  # method code (its own process): fit, targets, predict_proba
     try:
         run_s, log_s = one_seed()
     finally:
         for m in patched:
             m.train_head = original
-        boundary.run_guarded = guarded
+        client.MethodProxy._ask = ask
     n = len(cells)
+    boundary_s = boundary_overhead(cells, inputs, compute_seed_work(cells[0], inputs))
     if profile:
         print_profile(one_seed, profile, f"{n} cells + their MLflow logging (one seed, all threads)")
-    return {"cells": n, "run_cell": run_s / n, "log_cell": log_s / n, **{k: v / n for k, v in spent.items()}}
+    return {"cells": n, "run_cell": run_s / n, "log_cell": log_s / n, **{k: v / n for k, v in spent.items()},
+            "boundary": boundary_s}
+
+
+def boundary_overhead(cells: list[dict], inputs, shared, reps: int = 3) -> dict[str, float]:
+    """Seconds the method process adds to a cell: the same method calls (fit, predict_proba on test, train_unlabel
+    and OOD, diagnostics) through `method_process` (fork from the zygote, confine, load, send the view, kill) and
+    in this process behind the same in-process guard, best of `reps` each, per method; and the zygote's start."""
+    import numpy as np
+
+    from transfer import boundary
+    from transfer.cell import student_view
+    from transfer.methods import load_method
+    from transfer.sandbox import client
+    from transfer.seedwork import cell_splits, pair_x
+
+    t0 = time.perf_counter()
+    with client.method_process(cells[0]):
+        pass
+    first = time.perf_counter() - t0  # includes the zygote's start if this process had none yet
+    extra = []
+    for c in cells:
+        splits, ood = cell_splits(c, inputs)
+        tu, te = splits["train_unlabel"], splits["test"]
+        xs = [pair_x(inputs.features["strong"], te), pair_x(inputs.features["strong"], tu)]
+        xs += [pair_x(inputs.features["strong_ood"], ood)] if ood is not None else []
+        view = student_view(c, inputs, tu, np.array(shared.weak["train_unlabel"]), ())
+
+        def calls(method):
+            predictor = method.fit(view)
+            for x in xs:
+                predictor.predict_proba(x)
+            return method.diagnostics
+
+        inside, outside = [], []
+        for _ in range(reps):
+            t = time.perf_counter()
+            # the same guard as inside the method process (audit hook, call tracer, guarded thread): the difference
+            # is the process boundary alone
+            calls(boundary.guard_method(load_method(c["method"]), "bench", client.hidden_paths(c)))
+            inside.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            with client.method_process(c) as proxy:
+                calls(proxy)
+            outside.append(time.perf_counter() - t)
+        extra.append(min(outside) - min(inside))
+    return {"per_cell_median": float(np.median(extra)), "per_cell_max": float(np.max(extra)), "first": first}
 
 
 def print_profile(fn, top: int, what: str) -> None:
@@ -210,9 +256,13 @@ def main() -> None:
     print(f"\n  per cell, in-process, 1 torch thread, mean of {p['cells']} (seed 0, every method; the seed's shared "
           f"work spread over its cells):")
     print(f"    run_cell {p['run_cell']:.3f} s = harness heads (teacher, ceiling) {p['harness heads']:.3f} "
-          f"+ method code {p['method']:.3f} (of which its heads {p['method heads']:.3f}) + the rest")
+          f"+ method code, its heads included, in its own process {p['method']:.3f} + the rest")
     print(f"    MLflow log_cell (driver) {p['log_cell']:.3f} s")
     print(f"    per-cell overhead beyond head training and method code (rest of run_cell + log_cell): {harness:.3f} s")
+    b = p["boundary"]
+    print(f"    method process (fork, confine, load, view and predictions over the socket, kill), beyond the same "
+          f"guarded calls in-process: median {b['per_cell_median'] * 1000:.0f} ms, max {b['per_cell_max'] * 1000:.0f} ms "
+          f"per cell (target <= 100 ms); first cell of a process {b['first']:.2f} s (the zygote starts)")
 
 if __name__ == "__main__":
     main()

@@ -91,4 +91,5 @@ def test_a_failing_cell_is_recorded_with_its_error_and_named_by_the_report(store
     md = (build("tiny", tracking_uri=store, out=str(tmp_path), overrides=["bootstrap=100"], log=False)
           / "report.md").read_text()
     assert "without any finished cell (not in any table): confident_only" in md
-    assert "lab/confident_only/seed 0 FAILED and has no finished rerun: ConfigError" in md
+    assert ("lab/confident_only/seed 0 FAILED and has no finished rerun: MethodError: method 'confident_only' failed in "
+            "fit: ConfigError") in md

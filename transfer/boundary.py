@@ -1,4 +1,6 @@
-"""The evaluation boundary around method code (docs/replay.md, "Evaluation boundary").
+"""The evaluation boundary around method code (docs/replay.md, "Evaluation boundary"): the checks and the in-process
+guard. Method code runs in its own, OS-confined process (transfer/sandbox/); this guard runs *inside* that process
+as defense in depth, and gives the one-line refusals.
 
 The lab's lesson: agents gamed the evaluation. Method code (a plugin) therefore runs behind a guard:
 
@@ -16,8 +18,9 @@ The lab's lesson: agents gamed the evaluation. Method code (a plugin) therefore 
   from the environment meanwhile. A refused attempt raises in the method; one the method swallows is still
   recorded, and the cell fails with a BoundaryError naming it.
 
-This is a guard against the harness being used to cheat, not an OS sandbox: code that rewrites memory through
-ctypes could still get around it (see docs/replay.md for what is and is not covered).
+Where the platform gives no OS confinement (runtime.sandbox=process, or auto on a kernel without user namespaces),
+the guard also confines writes to the cell's scratch folder and refuses ctypes (see docs/replay.md for what is
+and is not covered on each path).
 """
 
 from __future__ import annotations
@@ -53,14 +56,15 @@ REFUSED_EVENTS = {
 # included), Ray (object store, cluster state) and the statistics that read the store
 OFF_LIMITS = ("mlflow", "ray", "analysis")
 
-_guarded: dict[int, "_Record"] = {}  # thread id -> what that guarded thread attempted
+_guarded: dict[int, _Record] = {}  # thread id -> what that guarded thread attempted
 _hook_lock = threading.Lock()
 _hook_installed = False
 
 
 class _Record:
-    def __init__(self, who: str, read_roots: list[Path], write_roots: list[Path]):
+    def __init__(self, who: str, read_roots: list[Path], write_roots: list[Path], scratch: Path | None = None):
         self.who, self.read_roots, self.write_roots = who, read_roots, write_roots
+        self.scratch = scratch  # set where there is no OS confinement: the only place the method may write
         self.violations: list[str] = []
 
 
@@ -105,14 +109,15 @@ def protected_paths(cell: dict) -> list[str]:
     return [f for f in files if f] + ([uri.removeprefix("sqlite:///")] if uri.startswith("sqlite:///") else [])
 
 
-def guard_method(method, who: str, protected_files: list[str] = ()):
+def guard_method(method, who: str, protected_files: list[str] = (), scratch: str | None = None):
     """Make the method's fit/targets (and its predictors) run behind the boundary. Returns the method."""
     # the data dir as configured *and* as the path helper resolves it with TRANSFER_* hidden (inside the guard)
     default_data = (paths.repo_root() or Path.cwd()).parent / "shared" / "data"
-    read_roots = [Path(p).resolve() for p in protected_files if p] + _store_roots() + \
+    read_roots = [Path(p).resolve() for p in protected_files if p] + store_roots() + \
         [paths.shared_data_dir(), default_data.resolve(), paths.home() / "features", paths.home() / "logprobs"]
     write_roots = read_roots + [paths.home()] + ([paths.repo_root()] if paths.repo_root() else [])
-    record = lambda: _Record(who, read_roots, write_roots)  # noqa: E731
+    scratch_dir = Path(scratch).resolve() if scratch else None
+    record = lambda: _Record(who, read_roots, write_roots, scratch_dir)
     fit, targets = method.fit, method.targets
     method.fit = lambda view: GuardedPredictor(run_guarded(fit, view, record=record()), record)
     method.targets = lambda view: run_guarded(targets, view, record=record())
@@ -165,7 +170,7 @@ def _off_limits_dirs() -> tuple[str, ...]:
     for name in OFF_LIMITS:
         spec = importlib.util.find_spec(name)
         dirs += list(spec.submodule_search_locations or []) if spec else []
-    return tuple(str(Path(d).resolve()) + os.sep for d in dirs) + (str(Path(__file__).with_name("tracking.py")),)
+    return tuple(str(Path(d).resolve()) + os.sep for d in dirs) + (str(Path(__file__).with_name("store.py")),)
 
 
 def _trace(frame, event, arg):
@@ -179,13 +184,13 @@ def _trace(frame, event, arg):
             what = f"call {frame.f_globals.get('__name__', '?')} (tracking store, Ray or statistics)"
             record.violations.append(what)
             raise BoundaryError(f"{record.who}: may not {what} (evaluation boundary)")
-    return None  # no per-line tracing: only calls are checked
+    # no per-line tracing: only calls are checked
 
 
 _OFF: tuple[str, ...] | None = None
 
 
-def _store_roots() -> list[Path]:
+def store_roots() -> list[Path]:
     """The tracking store's file and artifact folder (sqlite stores), wherever the harness put them."""
     roots = [paths.default_artifact_root()]
     uri = paths.default_tracking_uri()
@@ -204,6 +209,18 @@ def _under(path, roots: list[Path]) -> bool:
     return any(p == r or r in p.parents for r in roots)
 
 
+def _is_device(path) -> bool:
+    return not isinstance(path, int) and os.fsdecode(path).startswith("/dev/")
+
+
+def _other_process(path) -> bool:
+    """/proc/<pid>/... of a process other than this one (the harness's memory, environment, file descriptors)."""
+    if isinstance(path, int):
+        return False
+    parts = Path(os.fsdecode(path)).parts
+    return len(parts) > 2 and parts[:2] == ("/", "proc") and parts[2].isdigit() and int(parts[2]) != os.getpid()
+
+
 def _hook(event: str, args: tuple) -> None:
     record = _guarded.get(threading.get_ident())
     if record is None:
@@ -212,12 +229,19 @@ def _hook(event: str, args: tuple) -> None:
     if event == "open":
         path, mode = args[0], args[1] or "r"
         writes = any(c in str(mode) for c in "wax+")
-        if _under(path, record.read_roots):
+        if _other_process(path):
+            refused = f"open {os.fsdecode(path)} (another process's memory or environment)"
+        elif _under(path, record.read_roots):
             refused = f"open {os.fsdecode(path)} (data, caches or tracking store)"
+        elif writes and record.scratch is not None and not _under(path, [record.scratch]) \
+                and not _is_device(path):
+            refused = f"write {os.fsdecode(path)} (outside its scratch folder, where a later cell could read it)"
         elif writes and _under(path, record.write_roots) and "__pycache__" not in os.fsdecode(path):
             refused = f"write {os.fsdecode(path)}"
     elif event in ("os.putenv", "os.unsetenv") and str(os.fsdecode(args[0])).startswith(PROTECTED_ENV):
         refused = f"change the environment variable {os.fsdecode(args[0])}"
+    elif event.startswith("ctypes.") and record.scratch is not None:  # no namespaces: raw syscalls would pass
+        refused = "call C functions through ctypes (refused where the platform gives no OS confinement)"
     elif event in REFUSED_EVENTS:
         refused = REFUSED_EVENTS[event]
     if refused:

@@ -2,7 +2,8 @@
 
 `run_cell` is a plain function: called in-process, by a Ray task, or inside a Ray Job. Ray is never imported here.
 The training mode (transfer/modes/: head, prompt, lora) decides what the ceiling and the student are; the weak
-teacher is always a head on the weak model's features, and scoring is always here. The weak teacher and the head
+teacher is always a head on the weak model's features, and scoring is always here. Method code runs in the cell's
+own method process (transfer/sandbox/); this process only sends it the view and reads back arrays. The weak teacher and the head
 mode's ceiling do not depend on the method: a sweep computes them once per seed (transfer/seedwork.py) and passes
 them in; called without them, the cell trains both itself.
 """
@@ -20,8 +21,9 @@ from transfer.data.pairs import PairSet
 from transfer.data.splits import Split
 from transfer.errors import TransferError
 from transfer.features.extract import PairFeatures
-from transfer.methods import StudentView, load_method
+from transfer.methods import StudentView
 from transfer.modes import ModeInputs, mode_name, run_mode
+from transfer.sandbox.client import method_process
 from transfer.seedwork import SeedWork, cell_splits, seed_key, weak_teacher
 
 
@@ -76,15 +78,17 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
     else:
         weak, ceiling = shared.weak, shared.ceiling
 
-    # ceiling and W2S student, as the training mode defines them; the method sees only the view (no gold)
-    method = load_method(cell["method"])
-    boundary.check_method(cell["method"], method.needs)  # no test-based selection, no extra view fields
-    # the view gets its own copy of the weak labels: never memory shared with the seed's other (held-out) outputs
-    view = student_view(cell, inputs, tu, np.array(weak["train_unlabel"]), method.needs)
-    boundary.check_view(view, [tu.a_is_better, te.a_is_better] + ([ood.a_is_better] if ood is not None else []))
-    boundary.guard_method(method, f"method {cell['method']['name']!r}", boundary.protected_paths(cell))
-    out = run_mode(ModeInputs(cell=cell, pairs=inputs.pairs, ood_pairs=inputs.ood, features=inputs.features,
-                              train_unlabel=tu, test=te, ood=ood, method=method, view=view, ceiling=ceiling))
+    # ceiling and W2S student, as the training mode defines them; the method sees only the view (no gold), in its
+    # own process (transfer.sandbox): nothing it does there reaches this interpreter, the scores or a later cell
+    boundary.check_method(cell["method"])  # no test-based selection, before any method code is loaded
+    with method_process(cell) as method:
+        boundary.check_method(cell["method"], method.needs)  # no view fields beyond the documented ones
+        # the view gets its own copy of the weak labels: never memory shared with the seed's other outputs
+        view = student_view(cell, inputs, tu, np.array(weak["train_unlabel"]), method.needs)
+        boundary.check_view(view, [tu.a_is_better, te.a_is_better] + ([ood.a_is_better] if ood is not None else []))
+        out = run_mode(ModeInputs(cell=cell, pairs=inputs.pairs, ood_pairs=inputs.ood, features=inputs.features,
+                                  train_unlabel=tu, test=te, ood=ood, method=method, view=view, ceiling=ceiling))
+        method_diagnostics, confinement = method.diagnostics, method.confinement
     who = f"method {cell['method']['name']!r} ({mode_name(cell)} mode)"
     di = out.diag_index
     w2s_tu = scoring.check_probs(out.w2s["train_unlabel"], len(di), who)
@@ -100,7 +104,8 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
         **scoring.copying_diagnostics(w2s_tu, weak_tu[di], tu.a_is_better[di]),
         "student_weak_agreement_test": scoring.agreement(w2s_te, weak_te), "w2s_ece_test": scoring.ece(w2s_te, te.a_is_better),
         "n_train_label": len(tl), "n_train_unlabel": len(tu), "n_test": len(te), "n_train_unlabel_scored": len(di),
-        **{f"method_{k}": float(v) for k, v in method.diagnostics.items()},
+        **{f"method_{k}": float(v) for k, v in method_diagnostics.items()},
+        "boundary_namespaces": float(confinement == "namespaces"),
         **{f"mode_{k}": float(v) for k, v in out.diagnostics.items()},
     }
     ids = np.array([p.example_id for p in inputs.pairs.pairs])

@@ -19,3 +19,7 @@ class AssetError(TransferError):
 
 class BoundaryError(TransferError):
     """A method broke the evaluation boundary or returned invalid predictions."""
+
+
+class MethodError(TransferError):
+    """A method's own code failed (its traceback is logged), or its process died or timed out."""

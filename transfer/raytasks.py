@@ -29,23 +29,6 @@ def _threads(n: int) -> None:
     torch.set_num_threads(max(1, n))  # a reused worker keeps torch's first thread count otherwise
 
 
-_warm = False
-
-
-def _warm_up() -> None:
-    """Train a tiny head once per worker, outside the evaluation boundary: torch's first optimizer step imports
-    modules lazily (torch._dynamo, sympy), and those imports touch Ray's stdout wrapper, which the boundary refuses
-    to method code. Before the weak teacher was shared, the cell's own teacher did this before the method ran."""
-    global _warm
-    if not _warm:
-        import numpy as np
-
-        from transfer.heads import train_head
-        train_head(np.ones((2, 1), dtype=np.float32), np.array([1.0, 0.0]), seed=0, epochs=1, lr=0.01, l2=0.0,
-                   batch_size=None)
-        _warm = True
-
-
 @ray.remote
 def build_inputs(setting: dict, shard_size: int) -> CellInputs:
     """Load the setting's data and extract (or load cached) features of its weak and strong models."""
@@ -76,5 +59,4 @@ def seed_work_task(cell: dict, inputs: CellInputs) -> SeedWork:
 @ray.remote(num_cpus=1)
 def run_cell_task(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
     _threads(1)
-    _warm_up()
-    return run_cell(cell, inputs, shared)
+    return run_cell(cell, inputs, shared)  # the method runs in its own process (transfer.sandbox)

@@ -86,7 +86,7 @@ def runs(c: MlflowClient, experiment_id: str, role: str | None = None, status: s
 def parent_run(c: MlflowClient, experiment_id: str):
     """The study's parent run (the first created), or None."""
     found = c.search_runs([experiment_id], f"tags.`{ROLE}` = '{STUDY}'", max_results=1,
-                          order_by=["attributes.start_time ASC"])
+                          order_by=["attributes.start_time ASC", "attributes.run_id ASC"])
     return found[0] if found else None
 
 
@@ -121,8 +121,12 @@ class StudyWriter:
             self.client.update_run(parent.info.run_id, status="RUNNING")
             self.parent_id = parent.info.run_id
         else:
-            self.parent_id = self.client.create_run(self.experiment_id, run_name=study, tags={
+            mine = self.client.create_run(self.experiment_id, run_name=study, tags={
                 ROLE: STUDY, "study": study, **(parent_tags or {})}).info.run_id
+            # two drivers starting a new study at once each created one: both keep the first (transfer.lease)
+            self.parent_id = parent_run(self.client, self.experiment_id).info.run_id
+            if self.parent_id != mine:
+                self.client.delete_run(mine)
 
     def start(self, study_config: dict, settings: list[str], methods: list[str], git_sha: str) -> None:
         import yaml

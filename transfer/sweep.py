@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from transfer import paths
 from transfer.errors import TransferError
 from transfer.grid import CellSpec, Sweep, expand
+from transfer.lease import StudyLease
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
@@ -27,10 +28,18 @@ def run_sweep(sweep: Sweep) -> int:
     """Run the cells not yet finished in this study; return the number that failed."""
     from transfer.store import StudyWriter
 
-    base, cells = sweep.base, sweep.cells
+    base = sweep.base
     runtime = base["runtime"]
     tracker = StudyWriter(base["study"], runtime.get("tracking_uri"))
     tracker.check_plan(runtime.get("plan_sha256"))  # planned studies take cells from `make replay` only
+    with StudyLease(tracker.client, tracker.parent_id, base["study"], wait=bool(runtime.get("lease_wait")),
+                    stale_s=float(runtime.get("lease_stale_s") or 60)):  # one driver per study
+        return _run_leased(sweep, tracker)
+
+
+def _run_leased(sweep: Sweep, tracker) -> int:
+    base, cells = sweep.base, sweep.cells
+    runtime = base["runtime"]
     sha = paths.git_sha()
     tracker.start(base, base["grid"]["settings"], base["grid"]["methods"], sha)
     orphans = tracker.fail_orphans()

@@ -14,38 +14,11 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from tests.adversarial import plugins
-from transfer.cell import CellInputs, run_cell
-from transfer.data import load_dataset_from_config
-from transfer.errors import BoundaryError
-from transfer.features.extract import extract_pair_features
+from transfer.cell import run_cell
+from transfer.errors import BoundaryError, MethodError
 
 pytestmark = pytest.mark.slow  # real features and real cells (~1 min)
 METHODS = Path(__file__).parent / "methods"
-
-
-@pytest.fixture(scope="module")
-def cell_and_inputs(compose_cfg_module):
-    cell = compose_cfg_module("setting.data.max_pairs=40", "head.epochs=5")
-    s = cell["setting"]
-    pairs, ood = load_dataset_from_config(s["data"]), load_dataset_from_config(s["ood"])
-    feats = {}
-    for role in ("weak", "strong"):
-        feats[role] = extract_pair_features(pairs, s[role], s[f"{role}_backend"], s["data"]["format"])
-        feats[f"{role}_ood"] = extract_pair_features(ood, s[role], s[f"{role}_backend"], s["data"]["format"])
-    return cell, CellInputs(pairs=pairs, ood=ood, features=feats)
-
-
-@pytest.fixture(scope="module")
-def compose_cfg_module():
-    from hydra import compose, initialize_config_dir
-
-    import transfer.config
-    from transfer import paths
-
-    def _compose(*overrides):
-        with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
-            return transfer.config.to_plain(compose("config", overrides=list(overrides)))
-    return _compose
 
 
 def run(cell_and_inputs, name: str, **cfg):
@@ -61,13 +34,13 @@ def test_honest_method_runs_behind_the_guard(cell_and_inputs):
 
 
 def test_gold_is_not_on_the_view(cell_and_inputs):
-    with pytest.raises(AttributeError, match="gold"):
+    with pytest.raises(MethodError, match="AttributeError: 'StudentView' object has no attribute 'gold'"):
         run(cell_and_inputs, "gold_from_view")
 
 
 def test_the_call_stack_holds_no_harness_frame_with_gold(cell_and_inputs):
-    run(cell_and_inputs, "gold_from_stack")  # it runs, and finds nothing to cheat with
-    assert plugins.SEEN["stack"] == []
+    res = run(cell_and_inputs, "gold_from_stack")  # it runs, and finds nothing to cheat with
+    assert res.metrics["method_stack_hits"] == 0
 
 
 @pytest.mark.parametrize("name, refused", [
@@ -80,7 +53,6 @@ def test_the_call_stack_holds_no_harness_frame_with_gold(cell_and_inputs):
 def test_attempts_through_the_harness_are_refused(cell_and_inputs, name, refused):
     with pytest.raises(BoundaryError, match=refused):
         run(cell_and_inputs, name)
-    assert "data" not in plugins.SEEN and "shell" not in plugins.SEEN and "heap" not in plugins.SEEN
     assert os.environ.get("MLFLOW_TRACKING_URI") != "sqlite:////tmp/elsewhere.db"
 
 
@@ -91,7 +63,6 @@ def test_method_cannot_write_to_the_tracking_store(cell_and_inputs, tmp_path, na
     MlflowClient(store).search_experiments()  # the store exists; only the method is kept out
     with pytest.raises(BoundaryError, match=message):
         run(cell_and_inputs, name, store=store)
-    assert "mlflow" not in plugins.SEEN
     assert MlflowClient(store).search_runs(["0"]) == []
 
 
@@ -125,16 +96,15 @@ def test_test_based_selection_is_refused_before_anything_runs(cell_and_inputs, n
 @pytest.mark.parametrize("name", ["reaches_behind_weak_labels", "gold_from_stack"])
 def test_the_seeds_shared_work_is_out_of_the_methods_reach(cell_and_inputs, name):
     """With the weak teacher and ceiling shared per seed (transfer/seedwork.py), handed over as one buffer like a
-    Ray object, the view's arrays own their memory: nothing leads from them to the held-out predictions."""
+    Ray object, nothing leads from the view's arrays to the held-out predictions: the method process receives the
+    view's arrays alone."""
     from tests.test_seedwork import one_buffer
     from transfer.seedwork import compute_seed_work
 
     cell, inputs = cell_and_inputs
     method = {**OmegaConf.to_container(OmegaConf.load(METHODS / f"{name}.yaml"))}
-    plugins.SEEN.clear()
-    run_cell({**cell, "method": method}, inputs, one_buffer(compute_seed_work(cell, inputs)))
-    assert all(base is None for base in plugins.SEEN.get("behind", {}).values()), plugins.SEEN["behind"]
-    assert plugins.SEEN.get("stack", []) == [] and set(plugins.SEEN) == {"behind" if "behind" in name else "stack"}
+    res = run_cell({**cell, "method": method}, inputs, one_buffer(compute_seed_work(cell, inputs)))
+    assert res.metrics.get("method_behind_excess_bytes", 0) == 0 and res.metrics.get("method_stack_hits", 0) == 0
 
 
 def test_guard_is_off_outside_method_code(tmp_path):
