@@ -20,9 +20,9 @@ from transfer.data.pairs import PairSet
 from transfer.data.splits import Split
 from transfer.errors import TransferError
 from transfer.features.extract import PairFeatures
-from transfer.methods import StudentView, load_method
+from transfer.methods import StudentView, check_kind, load_method
 from transfer.modes import ModeInputs, mode_name, run_mode
-from transfer.seedwork import SeedWork, cell_splits, seed_key, weak_teacher
+from transfer.seedwork import SeedWork, cell_splits, head_config, seed_key, weak_teacher
 
 
 @dataclass
@@ -40,9 +40,8 @@ class CellResult:
     predictions: pd.DataFrame
 
 
-def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    a, b = feats.oriented(split.index, split.a_is_better)
-    return a - b, a, b
+def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    return feats.inputs(split.index, split.a_is_better)  # binary items: (f(text), None, None)
 
 
 def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray, needs: tuple[str, ...]) -> StudentView:
@@ -58,7 +57,8 @@ def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray,
         zero_shot = orient_zero_shot(zs, tu.index, tu.a_is_better)  # A/B as the view shows them: no gold in it
     ids = np.array([p.example_id for p in inputs.pairs.pairs])
     return StudentView(x=xs, strong_a=a, strong_b=b, weak_probs=weak_tu, example_ids=tuple(ids[tu.index]),
-                       seed=int(cell["seeds"]["student"]), head=dict(cell["head"]), zero_shot=zero_shot)
+                       seed=int(cell["seeds"]["student"]), head=head_config(cell, inputs.pairs.kind),
+                       zero_shot=zero_shot, kind=inputs.pairs.kind)
 
 
 def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
@@ -78,6 +78,7 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
 
     # ceiling and W2S student, as the training mode defines them; the method sees only the view (no gold)
     method = load_method(cell["method"])
+    check_kind(method, inputs.pairs.kind, mode_name(cell), inputs.pairs.name)  # e.g. ccs on binary items: refused
     boundary.check_method(cell["method"], method.needs)  # no test-based selection, no extra view fields
     # the view gets its own copy of the weak labels: never memory shared with the seed's other (held-out) outputs
     view = student_view(cell, inputs, tu, np.array(weak["train_unlabel"]), method.needs)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 
 from transfer.errors import ConfigError
-from transfer.methods.base import Method, Predictor, StudentView
+from transfer.methods.base import Method, Predictor, StudentView, check_kind
 
-__all__ = ["Method", "Predictor", "StudentView", "load_method"]
+__all__ = ["Method", "Predictor", "StudentView", "check_kind", "load_method"]
 
 
 def load_method(cfg: dict) -> Method:
