@@ -45,16 +45,19 @@ def meta(effects: dict[str, float], ses: dict[str, float], alpha: float) -> dict
         return {"k": k, "datasets": names, "verdict": "fewer than two datasets with a defined ΔPGR: no test"}
     eff, var = np.array([effects[d] for d in names]), np.array([ses[d] ** 2 for d in names])
     r = combine_effects(eff, var, method_re="iterated", use_t=True, alpha=alpha, row_names=names)
-    est, se = float(r.mean_effect_re), float(r.sd_eff_w_re)
-    tq = stats.t.ppf(1 - alpha / 2, k - 1)
     hom = r.test_homogeneity()
+    if hom.statistic <= k - 1:  # no excess spread: the PM root is τ² = 0 (statsmodels returns junk there), so the
+        tau2, est, se = 0.0, float(r.mean_effect_fe), float(r.sd_eff_w_fe)  # random-effects fit is the fixed one
+    else:
+        tau2, est, se = float(r.tau2), float(r.mean_effect_re), float(r.sd_eff_w_re)
+    tq = stats.t.ppf(1 - alpha / 2, k - 1)
     out = {"k": k, "datasets": names, "estimate": est, "se": se, "ci": (est - tq * se, est + tq * se),
            "p": float(2 * stats.t.sf(abs(est / se), k - 1)) if se > 0 else float("nan"),
-           "tau2": float(r.tau2), "i2": float(r.i2), "q": float(hom.statistic), "q_df": int(hom.df),
+           "tau2": tau2, "i2": max(0.0, 1 - hom.df / hom.statistic) if hom.statistic > 0 else 0.0, "q": float(hom.statistic), "q_df": int(hom.df),
            "q_p": float(hom.pvalue), "per_dataset": {d: {"estimate": float(e), "se": float(np.sqrt(v))}
                                                     for d, e, v in zip(names, eff, var)}}
     if k >= 3:
-        half = stats.t.ppf(1 - alpha / 2, k - 2) * np.sqrt(r.tau2 + se ** 2)
+        half = stats.t.ppf(1 - alpha / 2, k - 2) * np.sqrt(tau2 + se ** 2)
         out["prediction"] = (est - half, est + half)
     out["verdict"] = _verdict(out)
     return out
