@@ -87,6 +87,8 @@ def run_replay(rcfg: dict) -> int:
     sha = plans.sha256(plan)
     print(summary(plan, sha), flush=True)
     sweep = from_plan(plan, rcfg["study"], uri, rcfg.get("runtime", []))  # the plan's exact configs, validated here
+    print(f"[replay] datasets: lab {plan['lab_dataset']!r} -> production "
+          f"{sorted({c.dataset for c in sweep.cells})} ({plan['production_setting']})", flush=True)
     check_datasets(sweep.cells)  # bad data: one line before the tracker, Ray or a vLLM server start
     tracker = StudyTracker(rcfg["study"], uri)
     retry = (f"make replay LAB={rcfg['lab']} SETTING={rcfg['setting']} REPLAY_ARGS='replay.study=<new name>'")
