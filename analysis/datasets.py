@@ -46,14 +46,15 @@ def meta(effects: dict[str, float], ses: dict[str, float], alpha: float) -> dict
     eff, var = np.array([effects[d] for d in names]), np.array([ses[d] ** 2 for d in names])
     r = combine_effects(eff, var, method_re="iterated", use_t=True, alpha=alpha, row_names=names)
     hom = r.test_homogeneity()
-    if hom.statistic <= k - 1:  # no excess spread: the PM root is τ² = 0 (statsmodels returns junk there), so the
-        tau2, est, se = 0.0, float(r.mean_effect_fe), float(r.sd_eff_w_fe)  # random-effects fit is the fixed one
+    if hom.statistic <= k - 1:  # no excess spread: the PM root is τ² = 0 (statsmodels returns junk there),
+        tau2, est, se = 0.0, float(r.mean_effect_fe), float(r.sd_eff_w_fe)  # so the random-effects fit is the fixed one
     else:
         tau2, est, se = float(r.tau2), float(r.mean_effect_re), float(r.sd_eff_w_re)
     tq = stats.t.ppf(1 - alpha / 2, k - 1)
     out = {"k": k, "datasets": names, "estimate": est, "se": se, "ci": (est - tq * se, est + tq * se),
            "p": float(2 * stats.t.sf(abs(est / se), k - 1)) if se > 0 else float("nan"),
-           "tau2": tau2, "i2": max(0.0, 1 - hom.df / hom.statistic) if hom.statistic > 0 else 0.0, "q": float(hom.statistic), "q_df": int(hom.df),
+           "tau2": tau2, "i2": max(0.0, 1 - hom.df / hom.statistic) if hom.statistic > 0 else 0.0,
+           "q": float(hom.statistic), "q_df": int(hom.df),
            "q_p": float(hom.pvalue), "per_dataset": {d: {"estimate": float(e), "se": float(np.sqrt(v))}
                                                     for d, e, v in zip(names, eff, var)}}
     if k >= 3:
@@ -115,9 +116,9 @@ def markdown(res: dict) -> list[str]:
                 "PGR per method and dataset (ΔPGR over the baseline in brackets); each dataset has its own "
                 "baselines, PGR, ΔPGR and verdicts (tables above).", ""]
         if a["meta"]:
-            mrows = [[m, str(r["k"]), num(r.get("estimate")), ci(r.get("ci")), pval(r.get("p")), ci(r.get("prediction")),
-                      num(r.get("tau2"), 4), num(r.get("i2"), 2), pval(r.get("q_p")), r["verdict"]]
-                     for m, r in a["meta"].items()]
+            mrows = [[m, str(r["k"]), num(r.get("estimate")), ci(r.get("ci")), pval(r.get("p")),
+                      ci(r.get("prediction")), num(r.get("tau2"), 4), num(r.get("i2"), 2), pval(r.get("q_p")),
+                      r["verdict"]] for m, r in a["meta"].items()]
             out += [f"### Is the gain consistent across datasets? ({setting})", "",
                     _md(["method", "datasets", "pooled ΔPGR", "CI", "p", "prediction interval", "τ²", "I²",
                          "Q test p", "across datasets"], mrows), "",

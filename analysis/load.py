@@ -163,10 +163,10 @@ def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> list[str]:
         notes.append(f"declared in the study but without any finished cell (not in any table): {', '.join(absent)}")
     failed = client.search_runs([exp_id], f"tags.`{ROLE}` = 'cell' and attributes.status = 'FAILED'",
                                 max_results=50000)
-    done = set(zip(cells["setting"], cells["method"], cells["seed"].astype(str)))
+    done = set(zip(cells["setting"], cells["dataset"], cells["method"], cells["seed"].astype(str)))
     for run in failed:
         t = run.data.tags
-        if (t.get("setting"), t.get("method"), t.get("seed")) not in done:
+        if (t.get("setting"), t.get("dataset"), t.get("method"), t.get("seed")) not in done:
             notes.append(f"cell {t.get('setting')}/{t.get('method')}/seed {t.get('seed')} FAILED and has no finished "
                          f"rerun: {t.get('error') or 'no error recorded (see the sweep log)'}")
     return notes

@@ -64,7 +64,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--override", action="append", default=[], help="a Hydra override (repeatable)")
     args = ap.parse_args(argv)
-    print(f"{'dataset':<36} {'kind':<9} {'n':>5}  {'weak (tu)':>9}  {'ceiling cv':>10}  {'gap [95% CI over seeds]':>24}")
+    print(f"{'dataset':<36} {'kind':<9} {'n':>5}  {'weak (tu)':>9}  {'ceiling cv':>10}  "
+          f"{'gap [95% CI over seeds]':>24}")
     for d in args.datasets:
         r = train_gap(d, args.seeds, args.override)
         print(f"{r['dataset']:<36} {r['kind']:<9} {r['n']:>5}  {r['weak']:>9.3f}  {r['ceiling']:>10.3f}  "

@@ -94,7 +94,8 @@ def test_docs_example_expands_to_the_cells_it_means(source, args, compose_cfg, m
     assert [(c.setting, c.method, c.seed) for c in sweep.cells] == \
         [(s, m, n) for s in settings for _ in datasets or [None] for m in methods for n in seeds]
     if datasets:
-        assert [c.dataset for c in sweep.cells] == [d for _ in settings for d in datasets for _ in methods for _ in seeds]
+        assert [c.dataset for c in sweep.cells] == \
+            [d for _ in settings for d in datasets for _ in methods for _ in seeds]
     fields = {m: set(yaml.safe_load((CONF / "method" / f"{m}.yaml").read_text())) for m in methods}
     for a in args:
         key, _, value = a.partition("=")

@@ -27,8 +27,10 @@ def study(tmp_path_factory, ray_local):
     with gzip.open(paths.shared_data_dir() / "hh-rlhf" / "harmless-base-test.jsonl.gz", "rt") as f:
         for line in f:
             r = json.loads(line)
-            cut = r["chosen"].rfind("\n\nAssistant:")
-            rows.append({"question": r["chosen"][:cut], "good": r["chosen"][cut + 12:], "bad": r["rejected"][cut + 12:]})
+            cut, cut_r = r["chosen"].rfind("\n\nAssistant:"), r["rejected"].rfind("\n\nAssistant:")
+            good, bad = r["chosen"][cut + 12:].strip(), r["rejected"][cut_r + 12:].strip()
+            if good and bad and good != bad:
+                rows.append({"question": r["chosen"][:cut], "good": good, "bad": bad})
             if len(rows) == 90:
                 break
     with open(conf / "prefs.csv", "w", newline="") as f:

@@ -123,7 +123,8 @@ def _from_tar(path: Path, task: str | None, subsets) -> list[tuple[str, str, str
             for s in subs:
                 key = f"{s}/task.json" if s else "task.json"
                 if key not in members:
-                    raise DataError(f"{path}: no {TASKS_DIR}/{task}/{key} in the archive (check data.task, data.subsets)")
+                    raise DataError(f"{path}: no {TASKS_DIR}/{task}/{key} in the archive "
+                                    f"(check data.task, data.subsets)")
                 text = tar.extractfile(members[key]).read().decode("utf-8")
                 out.append((f"{path}!{members[key].name}", s, text))
     except (tarfile.TarError, OSError, EOFError) as exc:
