@@ -3,8 +3,6 @@ options -> is this option correct? The harness holds the labels; a method sees o
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
 
@@ -32,9 +30,3 @@ class ItemSet:
 
     def __len__(self) -> int:
         return len(self.items)
-
-    def content_hash(self) -> str:
-        h = hashlib.sha256()
-        for i in self.items:
-            h.update(json.dumps([i.example_id, i.prompt, i.text, i.group, bool(i.label), i.subset]).encode())
-        return h.hexdigest()
