@@ -18,6 +18,7 @@ from transfer.models import resolve_path, weights_fingerprint
 class PairFeatures:
     better: np.ndarray  # (n_pairs, dim)
     worse: np.ndarray
+    kind = "pairwise"
 
     def oriented(self, index: np.ndarray, a_is_better: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(f(A), f(B)) for the given pairs under an A/B assignment."""
@@ -25,6 +26,11 @@ class PairFeatures:
         a = np.where(flip, self.better[index], self.worse[index])
         b = np.where(flip, self.worse[index], self.better[index])
         return a, b
+
+    def inputs(self, index: np.ndarray, a_is_better: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(f(A) − f(B), f(A), f(B)): a head's input and the two sides (transfer/features/items.py: binary)."""
+        a, b = self.oriented(index, a_is_better)
+        return a - b, a, b
 
 
 def pair_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> list[str]:
@@ -81,6 +87,9 @@ def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fm
                           shard_size: int = 256, backend: LazyBackend | None = None) -> PairFeatures:
     """Features of every pair, from the cache where present. Pass an open `backend` to share one model (or one
     server) across several datasets; without it one is loaded if needed and closed before returning."""
+    if pairs.kind == "binary":  # one text per item (transfer/features/items.py)
+        from transfer.features.items import extract_item_features
+        return extract_item_features(pairs, model_cfg, backend_cfg, fmt, shard_size, backend)
     texts = pair_texts(pairs, model_cfg, fmt)
     key, parts = feature_key(model_cfg, backend_cfg, texts)
     cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"],
