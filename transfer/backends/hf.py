@@ -34,7 +34,10 @@ class HFBackend(Backend):
         self.tokenizer.padding_side = "right"
         self.device = resolve_device(backend_cfg.get("device"))
         self.dtype = compute_dtype(backend_cfg)
-        self.model = AutoModel.from_pretrained(path, dtype=getattr(torch, self.dtype)).eval()
+        self.model = AutoModel.from_pretrained(path, config=plain_config(path), dtype=getattr(torch, self.dtype)).eval()
+        loaded = next(self.model.parameters()).dtype
+        if loaded != getattr(torch, self.dtype):
+            raise RuntimeError(f"model {model_cfg['name']} loaded in {loaded}, not the backend's {self.dtype}")
         self._truncate_to_layer(model_cfg.get("layer"))
         self.model.to(self.device)
 
@@ -93,9 +96,22 @@ class HFBackend(Backend):
         if getattr(self, "_lm", None) is None:
             from transformers import AutoModelForCausalLM
 
-            self._lm = AutoModelForCausalLM.from_pretrained(resolve_path(self.model_cfg), dtype=torch.float32)
+            path = resolve_path(self.model_cfg)
+            self._lm = AutoModelForCausalLM.from_pretrained(path, config=plain_config(path), dtype=torch.float32)
             self._lm = self._lm.eval().to(self.device)
         return self._lm
+
+
+def plain_config(path: str):
+    """The model's config without a stale GGUF `quantization_config`: assets converted from GGUF hold plain fp32
+    weights, but with it transformers keeps every weight in float32 whatever dtype is asked for."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(path)
+    quant = getattr(config, "quantization_config", None)
+    if isinstance(quant, dict) and quant.get("quant_method") == "gguf":
+        del config.quantization_config
+    return config
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
