@@ -69,3 +69,17 @@ def test_length_batched_rows_come_back_in_the_callers_order(name, smol_texts):
     shuffled = np.random.default_rng(1).permutation(len(texts))
     again = backend.features([texts[i] for i in shuffled])
     assert np.abs(again - batched[shuffled]).max() < 1e-4 * np.abs(single).max()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["minilm_l6", "smollm2_135m"])
+def test_bfloat16_features_agree_with_float32(name, smol_texts):
+    model = model_cfg(name)
+    texts = smol_texts if name == "smollm2_135m" else pair_texts(real_pairs(12), model, FMT)
+    bf16 = HFBackend({"name": "hf", "dtype": "bfloat16"}, model)
+    # really in bf16: a stale GGUF quantization_config once kept the weights in float32 whatever was asked
+    assert next(bf16.model.parameters()).dtype == torch.bfloat16
+    a, b = bf16.features(texts), HFBackend(F32, model).features(texts)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    print(f"\n{name} hf bfloat16 vs float32: min cosine {cos.min():.6f}, max |diff| {np.abs(a - b).max():.2e}")
+    assert a.dtype == np.float32 and cos.min() >= 0.999 and np.abs(a - b).max() > 0  # close, and not the same run
