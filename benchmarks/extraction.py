@@ -124,8 +124,8 @@ def bench_model(name: str, kind: str, texts_per: dict, rounds: int, device: str)
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| model | backend | dtype | texts (tokens) | params used | texts/s | achieved GFLOP/s | matmul GFLOP/s "
-           "(same dtype) | fraction | cosine to float32 min / mean |", "|" + "---|" * 10]
+    out = [("| model | backend | dtype | texts (tokens) | params used | texts/s | achieved GFLOP/s | matmul GFLOP/s "
+            "(same dtype) | fraction | cosine to float32 min / mean |"), "|" + "---|" * 10]
     for r in rows:
         out.append(f"| {r['model']} | {r['backend']} ({r['device']}) | {r['dtype']} | {r['texts']} ({r['tokens']:,}) "
                    f"| {r['params_used'] / 1e6:.1f} M | {r['texts_per_s']:.1f} | {r['achieved_gflops']:.0f} | "

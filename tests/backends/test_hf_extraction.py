@@ -59,7 +59,8 @@ def test_length_batched_rows_come_back_in_the_callers_order(name, smol_texts):
     model = model_cfg(name)
     texts = smol_texts if name == "smollm2_135m" else pair_texts(real_pairs(12), model, FMT)
     backend = HFBackend(F32, {**model, "batch_size": 5})  # batches straddle lengths: 24 texts = 5+5+5+5+4
-    lengths = [len(ids) for ids in backend.tokenizer(texts, truncation=True, max_length=model["max_tokens"])["input_ids"]]
+    enc = backend.tokenizer(texts, truncation=True, max_length=model["max_tokens"])
+    lengths = [len(ids) for ids in enc["input_ids"]]
     assert len(set(lengths)) > 10 and np.argsort(lengths, kind="stable").tolist() != list(range(len(texts)))
     batched = backend.features(texts)
     single = np.stack([backend.features([t])[0] for t in texts])  # one text a call: no padding, no reordering

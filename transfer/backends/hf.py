@@ -61,7 +61,7 @@ class HFBackend(Backend):
             return out
         enc = self.tokenizer(list(texts), truncation=True, max_length=int(self.model_cfg["max_tokens"]))
         for idx in length_batches([len(ids) for ids in enc["input_ids"]], int(self.model_cfg.get("batch_size", 16))):
-            batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc.keys()}, return_tensors="pt")
+            batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
             batch = {k: v.to(self.device) for k, v in batch.items()}
             hidden = self.model(**batch).last_hidden_state.float()
             out[idx] = pool(hidden, batch["attention_mask"], self.model_cfg.get("pooling", "mean")).cpu().numpy()
