@@ -1,5 +1,6 @@
 """Per-pair features: f(prompt + better reply) and f(prompt + worse reply), cached under a content hash of
-everything that changes them (weights, texts, template, layer, pooling, max tokens, backend, extractor version)."""
+everything that changes them (weights, texts, template, layer, pooling, max tokens, backend, dtype, extractor
+version)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from transfer import paths
+from transfer.backends.precision import compute_dtype
 from transfer.data.pairs import PairSet
 from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
 from transfer.features.text import render
@@ -54,8 +56,9 @@ def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str]) -> tuple[s
         "backend": backend_cfg["name"],
         "extractor": EXTRACTOR_VERSION,
     }
-    if backend_cfg.get("dtype"):  # a server's precision changes the numbers (hf computes in fp32)
-        parts["dtype"] = backend_cfg["dtype"]
+    dtype = compute_dtype(backend_cfg)  # as resolved here: `auto` is bfloat16 or float32 by the hardware
+    if dtype != "float32" or backend_cfg["name"] != "hf":
+        parts["dtype"] = dtype  # hf keys predate dtype and were all float32: absent = float32 keeps those caches
     return cache_key(parts), parts
 
 
