@@ -56,16 +56,40 @@ def confine(hidden: list[str]) -> None:
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
     _call("make mounts private", _libc.mount, b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    _call("remount / read-only", _libc.syscall, SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr),
-          ctypes.sizeof(attr))
-    for path in _existing(hidden + ["/dev/shm"]):
-        _hide(path)
+    # code the method must import may live under /tmp (a Ray Job's working_dir): kept, read-only, under the new /tmp
+    keep = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in _code_under_tmp()]
+    _read_only(b"/")
     _tmpfs("/tmp", "size=256m,mode=1777")  # scratch space the method may write
+    for path, fd in keep:
+        os.makedirs(path, exist_ok=True)
+        _call(f"keep {path}", _libc.mount, f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None)
+        _read_only(path.encode())
+        os.close(fd)
+    for path in _existing(hidden + ["/dev/shm"]):  # after the binds: what is hidden inside kept code stays hidden
+        _hide(path)
     _become_pid_one()
     _call("mount /proc", _libc.mount, b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV, None)
     _call("no_new_privs", _libc.prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     _call("not dumpable", _libc.prctl, PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _read_only(path: bytes) -> None:
+    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    _call(f"remount {path.decode()} read-only", _libc.syscall, SYS_MOUNT_SETATTR, AT_FDCWD, path, AT_RECURSIVE,
+          ctypes.byref(attr), ctypes.sizeof(attr))
+
+
+def _code_under_tmp() -> list[str]:
+    """Import roots (sys.path) under /tmp, outermost first."""
+    tmp, out = Path("/tmp").resolve(), []
+    for entry in sys.path:
+        try:
+            p = Path(entry or ".").resolve()
+        except OSError:
+            continue
+        if tmp in p.parents and p.is_dir() and not any(Path(o) in p.parents or Path(o) == p for o in out):
+            out.append(str(p))
+    return out
 
 
 def _existing(paths: list[str]) -> list[Path]:
