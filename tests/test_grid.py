@@ -56,17 +56,23 @@ def keys(sweep):
     return [(c.setting, c.method, c.seed) for c in sweep.cells]
 
 
+F32 = ["setting.weak_backend.dtype=float32", "setting.strong_backend.dtype=float32"]  # what every old cell computed
+
+
 def test_config_hash_of_existing_cells_is_unchanged(fixed_data, legacy_hash):
-    default = {(c.setting, c.method, c.seed): c.config_hash for c in expand([]).cells}
+    default = {(c.setting, c.method, c.seed): c.config_hash for c in expand(F32).cells}
     assert len(default) == 15 and all(default[k] == v for k, v in OLD_DEFAULT.items())
-    mixed = {(c.setting, c.method, c.seed): c.config_hash for c in expand(MIXED).cells}
+    mixed = {(c.setting, c.method, c.seed): c.config_hash for c in expand(MIXED + F32).cells}
     assert len(mixed) == 12 and all(mixed[k] == v for k, v in OLD_MIXED.items())
+    bf16 = {(c.setting, c.method, c.seed): c.config_hash
+            for c in expand(["setting.strong_backend.dtype=bfloat16"]).cells}
+    assert all(bf16[k] != v for k, v in OLD_DEFAULT.items())  # bfloat16 features: new cells, never "finished"
 
 
 def test_a_models_parameter_count_is_not_part_of_a_cells_identity(fixed_data):
-    hashes = [c.config_hash for c in expand(["grid.seeds=[0]"]).cells]
-    assert hashes == [c.config_hash for c in expand(["grid.seeds=[0]", "setting.strong.params_m=1"]).cells]
-    assert hashes != [c.config_hash for c in expand(["grid.seeds=[0]", "setting.strong.layer=19"]).cells]
+    hashes = [c.config_hash for c in expand(["grid.seeds=[0]", *F32]).cells]
+    assert hashes == [c.config_hash for c in expand(["grid.seeds=[0]", *F32, "setting.strong.params_m=1"]).cells]
+    assert hashes != [c.config_hash for c in expand(["grid.seeds=[0]", *F32, "setting.strong.layer=19"]).cells]
     assert hashes[0] == "816facfc2a9f300319baaabf1c07a608bcdb6308e2145482b8264b7faaa65b23"  # (lab, vanilla, 0)
 
 
@@ -155,7 +161,9 @@ def test_power_seeds_reruns_the_same_grid_with_more_seeds(monkeypatch, capsys):
 
 
 def test_replay_cells_come_from_the_plan_with_the_old_hashes(fixed_data, legacy_hash):
-    sweep = from_plan(copy.deepcopy(PLAN), "sim-replay", "sqlite:///x.db", ["runtime.progress=false"])
+    plan = copy.deepcopy(PLAN)
+    plan["overrides"] += ["setting.weak_backend.dtype=float32"]  # what the old cells computed
+    sweep = from_plan(plan, "sim-replay", "sqlite:///x.db", ["runtime.progress=false"])
     assert keys(sweep) == [("production", m, s) for m in ("vanilla", "logconf") for s in (0, 1, 2)]
     hashes = {(c.method, c.seed): c.config_hash for c in sweep.cells}
     assert all(hashes[k] == v for k, v in OLD_REPLAY.items())

@@ -26,7 +26,22 @@ def to_plain(cfg: DictConfig | dict) -> dict:
 
 # backend fields that say how to reach or supervise a server, not what it computes
 NON_SEMANTIC_BACKEND_KEYS = ("url", "score_url", "retries", "backoff_s", "request_timeout_s", "startup_timeout_s",
-                             "log_dir", "ray_actor", "host", "request_batch", "threads", "cpu_threads_bind")
+                             "log_dir", "ray_actor", "host", "request_batch", "threads", "cpu_threads_bind", "device")
+
+
+def _semantic_backend(backend: dict) -> dict:
+    """A backend's fields that change results, with `dtype: auto` resolved as the feature cache key resolves it:
+    hf float32 and vLLM score_dtype float32 are what every cell computed before these fields existed (old hashes)."""
+    from transfer.backends.precision import compute_dtype
+
+    out = {k: v for k, v in backend.items() if k not in NON_SEMANTIC_BACKEND_KEYS}
+    if "dtype" in out and "name" in out:
+        out["dtype"] = compute_dtype(backend)
+        if out["name"] == "hf" and out["dtype"] == "float32":
+            del out["dtype"]
+    if out.get("score_dtype") == "float32":
+        del out["score_dtype"]
+    return out
 
 
 # model fields that describe a model, not what a cell computes with it (a corrected parameter count reruns nothing)
@@ -38,10 +53,12 @@ def config_hash(cell: dict) -> str:
     setting = semantic.get("setting")
     if isinstance(setting, dict):
         setting = dict(setting)
-        for role, drop in (("weak_backend", NON_SEMANTIC_BACKEND_KEYS), ("strong_backend", NON_SEMANTIC_BACKEND_KEYS),
-                           ("weak", NON_SEMANTIC_MODEL_KEYS), ("strong", NON_SEMANTIC_MODEL_KEYS)):
+        for role in ("weak_backend", "strong_backend"):
             if isinstance(setting.get(role), dict):
-                setting[role] = {k: v for k, v in setting[role].items() if k not in drop}
+                setting[role] = _semantic_backend(setting[role])
+        for role in ("weak", "strong"):
+            if isinstance(setting.get(role), dict):
+                setting[role] = {k: v for k, v in setting[role].items() if k not in NON_SEMANTIC_MODEL_KEYS}
         semantic["setting"] = setting
     return hashlib.sha256(json.dumps(semantic, sort_keys=True, default=str).encode()).hexdigest()
 
