@@ -98,10 +98,13 @@ def markdown(res: dict) -> list[str]:
     """The report's section: one method × dataset table and one meta-analysis table per setting."""
     from analysis.format import ci, num, pval
 
+    def sgn(x, digits=3):
+        return num(x, digits) if x is None or num(x) == "--" else f"{x:+.{digits}f}"
+
     out = []
     for setting, a in (res.get("across_datasets") or {}).items():
         t, ds = a["table"], a["table"]["datasets"]
-        gap = ["gap (weak → ceiling)"] + [f"{num(t['gap'][d]['estimate'])} ({num(t['gap'][d]['weak'])} → "
+        gap = ["gap (weak → ceiling)"] + [f"{sgn(t['gap'][d]['estimate'])} ({num(t['gap'][d]['weak'])} → "
                                           f"{num(t['gap'][d]['ceiling'])})" for d in ds]
         rows = [gap]
         for m in t["methods"]:
@@ -110,13 +113,13 @@ def markdown(res: dict) -> list[str]:
                 c = t["cells"].get(f"{m}|{d}")
                 p, dl = (c or {}).get("pgr") or {}, (c or {}).get("delta") or {}
                 row.append("--" if not c else "undefined" if p.get("estimate") is None else
-                           num(p["estimate"], 2) + (f" (Δ {num(dl.get('estimate'), 2)})" if dl else ""))
+                           sgn(p["estimate"], 2) + (f" (Δ {sgn(dl.get('estimate'), 2)})" if dl else ""))
             rows.append(row)
         out += [f"### Method × dataset ({setting})", "", _md(["method", *ds], rows), "",
                 "PGR per method and dataset (ΔPGR over the baseline in brackets); each dataset has its own "
                 "baselines, PGR, ΔPGR and verdicts (tables above).", ""]
         if a["meta"]:
-            mrows = [[m, str(r["k"]), num(r.get("estimate")), ci(r.get("ci")), pval(r.get("p")),
+            mrows = [[m, str(r["k"]), sgn(r.get("estimate")), ci(r.get("ci")), pval(r.get("p")),
                       ci(r.get("prediction")), num(r.get("tau2"), 4), num(r.get("i2"), 2), pval(r.get("q_p")),
                       r["verdict"]] for m, r in a["meta"].items()]
             out += [f"### Is the gain consistent across datasets? ({setting})", "",
