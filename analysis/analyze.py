@@ -112,14 +112,22 @@ def analyze(study: Study, cfg: dict, lab_study: Study | None = None) -> dict:
     else:
         notes.append(f"no transfer verdicts: need cells with setting={cfg['lab_setting']!r} and "
                      f"setting={cfg['production_setting']!r} (or --lab STUDY); lab verdicts and estimates only")
-    return {
+    return with_datasets({
         "study": study.name, "lab_study": lab_study.name if lab_study else None, "config": cfg,
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "notes": notes, "rules": RULES,
         "groups": [_group_json(s, g, tests[s.name, g.setting, g.dataset], lab_rows.get((s.name, g.setting, g.dataset)))
                    for s, g in groups],
         "comparisons": comparisons,
-    }
+    })
+
+
+def with_datasets(res: dict) -> dict:
+    """res plus the method × dataset table and the meta-analysis across datasets (analysis/datasets.py)."""
+    from analysis.datasets import across
+
+    res["across_datasets"] = across(res, res["config"]["alpha"])
+    return res
 
 
 def _group_json(s: Study, g: Group, tests: dict, lab_rows: dict | None) -> dict:

@@ -131,10 +131,10 @@ def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> list[str]:
     if absent:
         notes.append(f"declared in the study but without any finished cell (not in any table): {', '.join(absent)}")
     failed = store.runs(client, exp_id, store.CELL, "FAILED")
-    done = set(zip(cells["setting"], cells["method"], cells["seed"].astype(str)))
+    done = set(zip(cells["setting"], cells["dataset"], cells["method"], cells["seed"].astype(str)))
     for run in failed:
         t = run.data.tags
-        if (t.get("setting"), t.get("method"), t.get("seed")) not in done:
+        if (t.get("setting"), t.get("dataset"), t.get("method"), t.get("seed")) not in done:
             notes.append(f"cell {t.get('setting')}/{t.get('method')}/seed {t.get('seed')} FAILED and has no finished "
                          f"rerun: {t.get('error') or 'no error recorded (see the sweep log)'}")
     return notes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import figures, tables
+from analysis import datasets, figures, tables
 from analysis.analyze import analyze
 from analysis.config import AnalysisError, load_config
 from analysis.estimates import GAP_TOO_SMALL
@@ -115,6 +115,7 @@ def markdown(res: dict, figs: list[str]) -> str:
             out += ["McNemar tests on paired per-example predictions within each seed (unadjusted; they test that "
                     "seed's trained models on that test set, not the method across seeds):", "",
                     _md_table(["setting / dataset", "method", f"seeds with p < {cfg['alpha']}", "p per seed"], rows), ""]
+    out += datasets.markdown(res)  # method × dataset, and the meta-analysis across datasets
     if any(g.get("lab_verdicts") for g in res["groups"]):
         out += ["### Lab verdicts", "", _md_table(tables.LAB_HEAD, tables.lab_rows(res)), "",
                 f"One-sided p-values, adjusted across methods ({cfg['correction']}), decided at alpha/2 = "

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from transfer import paths
 from transfer.backends.vllm import VLLMBackend
-from transfer.data import hh_rlhf
+from transfer.data.loaders import hh_rlhf
 from transfer.features.extract import pair_texts
 from transfer.models import resolve_path
 

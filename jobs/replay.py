@@ -60,6 +60,8 @@ def replay(rcfg: dict) -> int:
     sha = store.plan_sha256(plan)
     print(summary(plan, sha), flush=True)
     sweep = from_plan(plan, rcfg["study"], uri, rcfg.get("runtime", []))  # the plan's exact configs, validated here
+    print(f"[replay] datasets: lab {plan['lab_dataset']!r} -> production "
+          f"{sorted({c.dataset for c in sweep.cells})} ({plan['production_setting']})", flush=True)
     check_datasets(sweep.cells)  # bad data: one line before the tracker, Ray or a vLLM server start
     retry = (f"make replay LAB={rcfg['lab']} SETTING={rcfg['setting']} REPLAY_ARGS='replay.study=<new name>'")
     store.StudyWriter(rcfg["study"], uri).register_plan(plan, retry)

@@ -19,6 +19,7 @@ CONF = ROOT / "conf"
 MAKE = re.compile(r'make (sweep|demo)\b[^"`\n]*?ARGS="([^"]*)"')
 PYTHON = re.compile(r"python -m jobs\.sweep\b([^`#(\n]*)")
 PLACEHOLDERS = {"my_method"}  # docs/methods.md: the method a reader is about to write
+DATA_PLACEHOLDERS = {"my_prefs", "mine"}  # docs/datasets.md: the dataset yaml a reader is about to write
 
 
 def examples() -> list[tuple[str, tuple[str, ...]]]:
@@ -46,8 +47,9 @@ def test_the_docs_show_the_examples_this_test_is_about():
     assert len(EXAMPLES) >= 15
 
 
-def intended(args: tuple[str, ...]) -> tuple[list, list, list]:
-    """(settings, methods, seeds) as the docs mean them: conf/config.yaml's grid, the experiment's, then the args."""
+def intended(args: tuple[str, ...]) -> tuple[list, list, list, list]:
+    """(settings, methods, seeds, datasets) as the docs mean them: conf/config.yaml's grid, the experiment's, then
+    the args."""
     grid = dict(yaml.safe_load((CONF / "config.yaml").read_text())["grid"])
     for a in args:
         if a.startswith("experiment="):
@@ -58,7 +60,7 @@ def intended(args: tuple[str, ...]) -> tuple[list, list, list]:
             grid[key[5:]] = yaml.safe_load(value)
         elif key in ("setting", "method", "seed"):
             grid[key + "s"] = [yaml.safe_load(v) for v in value.split(",")]
-    return grid["settings"], grid["methods"], grid["seeds"]
+    return grid["settings"], grid["methods"], grid["seeds"], grid.get("datasets")
 
 
 def select(cfg: dict, key: str):
@@ -72,7 +74,7 @@ def select(cfg: dict, key: str):
 @pytest.mark.parametrize("source, args", EXAMPLES, ids=[f"{n}:{' '.join(a)}" for n, a in EXAMPLES])
 def test_docs_example_expands_to_the_cells_it_means(source, args, compose_cfg, monkeypatch, capsys):
     """Through `python -m jobs.sweep`'s main, up to the point where it would start Ray."""
-    settings, methods, seeds = intended(args)
+    settings, methods, seeds, datasets = intended(args)
     ran = []
     monkeypatch.setattr(job, "maybe_submit", lambda *a: None)
     monkeypatch.setattr(job, "run", lambda sweep: ran.append(sweep) or 0)
@@ -83,10 +85,18 @@ def test_docs_example_expands_to_the_cells_it_means(source, args, compose_cfg, m
         assert capsys.readouterr().err == f"error: grid.methods: unknown method {unknown}; known: " \
             f"{sorted(p.stem for p in (CONF / 'method').glob('*.yaml'))} (conf/method/)\n"
         return
+    unknown = sorted(set(datasets or []) & DATA_PLACEHOLDERS)
+    if unknown:
+        assert job.main(list(args)) == 2 and not ran
+        assert capsys.readouterr().err.startswith(f"error: grid.datasets: unknown dataset {unknown}; known: [")
+        return
     assert job.main(list(args)) == 0
     sweep = ran[0]
     assert [(c.setting, c.method, c.seed) for c in sweep.cells] == \
-        [(s, m, n) for s in settings for m in methods for n in seeds]
+        [(s, m, n) for s in settings for _ in datasets or [None] for m in methods for n in seeds]
+    if datasets:
+        assert [c.dataset for c in sweep.cells] == \
+            [d for _ in settings for d in datasets for _ in methods for _ in seeds]
     fields = {m: set(yaml.safe_load((CONF / "method" / f"{m}.yaml").read_text())) for m in methods}
     for a in args:
         key, _, value = a.partition("=")

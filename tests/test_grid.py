@@ -165,7 +165,7 @@ def test_replay_cells_come_from_the_plan_with_the_old_hashes(fixed_data, legacy_
         assert c.config["setting"]["data"]["max_pairs"] == 40 and "ood" not in c.config["setting"]
         assert c.config["study"] == "sim-replay" and c.config_hash == config_hash(c.config)
     assert sweep.base["grid"] == {"settings": ["production"], "methods": ["vanilla", "logconf"], "seeds": [0, 1, 2],
-                                  "power_seeds": None}
+                                  "power_seeds": None, "datasets": None}
     assert sweep.base["runtime"]["tracking_uri"] == "sqlite:///x.db" and sweep.base["runtime"]["progress"] is False
 
 

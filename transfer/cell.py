@@ -21,10 +21,10 @@ from transfer.data.pairs import PairSet
 from transfer.data.splits import Split
 from transfer.errors import TransferError
 from transfer.features.extract import PairFeatures
-from transfer.methods import StudentView
+from transfer.methods import StudentView, check_kind
 from transfer.modes import ModeInputs, mode_name, run_mode
 from transfer.sandbox.client import method_process
-from transfer.seedwork import SeedWork, cell_splits, seed_key, weak_teacher
+from transfer.seedwork import SeedWork, cell_splits, head_config, seed_key, weak_teacher
 
 
 @dataclass
@@ -42,9 +42,8 @@ class CellResult:
     predictions: pd.DataFrame
 
 
-def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    a, b = feats.oriented(split.index, split.a_is_better)
-    return a - b, a, b
+def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    return feats.inputs(split.index, split.a_is_better)  # binary items: (f(text), None, None)
 
 
 def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray, needs: tuple[str, ...]) -> StudentView:
@@ -60,7 +59,8 @@ def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray,
         zero_shot = orient_zero_shot(zs, tu.index, tu.a_is_better)  # A/B as the view shows them: no gold in it
     ids = np.array([p.example_id for p in inputs.pairs.pairs])
     return StudentView(x=xs, strong_a=a, strong_b=b, weak_probs=weak_tu, example_ids=tuple(ids[tu.index]),
-                       seed=int(cell["seeds"]["student"]), head=dict(cell["head"]), zero_shot=zero_shot)
+                       seed=int(cell["seeds"]["student"]), head=head_config(cell, inputs.pairs.kind),
+                       zero_shot=zero_shot, kind=inputs.pairs.kind)
 
 
 def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
@@ -82,6 +82,7 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
     # own process (transfer.sandbox): nothing it does there reaches this interpreter, the scores or a later cell
     boundary.check_method(cell["method"])  # no test-based selection, before any method code is loaded
     with method_process(cell) as method:
+        check_kind(method, inputs.pairs.kind, mode_name(cell), inputs.pairs.name)  # e.g. ccs on binary items
         boundary.check_method(cell["method"], method.needs)  # no view fields beyond the documented ones
         # the view gets its own copy of the weak labels: never memory shared with the seed's other outputs
         view = student_view(cell, inputs, tu, np.array(weak["train_unlabel"]), method.needs)

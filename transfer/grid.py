@@ -1,7 +1,9 @@
 """The grid: Hydra overrides (a sweep) or a transfer plan (a replay) -> typed cell specs, composed once.
 
 A sweep's overrides are read once: `setting=x`, `method=x` and `seed=n` (or `method=a,b`, `seed=range(0,5)`) are the
-grid axes `grid.settings`, `grid.methods`, `grid.seeds`; giving an axis both ways is an error. `method.<field>=v`
+grid axes `grid.settings`, `grid.methods`, `grid.seeds`; giving an axis both ways is an error. `grid.datasets`
+(conf/data/ names; null = each setting's own) replaces the setting's data, one set of cells per dataset; a data yaml
+with an `ood:` key (a conf/ood/ name, or null) also sets the setting's out-of-distribution set. `method.<field>=v`
 reaches the grid's methods that have <field> (one that none has is an error), so the root config (study, grid,
 runtime) is composed without it. Each (setting, method) is composed once; its seeds only set `seed` and resolve.
 
@@ -18,6 +20,7 @@ import copy
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -35,13 +38,14 @@ AXES = {"setting": "settings", "method": "methods", "seed": "seeds"}  # a cell's
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One cell: (setting, method, seed), its resolved config and the hash that identifies it across runs."""
+    """One cell: (setting, method, seed) on a dataset, its resolved config and the hash that identifies it."""
 
     setting: str
     method: str
     seed: int
     config: dict = field(repr=False, compare=False)
     config_hash: str = ""
+    dataset: str = ""
 
     def cell(self) -> dict:
         """The plain dict a Ray task runs and cell_config.json records (the config plus its hash)."""
@@ -50,11 +54,11 @@ class CellSpec:
 
 @dataclass
 class Sweep:
-    """The root config (study, grid, runtime; resolved) and its cells, in (setting, method, seed) order."""
+    """The root config (study, grid, runtime; resolved) and its cells, in (setting, dataset, method, seed) order."""
 
     base: dict
     cells: list[CellSpec]
-    templates: dict = field(default_factory=dict, repr=False)  # (setting, method) -> (composed config, replacements)
+    templates: dict = field(default_factory=dict, repr=False)  # (setting, dataset, method) -> (config, replacements)
 
     def with_seeds(self, seeds: list[int]) -> Sweep:
         """The same grid with other seeds (grid.power_seeds), from the configs already composed."""
@@ -73,9 +77,10 @@ def expand(overrides: list[str]) -> Sweep:
         grid = base["grid"]
         _check_names(grid)
         grid["seeds"] = _seeds(grid["seeds"])
+        grid["datasets"] = _datasets(grid.get("datasets"), rest)
         per_method = _route(fields, grid["methods"])
-        templates = {(s, m): (_compose([*rest, *per_method[m], f"setting={s}", f"method={m}"]), {})
-                     for s in grid["settings"] for m in grid["methods"]}
+        templates = {(s, d, m): (_compose_cell([*rest, *per_method[m], f"setting={s}", f"method={m}"], d), {})
+                     for s in grid["settings"] for d in grid["datasets"] or [None] for m in grid["methods"]}
     return Sweep(base, _cells(templates, grid), templates)
 
 
@@ -98,7 +103,7 @@ def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] 
     base["grid"] = {**base["grid"], "settings": [setting], "methods": list(methods), "seeds": _seeds(plan["seeds"])}
     base["runtime"]["tracking_uri"] = tracking_uri
     harness = {k: plan["harness"][k] for k in ("head", "splits") if k in plan["harness"]}
-    templates = {(setting, m): (root, {"study": study, "runtime": base["runtime"], "method": cfg, **harness})
+    templates = {(setting, None, m): (root, {"study": study, "runtime": base["runtime"], "method": cfg, **harness})
                  for m, cfg in methods.items()}
     return Sweep(base, _cells(templates, base["grid"]), templates)
 
@@ -137,13 +142,14 @@ def _split(overrides: list[str]) -> tuple[dict[str, list], list[Override], list[
 def _cells(templates: dict, grid: dict) -> list[CellSpec]:
     cells = []
     for s in grid["settings"]:
-        for m in grid["methods"]:
-            cfg, replace = templates[(s, m)]
-            for seed in grid["seeds"]:
-                cfg.seed = seed  # the seeds.* interpolate it
-                plain = to_plain(cfg)
-                plain.update(copy.deepcopy({**replace, "grid": grid}))
-                cells.append(CellSpec(s, m, seed, plain, config_hash(plain)))
+        for d in grid.get("datasets") or [None]:
+            for m in grid["methods"]:
+                cfg, replace = templates[(s, d, m)]
+                for seed in grid["seeds"]:
+                    cfg.seed = seed  # the seeds.* interpolate it
+                    plain = to_plain(cfg)
+                    plain.update(copy.deepcopy({**replace, "grid": grid}))
+                    cells.append(CellSpec(s, m, seed, plain, config_hash(plain), plain["setting"]["data"]["name"]))
     return cells
 
 
@@ -175,6 +181,43 @@ def _check_names(grid: dict) -> None:
         unknown = [n for n in names if n not in known]
         if unknown:
             raise ConfigError(f"grid.{group}s: unknown {group} {unknown}; known: {known} (conf/{group}/)")
+
+
+def _datasets(names, rest: list[str]) -> list[str] | None:
+    """grid.datasets: conf/data/ names (also found in `hydra.searchpath` dirs), or null for each setting's own."""
+    if names is None:
+        return None
+    names = [str(n) for n in (names if isinstance(names, list) else [names])]
+    known = sorted({p.stem for d in _conf_dirs(rest) for p in (d / "data").glob("*.yaml")})
+    unknown, dup = [n for n in names if n not in known], sorted({n for n in names if names.count(n) > 1})
+    if not names or unknown or dup:
+        why = f"unknown dataset {unknown}" if unknown else f"{dup} listed twice" if dup else "empty"
+        raise ConfigError(f"grid.datasets: {why}; known: {known} (conf/data/, or a folder added with "
+                          f"hydra.searchpath=[file:///path/to/conf]), or null for each setting's own dataset")
+    return names
+
+
+def _conf_dirs(rest: list[str]) -> list[Path]:
+    dirs = [paths.config_dir()]
+    for o in _parse([r for r in rest if r.startswith("hydra.searchpath")]):
+        value = o.value()
+        dirs += [Path(v.removeprefix("file://")) for v in (value if isinstance(value, list) else [value])
+                 if str(v).startswith("file://")]
+    return dirs
+
+
+def _compose_cell(overrides: list[str], dataset: str | None) -> DictConfig:
+    """A cell's config on `dataset` (None: the setting's own); a data yaml's `ood:` key picks the OOD set."""
+    overrides = [*overrides, *([f"data@setting.data={dataset}"] if dataset else [])]
+    cfg = _compose(overrides)
+    if "ood" not in cfg.setting.data:
+        return cfg
+    ood, has = cfg.setting.data.ood, "ood" in cfg.setting and cfg.setting.ood is not None
+    if ood is None and has:
+        return _compose([*overrides, "setting.ood=null"])
+    if ood is not None and (not has or cfg.setting.ood.get("name") != ood):
+        return _compose([*overrides, f"{'' if 'ood' in cfg.setting else '+'}ood@setting.ood={ood}"])
+    return cfg
 
 
 def _seeds(values: list) -> list[int]:

@@ -2,6 +2,8 @@
 
 The input of a pair is f(A) − f(B), scaled per dimension (no centering, no bias), so swapping A and B flips the
 prediction exactly: the head cannot learn a position preference. Its output is the logit of "A is better".
+Binary items (one text, a 0/1 label) have no such symmetry and unbalanced classes: their heads get an unpenalized
+bias (`bias=True`, which the harness puts in the head config of binary tasks).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ def soft_bce(logits: torch.Tensor, targets: torch.Tensor, progress: float) -> to
 class LinearHead:
     weight: np.ndarray  # (dim,)
     scale: np.ndarray  # (dim,) feature scale fitted on the training inputs
+    bias: float = 0.0  # binary tasks only; pair heads have none
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        return (x / self.scale) @ self.weight
+        return (x / self.scale) @ self.weight + self.bias
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """P(A is better) for pair inputs x = f(A) − f(B)."""
@@ -39,7 +42,7 @@ def fit_scale(x: np.ndarray) -> np.ndarray:
 
 
 def train_head(x: np.ndarray, targets: np.ndarray, *, seed: int, epochs: int, lr: float, l2: float,
-               batch_size: int | None, loss_fn: LossFn = soft_bce) -> LinearHead:
+               batch_size: int | None, loss_fn: LossFn = soft_bce, bias: bool = False) -> LinearHead:
     """Adam on `loss_fn` + l2·|w|²; `batch_size` None = full batch (the default: on these small, strongly
     regularized problems minibatch noise moved test accuracy by up to 10 points between seeds).
     `targets` are probabilities (hard labels are 0/1)."""
@@ -51,7 +54,8 @@ def train_head(x: np.ndarray, targets: np.ndarray, *, seed: int, epochs: int, lr
     xs = torch.from_numpy((x / scale).astype(np.float32))
     ys = torch.from_numpy(np.array(targets, dtype=np.float32))  # a copy: inputs may be read-only views
     w = torch.zeros(xs.shape[1], requires_grad=True)
-    opt = torch.optim.Adam([w], lr=lr)
+    b = torch.zeros(1, requires_grad=True) if bias else None  # not in the l2 term: the class prior is not shrunk
+    opt = torch.optim.Adam([w] if b is None else [w, b], lr=lr)
     steps_per_epoch = max(1, (len(xs) + batch_size - 1) // batch_size)
     total = epochs * steps_per_epoch
     step = 0
@@ -59,9 +63,11 @@ def train_head(x: np.ndarray, targets: np.ndarray, *, seed: int, epochs: int, lr
         perm = torch.randperm(len(xs), generator=gen)
         for start in range(0, len(xs), batch_size):
             idx = perm[start:start + batch_size]
-            loss = loss_fn(xs[idx] @ w, ys[idx], step / total) + l2 * (w * w).sum()
+            logits = xs[idx] @ w if b is None else xs[idx] @ w + b
+            loss = loss_fn(logits, ys[idx], step / total) + l2 * (w * w).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
             step += 1
-    return LinearHead(weight=w.detach().numpy().astype(np.float32), scale=scale)
+    return LinearHead(weight=w.detach().numpy().astype(np.float32), scale=scale,
+                      bias=float(b.detach()) if b is not None else 0.0)

@@ -49,15 +49,23 @@ def cell_splits(cell: dict, inputs) -> tuple[SplitData, Split | None]:
 
 
 def pair_x(feats, split: Split) -> np.ndarray:
-    a, b = feats.oriented(split.index, split.a_is_better)
-    return a - b
+    """A head's inputs of a split: f(A) − f(B) of pairs, f(text) of binary items."""
+    return feats.inputs(split.index, split.a_is_better)[0]
+
+
+def head_config(cell: dict, kind: str) -> dict:
+    """The cell's head settings; binary heads get a bias (transfer/heads.py), pair heads must not."""
+    head = dict(cell["head"])
+    if kind == "binary":
+        head.setdefault("bias", True)
+    return head
 
 
 def weak_teacher(cell: dict, inputs, splits: SplitData, ood: Split | None) -> dict[str, np.ndarray]:
     """Weak features + head on train_label gold -> P(A is better) on train_unlabel, test and OOD."""
     tl, weak_f = splits["train_label"], inputs.features["weak"]
     teacher = train_head(pair_x(weak_f, tl), tl.a_is_better.astype(np.float32), seed=int(cell["seeds"]["teacher"]),
-                         **dict(cell["head"]))
+                         **head_config(cell, getattr(weak_f, "kind", "pairwise")))
     weak = {"train_unlabel": teacher.predict_proba(pair_x(weak_f, splits["train_unlabel"])),
             "test": teacher.predict_proba(pair_x(weak_f, splits["test"]))}
     if ood is not None:
@@ -70,7 +78,7 @@ def head_ceiling(cell: dict, features: dict, tu: Split, te: Split, ood: Split | 
     """Strong features + head on train_unlabel gold -> P(A is better) on test and OOD (head mode's ceiling)."""
     xs_tu = pair_x(features["strong"], tu) if xs_tu is None else np.asarray(xs_tu)
     ceiling = train_head(xs_tu, tu.a_is_better.astype(np.float32), seed=int(cell["seeds"]["student"]),
-                         **dict(cell["head"]))
+                         **head_config(cell, getattr(features["strong"], "kind", "pairwise")))
     out = {"test": ceiling.predict_proba(pair_x(features["strong"], te))}
     if ood is not None:
         out["ood"] = ceiling.predict_proba(pair_x(features["strong_ood"], ood))

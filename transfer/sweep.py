@@ -65,9 +65,9 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
 
     raytasks.init_ray(runtime)
     todo = [spec.cell() for spec in specs]
-    by_setting: dict[str, list[dict]] = {}
-    for cell in todo:
-        by_setting.setdefault(cell["setting"]["name"], []).append(cell)
+    by_setting: dict[tuple, list[dict]] = {}
+    for cell in todo:  # one input set per (setting, dataset): grid.datasets gives a setting several
+        by_setting.setdefault(_inputs_key(cell), []).append(cell)
     # one input-building task per setting (it extracts or loads features); cells start as soon as theirs is ready
     # extraction gets every CPU of a node: it is the one heavy step, and settings run it one after another
     cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -79,7 +79,7 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     seed_refs: dict[str, object] = {}
     pending = {}
     for cell in todo:
-        inputs, key = input_refs[cell["setting"]["name"]], seed_key(cell)
+        inputs, key = input_refs[_inputs_key(cell)], seed_key(cell)
         if key not in seed_refs:
             seed_refs[key] = raytasks.seed_work_task.remote(cell, inputs)
         pending[raytasks.run_cell_task.remote(cell, inputs, seed_refs[key])] = cell
@@ -108,6 +108,10 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
         bar.update(1)
     bar.close()
     return failures
+
+
+def _inputs_key(cell: dict) -> tuple[str, str]:
+    return cell["setting"]["name"], cell["setting"]["data"]["name"]
 
 
 def run(sweep: Sweep) -> int:

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from transfer import paths
 from transfer.backends.server import alive
-from transfer.data import hh_rlhf
+from transfer.data.loaders import hh_rlhf
 
 REAL_HOME = paths.home()
 FMT = {"prompt_words": 40, "reply_words": 110}  # conf/data/hh_harmless.yaml's format

@@ -1,4 +1,9 @@
-"""transformers in-process: pooled hidden states of one layer, and label-token log-probs."""
+"""transformers in-process: pooled hidden states of one layer, and label-token log-probs.
+
+Features are computed in the backend's dtype (`auto`: bfloat16 where the hardware runs it natively, precision.py),
+by a decoder cut after the feature layer, in batches of texts of similar token length (little padding); pooling
+is in float32. Label log-probs always use the full model in float32 (their checks need 1e-3 agreement).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import numpy as np
 import torch
 
 from transfer.backends.base import Backend
+from transfer.backends.precision import compute_dtype, resolve_device
 from transfer.errors import ConfigError
 from transfer.label_tokens import label_logprobs
 from transfer.models import resolve_path
@@ -27,8 +33,14 @@ class HFBackend(Backend):
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "right"
-        self.model = AutoModel.from_pretrained(path, dtype=torch.float32).eval()
+        self.device = resolve_device(backend_cfg.get("device"))
+        self.dtype = compute_dtype(backend_cfg)
+        self.model = AutoModel.from_pretrained(path, config=plain_config(path), dtype=getattr(torch, self.dtype)).eval()
+        loaded = next(self.model.parameters()).dtype
+        if loaded != getattr(torch, self.dtype):
+            raise RuntimeError(f"model {model_cfg['name']} loaded in {loaded}, not the backend's {self.dtype}")
         self._truncate_to_layer(model_cfg.get("layer"))
+        self.model.to(self.device)
 
     def _truncate_to_layer(self, layer: int | None) -> None:
         """Keep layers 1..L of a decoder: its output is then norm(h_L), exactly what a vLLM server of the same
@@ -45,15 +57,15 @@ class HFBackend(Backend):
 
     @torch.inference_mode()
     def features(self, texts: Sequence[str]) -> np.ndarray:
-        batch_size = int(self.model_cfg.get("batch_size", 16))
-        order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            idx = order[start:start + batch_size]
-            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                 max_length=int(self.model_cfg["max_tokens"]), return_tensors="pt")
-            hidden = self.model(**enc).last_hidden_state
-            out[idx] = pool(hidden, enc["attention_mask"], self.model_cfg.get("pooling", "mean")).numpy()
+        if not len(texts):
+            return out
+        enc = self.tokenizer(list(texts), truncation=True, max_length=int(self.model_cfg["max_tokens"]))
+        for idx in length_batches([len(ids) for ids in enc["input_ids"]], int(self.model_cfg.get("batch_size", 16))):
+            batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            hidden = self.model(**batch).last_hidden_state.float()
+            out[idx] = pool(hidden, batch["attention_mask"], self.model_cfg.get("pooling", "mean")).cpu().numpy()
         return out
 
     @torch.inference_mode()
@@ -74,9 +86,10 @@ class HFBackend(Backend):
         batch_size = int(self.model_cfg.get("batch_size", 16))
         for start in range(0, len(prompts), batch_size):
             enc = self.tokenizer(list(prompts[start:start + batch_size]), padding=True, return_tensors="pt")
+            enc = {k: v.to(self.device) for k, v in enc.items()}
             logits = lm(**enc).logits  # right padding: each prompt's last real token is at mask.sum() - 1
             last = logits[torch.arange(logits.shape[0]), enc["attention_mask"].sum(1) - 1]
-            out[start:start + logits.shape[0]] = label_logprobs(last, label_ids, torch.float64).numpy()
+            out[start:start + logits.shape[0]] = label_logprobs(last.cpu(), label_ids, torch.float64).numpy()
         return out
 
     def _causal_lm(self):
@@ -84,8 +97,29 @@ class HFBackend(Backend):
         if getattr(self, "_lm", None) is None:
             from transformers import AutoModelForCausalLM
 
-            self._lm = AutoModelForCausalLM.from_pretrained(resolve_path(self.model_cfg), dtype=torch.float32).eval()
+            path = resolve_path(self.model_cfg)
+            self._lm = AutoModelForCausalLM.from_pretrained(path, config=plain_config(path), dtype=torch.float32)
+            self._lm = self._lm.eval().to(self.device)
         return self._lm
+
+
+def plain_config(path: str):
+    """The model's config without a stale GGUF `quantization_config`: assets converted from GGUF hold plain fp32
+    weights, but with it transformers keeps every weight in float32 whatever dtype is asked for."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(path)
+    quant = getattr(config, "quantization_config", None)
+    if isinstance(quant, dict) and quant.get("quant_method") == "gguf":
+        del config.quantization_config
+    return config
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices of texts in batches of `batch_size`, shortest texts first: each batch pads to a length close to all
+    of its texts'. Rows are written back by these indices, so the caller's order is kept."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:

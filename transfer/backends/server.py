@@ -24,6 +24,7 @@ from pathlib import Path
 import requests
 
 from transfer import paths
+from transfer.backends.precision import compute_dtype
 from transfer.errors import TransferError
 
 LIVE: dict[int, "ManagedServer"] = {}  # pid -> server, stopped at interpreter exit if the caller forgot
@@ -81,9 +82,10 @@ def _die_with_parent() -> None:
 
 
 def server_command(model_dir: str, served_name: str, port: int, mode: str, cfg: dict, model_cfg: dict) -> list[str]:
+    dtype = compute_dtype(cfg, "dtype" if mode == "embed" else "score_dtype")  # features vs label log-probs
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir,
            "--host", cfg.get("host") or "127.0.0.1", "--port", str(port), "--served-model-name", served_name,
-           "--dtype", str(cfg.get("dtype") or "auto"), "--max-model-len", str(cfg["max_model_len"]),
+           "--dtype", dtype, "--max-model-len", str(cfg["max_model_len"]),
            "--tensor-parallel-size", str(cfg.get("tensor_parallel_size") or 1),
            "--disable-uvicorn-access-log"]
     if cfg.get("gpu_memory_utilization") is not None:

@@ -20,6 +20,7 @@ class Pair:
 class PairSet:
     name: str
     pairs: tuple[Pair, ...]
+    kind = "pairwise"  # task kind (transfer/data/items.py has the other one, "binary")
 
     def __len__(self) -> int:
         return len(self.pairs)

@@ -1,7 +1,8 @@
 """Prompt-grouped splits and seeded A/B assignment.
 
 A pair's two replies become "A" and "B" at random (seeded), so the label "A is better" is balanced and a model
-cannot win by position. Splits are made over prompt groups, so no prompt history lands in two splits.
+cannot win by position. Splits are made over prompt groups, so no prompt history lands in two splits. Binary items
+(transfer/data/items.py) have no sides: their gold is the item's own label, and `a_is_better` holds it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ SPLITS = ("train_label", "train_unlabel", "test")
 @dataclass(frozen=True)
 class Split:
     name: str
-    index: np.ndarray  # positions in the PairSet
-    a_is_better: np.ndarray  # gold labels (bool): the harness holds these, methods never receive them
+    index: np.ndarray  # positions in the PairSet (ItemSet)
+    a_is_better: np.ndarray  # gold (bool): A is better (pairwise) or the item's label is 1 (binary); harness only
 
     def __len__(self) -> int:
         return len(self.index)
@@ -70,11 +71,18 @@ def make_splits(pairs: PairSet, fractions: dict[str, float], seed: int) -> Split
         if len(index) == 0:
             raise DataError(f"dataset {pairs.name!r}: split {n!r} is empty "
                             f"({len(pairs)} pairs, fractions {dict(fractions)}): use more data or larger fractions")
-        out[n] = Split(name=n, index=index, a_is_better=assign_ab(len(index), ab_rng))
+        out[n] = Split(name=n, index=index, a_is_better=_gold(pairs, index, ab_rng))
     return SplitData(dataset=pairs.name, splits=out)
 
 
 def whole(pairs: PairSet, name: str, seed: int) -> Split:
     """All pairs as one evaluation split (out-of-distribution sets)."""
     rng = np.random.default_rng([seed, 0x00D])
-    return Split(name=name, index=np.arange(len(pairs)), a_is_better=assign_ab(len(pairs), rng))
+    return Split(name=name, index=np.arange(len(pairs)), a_is_better=_gold(pairs, np.arange(len(pairs)), rng))
+
+
+def _gold(data, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Pairs: a seeded, balanced A/B assignment. Binary items: their labels (nothing to assign)."""
+    if getattr(data, "kind", "pairwise") == "binary":
+        return np.array([data.items[i].label for i in index], dtype=bool)
+    return assign_ab(len(index), rng)

@@ -1,5 +1,6 @@
 """Per-pair features: f(prompt + better reply) and f(prompt + worse reply), cached under a content hash of
-everything that changes them (weights, texts, template, layer, pooling, max tokens, backend, extractor version)."""
+everything that changes them (weights, texts, template, layer, pooling, max tokens, backend, dtype, extractor
+version)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from transfer import paths
+from transfer.backends.precision import compute_dtype
 from transfer.data.pairs import PairSet
 from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
 from transfer.features.text import render
@@ -18,6 +20,7 @@ from transfer.models import resolve_path, weights_fingerprint
 class PairFeatures:
     better: np.ndarray  # (n_pairs, dim)
     worse: np.ndarray
+    kind = "pairwise"
 
     def oriented(self, index: np.ndarray, a_is_better: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(f(A), f(B)) for the given pairs under an A/B assignment."""
@@ -25,6 +28,11 @@ class PairFeatures:
         a = np.where(flip, self.better[index], self.worse[index])
         b = np.where(flip, self.worse[index], self.better[index])
         return a, b
+
+    def inputs(self, index: np.ndarray, a_is_better: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(f(A) − f(B), f(A), f(B)): a head's input and the two sides (transfer/features/items.py: binary)."""
+        a, b = self.oriented(index, a_is_better)
+        return a - b, a, b
 
 
 def pair_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> list[str]:
@@ -48,8 +56,9 @@ def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str]) -> tuple[s
         "backend": backend_cfg["name"],
         "extractor": EXTRACTOR_VERSION,
     }
-    if backend_cfg.get("dtype"):  # a server's precision changes the numbers (hf computes in fp32)
-        parts["dtype"] = backend_cfg["dtype"]
+    dtype = compute_dtype(backend_cfg)  # as resolved here: `auto` is bfloat16 or float32 by the hardware
+    if dtype != "float32" or backend_cfg["name"] != "hf":
+        parts["dtype"] = dtype  # hf keys predate dtype and were all float32: absent = float32 keeps those caches
     return cache_key(parts), parts
 
 
@@ -81,6 +90,9 @@ def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fm
                           shard_size: int = 256, backend: LazyBackend | None = None) -> PairFeatures:
     """Features of every pair, from the cache where present. Pass an open `backend` to share one model (or one
     server) across several datasets; without it one is loaded if needed and closed before returning."""
+    if pairs.kind == "binary":  # one text per item (transfer/features/items.py)
+        from transfer.features.items import extract_item_features
+        return extract_item_features(pairs, model_cfg, backend_cfg, fmt, shard_size, backend)
     texts = pair_texts(pairs, model_cfg, fmt)
     key, parts = feature_key(model_cfg, backend_cfg, texts)
     cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"],

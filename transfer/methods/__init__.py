@@ -6,9 +6,9 @@ import importlib
 import inspect
 
 from transfer.errors import ConfigError
-from transfer.methods.base import Method, Predictor, StudentView
+from transfer.methods.base import Method, Predictor, StudentView, check_kind
 
-__all__ = ["Method", "Predictor", "StudentView", "load_method"]
+__all__ = ["Method", "Predictor", "StudentView", "check_kind", "load_method"]
 
 
 def load_method(cfg: dict) -> Method:

@@ -1,6 +1,7 @@
 """The method contract: what a W2S method receives, what it returns, what it never touches.
 
-A method gets a `StudentView`: strong-model inputs of the `train_unlabel` pairs and the weak teacher's soft labels.
+A method gets a `StudentView`: strong-model inputs of the `train_unlabel` pairs (or, for task kind `binary`, items)
+and the weak teacher's soft labels.
 The view has no gold labels (the type simply does not carry them), no test or OOD inputs, no tracking store and no
 data paths. The method returns a `Predictor`; the harness alone applies it to the test and OOD inputs and scores it.
 """
@@ -16,16 +17,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class StudentView:
-    x: np.ndarray  # (n, dim) strong inputs f(A) − f(B) of train_unlabel pairs
-    strong_a: np.ndarray  # (n, dim) f(A): for methods that need the two sides (e.g. contrast-consistent probes)
-    strong_b: np.ndarray  # (n, dim) f(B)
-    weak_probs: np.ndarray  # (n,) the weak teacher's P(A is better)
+    x: np.ndarray  # (n, dim) strong inputs: f(A) − f(B) of train_unlabel pairs; f(text) of binary items
+    strong_a: np.ndarray | None  # (n, dim) f(A): for methods that need the two sides (e.g. contrast-consistent
+    strong_b: np.ndarray | None  # probes); f(B). None for binary items: they have no sides
+    weak_probs: np.ndarray  # (n,) the weak teacher's P(A is better) (binary: P(label = 1))
     example_ids: tuple[str, ...]
     seed: int  # the student seed
     head: dict = field(default_factory=dict)  # head training settings: epochs, lr, l2, batch_size
     # (n, 2, 2) the strong LM's zero-shot log P(" A"), log P(" B") with the pair shown as (A, B) [order 0] and
     # swapped, B shown first [order 1]; computed by the harness only for methods that list "zero_shot" in `needs`
     zero_shot: np.ndarray | None = None
+    kind: str = "pairwise"  # the task kind: "pairwise" or "binary"
 
     def __post_init__(self):
         for arr in (self.x, self.strong_a, self.strong_b, self.weak_probs, self.zero_shot):
@@ -35,7 +37,7 @@ class StudentView:
 
 class Predictor(Protocol):
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """P(A is better) for pair inputs x = f(A) − f(B)."""
+        """P(A is better) for pair inputs x = f(A) − f(B); P(label = 1) for binary inputs x = f(text)."""
 
 
 class Method(ABC):
@@ -43,6 +45,7 @@ class Method(ABC):
 
     modes: tuple[str, ...] = ("head",)  # training modes it supports; prompt/lora need `targets`
     needs: tuple[str, ...] = ()  # optional view fields the harness must fill, e.g. ("zero_shot",)
+    kinds: tuple[str, ...] = ("pairwise",)  # task kinds it supports; declare "binary" once it needs no sides
 
     def __init__(self, cfg: dict):
         self.cfg = cfg
@@ -60,3 +63,17 @@ class Method(ABC):
 
 def hard(probs: np.ndarray) -> np.ndarray:
     return (probs > 0.5).astype(np.float32)
+
+
+def check_kind(method: Method, kind: str, mode: str, dataset: str) -> None:
+    """Refuse, before anything runs, a method (or training mode) that cannot run on the dataset's task kind."""
+    from transfer.errors import ConfigError
+
+    name = method.cfg.get("name", "?")
+    if kind not in method.kinds:
+        raise ConfigError(f"method {name!r} does not support task kind {kind!r} (dataset {dataset!r}; it supports "
+                          f"{list(method.kinds)}): drop it from grid.methods for this dataset (docs/datasets.md)")
+    if kind == "binary" and (mode != "head" or "zero_shot" in method.needs):
+        what = f"training mode {mode!r}" if mode != "head" else "zero_shot log-probs"
+        raise ConfigError(f"method {name!r}: {what} asks the strong LM to compare two replies; dataset {dataset!r} "
+                          f"is binary (use mode=head and a method without zero_shot)")

@@ -17,6 +17,7 @@ from transfer.methods.base import Method, StudentView, hard
 
 
 class Bootstrap(Method):
+    kinds = ("pairwise", "binary")  # binary: the same relabelling of items
     def fit(self, view: StudentView):
         rounds, folds = int(self.cfg["rounds"]), int(self.cfg["folds"])
         if rounds < 1 or folds < 1:

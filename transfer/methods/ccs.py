@@ -10,6 +10,9 @@ the difference, σ(w·(f(A) − f(B)) / 2), which is antisymmetric in A/B and �
 CCS is sign-blind: w and −w are equally consistent. `sign: weak` keeps the sign that agrees more with the weak
 teacher's hard labels (one bit of weak supervision, no gold); `sign: zero_shot` takes it from the strong model's own
 zero-shot preference (no teacher at all; the harness then computes the view's zero_shot log-probs).
+
+Pairwise only: the two statements are the pair's two sides. Binary items have one text and no contrast pair (a
+contrast-prompt variant, "text + yes" vs "text + no", would be a different method), so the harness refuses it there.
 """
 
 from __future__ import annotations

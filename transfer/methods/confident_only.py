@@ -12,6 +12,7 @@ from transfer.methods.base import Method, StudentView, hard
 
 class ConfidentOnly(Method):
     modes = ("head", "prompt", "lora")
+    kinds = ("pairwise", "binary")  # binary: keeps items whose weak P(label = 1) is outside (low, high)
 
     def fit(self, view: StudentView):
         keep, targets = self.targets(view)

@@ -31,6 +31,7 @@ def logconf_loss(logits: torch.Tensor, weak: torch.Tensor, alpha: float) -> torc
 
 
 class LogConf(Method):
+    kinds = ("pairwise", "binary")  # binary: the same loss; the positive rate is the weak labels' class-1 rate
     def fit(self, view: StudentView):
         alpha_max, warmup = float(self.cfg["alpha_max"]), float(self.cfg["warmup_frac"])
 

@@ -7,6 +7,7 @@ The harness gives the view the strong LM's log P(" A"), log P(" B") with each pa
    pairs where the two centred orders disagree are dropped.
 3. Rebalance: the majority class is cut, least confident first, to the minority's size.
 4. The student head trains on what is left (hard labels). The weak teacher's labels are never read.
+Pairwise only: the zero-shot prompt compares two replies; binary items have none to compare (refused there).
 """
 
 from __future__ import annotations

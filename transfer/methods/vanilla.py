@@ -10,6 +10,7 @@ from transfer.methods.base import Method, StudentView, hard
 
 class Vanilla(Method):
     modes = ("head", "prompt", "lora")
+    kinds = ("pairwise", "binary")  # binary: the same head on f(text), trained on P(label = 1)
 
     def targets(self, view: StudentView):
         probs = hard(view.weak_probs) if self.cfg.get("labels") == "hard" else view.weak_probs

@@ -81,9 +81,9 @@ def hidden_paths(cell: dict) -> list[str]:
 class MethodProxy:
     """A method running in its own process, as the training modes see it."""
 
-    def __init__(self, sock: socket.socket, who: str, hello: dict, timeout: float | None):
-        self._sock, self.who, self._timeout = sock, who, timeout
-        self.modes, self.needs = tuple(hello["modes"]), tuple(hello["needs"])
+    def __init__(self, sock: socket.socket, who: str, hello: dict, timeout: float | None, cfg: dict):
+        self._sock, self.who, self._timeout, self.cfg = sock, who, timeout, cfg
+        self.modes, self.needs, self.kinds = tuple(hello["modes"]), tuple(hello["needs"]), tuple(hello["kinds"])
         self.confinement: str = hello["confinement"]
         self._diagnostics: dict[str, float] | None = None
 
@@ -167,10 +167,10 @@ def method_process(cell: dict):
         except (EOFError, OSError, ValueError) as exc:
             raise MethodError(f"{who}: its process failed to start ({exc})") from None
         _raise_if_error(hello, who, "load")
-        if not (isinstance(hello.get("modes"), list) and isinstance(hello.get("needs"), list)
-                and all(isinstance(v, str) for v in hello["modes"] + hello["needs"])):
+        if not all(isinstance(hello.get(k), list) and all(isinstance(v, str) for v in hello[k])
+                   for k in ("modes", "needs", "kinds")):
             raise BoundaryError(f"{who}: malformed hello from its process")
-        proxy = MethodProxy(sock, who, hello, runtime.get("method_timeout_s"))
+        proxy = MethodProxy(sock, who, hello, runtime.get("method_timeout_s"), cell["method"])
         if proxy.confinement != "namespaces" and not _said_fallback:
             _said_fallback = True
             log.warning("method processes run without OS namespaces: %s; the process boundary and the audit hook "
@@ -182,3 +182,10 @@ def method_process(cell: dict):
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         os.close(pidfd)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def describe(method: dict, runtime: dict | None = None) -> MethodProxy:
+    """What a method declares (modes, needs, task kinds), asked of its own process: the driver checks a grid
+    without importing method code into itself. The process is gone when this returns; only the answers remain."""
+    with method_process({"method": method, "runtime": runtime or {}}) as proxy:
+        return proxy

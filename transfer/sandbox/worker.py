@@ -31,7 +31,7 @@ def serve(sock: socket.socket, spec: dict) -> None:
         method = load_method(spec["method"])
         boundary.guard_method(method, spec["who"], spec["protected"], scratch)
         wire.send_reply(sock, {"ok": True, "modes": list(method.modes), "needs": list(method.needs),
-                               "confinement": confinement})
+                               "kinds": list(method.kinds), "confinement": confinement})
     except BaseException as exc:  # noqa: BLE001  (reported to the harness, which raises)
         _send_error(sock, exc)
         return

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
 import warnings
 from pathlib import Path
 
 from transfer.data.pairs import Pair, PairSet, group_key
+from transfer.data.records import subsample
 from transfer.errors import DataError
 
 HUMAN, ASSISTANT = "\n\nHuman:", "\n\nAssistant:"
@@ -92,17 +92,8 @@ def load(cfg) -> PairSet:
                       "makes this an error", stacklevel=2)
     if not pairs:
         raise DataError(f"{name}: no usable preference pairs")
-    pairs = _subsample(pairs, cfg.get("max_pairs"), cfg.get("subsample_seed", 0))
+    pairs = subsample(pairs, cfg.get("max_pairs"), cfg.get("subsample_seed", 0))  # a fixed subset, every seed
     return PairSet(name=cfg["name"], pairs=tuple(pairs))
-
-
-def _subsample(pairs: list[Pair], max_pairs: int | None, seed: int) -> list[Pair]:
-    """A fixed random subset (same for every study seed, so feature caches are shared across seeds)."""
-    if not max_pairs or max_pairs >= len(pairs):
-        return pairs
-    rng = random.Random(seed)
-    keep = sorted(rng.sample(range(len(pairs)), int(max_pairs)))
-    return [pairs[i] for i in keep]
 
 
 def _load_from_hub(hub_id: str, data_dir: str, split: str) -> list[tuple[int, object]]:
