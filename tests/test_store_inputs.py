@@ -3,7 +3,9 @@ example ids only: a real composed cell, a real sqlite store."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -48,3 +50,27 @@ def test_a_logged_cell_has_its_params_in_order_and_its_dataset_inputs(tmp_path, 
     schema = json.loads(test.dataset.schema)["mlflow_colspec"]
     assert [c["name"] for c in schema] == ["example_id", "split", "subset"]  # no text, no gold label
     assert train.dataset.digest != test.dataset.digest
+
+
+def test_a_dataset_in_a_folder_is_logged_with_the_folders_digest(tmp_path):
+    """A BIG-bench task (a folder, no OOD set of its own): its input's source is the folder, its digest the files'."""
+    from transfer.grid import expand
+
+    spec = expand(["grid.datasets=[bigbench_navigate]", "grid.methods=[vanilla]", "grid.seeds=[0]"]).cells[0]
+    cell = {**spec.config, "config_hash": spec.config_hash}
+    folder = cell["setting"]["data"]["path"]
+    writer = st.StudyWriter("folder", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    preds = predictions()
+    run = writer.client.get_run(writer.log_cell(CellResult(cell, {}, preds), cell_tags(cell, "sha")))
+    inputs = {(i.dataset.name, next(t.value for t in i.tags if t.key == "mlflow.data.context")): i
+              for i in run.inputs.dataset_inputs}
+    ood = (cell["setting"].get("ood") or {}).get("name")
+    assert set(inputs) == {("bigbench_navigate", "train"), ("bigbench_navigate", "eval")} | (
+        {(ood, "eval")} if ood else set())
+    train = inputs[("bigbench_navigate", "train")]
+    h = hashlib.sha256()  # every file under the folder: its relative name, then its bytes
+    for f in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(folder)).encode() + f.read_bytes())
+    assert {t.key: t.value for t in train.tags}["data_sha256"] == h.hexdigest()
+    assert json.loads(train.dataset.source)["uri"] == str(Path(folder).resolve())
+    assert run.data.params["dataset"] == "bigbench_navigate"
