@@ -8,6 +8,7 @@ Screenshots go to tmp_path (and to $TRANSFER_TEST_ARTIFACTS/mlflow_ui when set):
 from __future__ import annotations
 
 import html
+import math
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ from transfer import paths
 pytestmark = pytest.mark.slow
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 ML = "workflowType=machine_learning"  # MLflow 3.17's UI-wide switch; its default (GenAI) hides the runs table
-TINY = ["setting.data.max_pairs=120", "grid.settings=[lab]", "grid.methods=[vanilla,logconf]", "grid.seeds=[0]",
+TINY = ["setting.data.max_pairs=120", "grid.settings=[lab]", "grid.methods=[vanilla,logconf]", "grid.seeds=[0,1]",
         "head.epochs=10", "study=browse"]
 
 
@@ -114,14 +115,17 @@ def test_the_experiment_opens_on_its_runs_with_the_cells_nested_under_the_parent
     assert parent.info.run_name in text and f"{1 + len(cells)} matching runs" in text
     # the table lists only the parent (the cells are folded under it): its own page names them as child runs
     text = page(f"{base}/#/experiments/{exp}/runs/{parent.info.run_id}?{ML}", shots / "parent_run.png")
-    names = r" ?, ?".join(re.escape(c.info.run_name) for c in cells)  # the UI lists them by name, sorted
-    assert re.search(r"Child runs " + names, text), text[:2000]
+    listed = re.search(r"Child runs (.*?) Source", text)
+    assert listed, text[:2000]
+    assert sorted(n.strip() for n in listed.group(1).split(",")) == [c.info.run_name for c in cells]
 
 
 def test_a_cell_shows_method_seed_setting_pgr_and_its_dataset(ui, shots):
     uri, base = ui
     exp, parent, cells = study(uri)
-    cell = cells[0]
+    # MLflow's run page leaves out a NaN metric: a cell whose gap is 0 (pgr NaN) shows no pgr row
+    cell = next((c for c in cells if math.isfinite(c.data.metrics["pgr"])), None)
+    assert cell is not None, "every cell of the tiny study has gap 0 (pgr NaN): change its seeds or max_pairs"
     text = page(f"{base}/#/experiments/{exp}/runs/{cell.info.run_id}?{ML}", shots / "cell_run.png", height=2000)
     assert f"Parent run {parent.info.run_name}" in text
     m, t = cell.data.metrics, cell.data.tags
@@ -135,7 +139,7 @@ def test_a_cell_shows_method_seed_setting_pgr_and_its_dataset(ui, shots):
 def test_the_compare_view_lists_parameters_and_pgr(ui, shots):
     uri, base = ui
     exp, _, cells = study(uri)
-    a, b = cells[:2]
+    a, b = [c for c in cells if c.data.tags["seed"] == "0"]
     runs, exps = quote(f'["{a.info.run_id}","{b.info.run_id}"]'), quote(f'["{exp}"]')
     text = page(f"{base}/#/compare-runs?runs={runs}&experiments={exps}", shots / "compare.png", height=2400)
     assert "Comparing 2 Runs" in text and a.info.run_name in text and b.info.run_name in text
