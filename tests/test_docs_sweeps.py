@@ -1,5 +1,6 @@
 """Every sweep command the docs show (`make sweep ARGS="..."`, `make demo ARGS="..."`, `python -m jobs.sweep ...` in
-README.md, docs/, conf/, jobs/ and the Makefile) expands to the cells it says, with its overrides in them."""
+README.md, docs/, conf/, jobs/ and the Makefile) expands to the cells it says, with its overrides in them; every
+`make replay LAB=... REPLAY_ARGS="..."` composes the replay config with its overrides as written."""
 
 from __future__ import annotations
 
@@ -111,3 +112,46 @@ def test_docs_example_expands_to_the_cells_it_means(source, args, compose_cfg, m
             expected = yaml.safe_load(value)
             cells = [c for c in sweep.cells if not key.startswith("method.") or key.split(".")[1] in fields[c.method]]
             assert cells and all(select(c.config, key) == expected for c in cells), a
+
+
+# `make replay LAB=... SETTING=... REPLAY_ARGS="..."`: make puts REPLAY_ARGS unquoted into its recipe
+# (mk/*.mk: python -m jobs.replay replay.lab=$(LAB) replay.setting=$(SETTING) $(REPLAY_ARGS)), so the recipe's shell
+# splits the value a second time: the overrides are shlex.split twice, as the two shells do.
+REPLAY = re.compile(r"make replay\b([^`\n]*)")
+
+
+def replay_examples() -> list[tuple[str, tuple[str, ...]]]:
+    out = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted(CONF.rglob("*.yaml"))]:
+        for m in REPLAY.finditer(path.read_text()):
+            words = dict(w.partition("=")[::2] for w in shlex.split(m.group(1), comments=True) if "=" in w)
+            if "LAB" not in words or "<" in m.group(1):  # a usage line with placeholders, not a command
+                continue
+            out.append((path.name, (f"replay.lab={words['LAB']}", f"replay.setting={words.get('SETTING', '')}",
+                                    *shlex.split(words.get("REPLAY_ARGS", "")))))
+    return out
+
+
+REPLAY_EXAMPLES = replay_examples()
+
+
+def test_the_docs_show_replay_examples_with_overrides():
+    assert len(REPLAY_EXAMPLES) >= 4 and any(len(args) > 2 for _, args in REPLAY_EXAMPLES)
+
+
+@pytest.mark.parametrize("source, args", REPLAY_EXAMPLES, ids=[f"{n}:{' '.join(a)}" for n, a in REPLAY_EXAMPLES])
+def test_docs_replay_example_composes_with_its_overrides(source, args):
+    """Composed as `python -m jobs.replay` composes it (conf/replay/default.yaml): every override lands as written,
+    and the production cells' own overrides (replay.overrides) compose into a sweep config."""
+    from hydra import compose, initialize_config_dir
+
+    import transfer.config
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = transfer.config.to_plain(compose("replay/default", overrides=list(args)))
+    for a in args:
+        key, _, value = a.partition("=")
+        assert select(cfg, key) == yaml.safe_load(value), a
+    assert (CONF / "setting" / f"{cfg['replay']['setting']}.yaml").exists()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        compose("config", overrides=[f"setting={cfg['replay']['setting']}", *cfg["replay"]["overrides"]])

@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"MLflow UI: http://{a.host}:{a.port} (store {a.backend_store_uri}); Ctrl-C stops it", flush=True)
+    # MLflow 3.17's UI-wide GenAI/Model-training switch (default GenAI) decides which page an experiment opens on
+    print(f"MLflow UI: http://{a.host}:{a.port}/#/experiments?workflowType=machine_learning "
+          f"(store {a.backend_store_uri}); Ctrl-C stops it", flush=True)
     code = proc.wait()
     _stop_group(proc)  # the server exited on its own: take any worker it left
     return code

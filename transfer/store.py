@@ -6,8 +6,8 @@ fixtures write through `StudyWriter`; analysis/ and the replay read through `fin
 no cap) and `artifact`. Roles, artifact names, queries, the artifact location and the plan's tag and bytes live
 here only; the callers supply their own tags and metrics (a cell's in transfer.sweep.cell_tags).
 
-This module imports only MLflow and `transfer.paths`/`env`/`errors`: analysis/ reads the store through it without
-importing the pipeline (tests/test_layers.py). Cells (and the methods inside them) never touch the store.
+This module imports only MLflow and `transfer.paths`/`env`/`errors`/`store_inputs`: analysis/ reads the store
+through it without importing the pipeline (tests/test_layers.py). Cells (and the methods inside them) never touch the store.
 """
 
 from __future__ import annotations
@@ -153,9 +153,9 @@ class StudyWriter:
         return len(orphans)
 
     def log_run(self, run_name: str, tags: dict, metrics: dict | None = None, params: dict | None = None,
-                files: dict | None = None, note: str | None = None, role: str = CELL) -> str:
-        """One FINISHED child run: tags, metrics, params, a description, files ({name: DataFrame | dict | str});
-        FAILED if any of it cannot be written."""
+                files: dict | None = None, note: str | None = None, role: str = CELL, inputs: list = ()) -> str:
+        """One FINISHED child run: tags, metrics, params, a description, files ({name: DataFrame | dict | str}),
+        dataset inputs (mlflow.entities.DatasetInput); FAILED if any of it cannot be written."""
         run_id = self.client.create_run(self.experiment_id, run_name=run_name, tags={
             ROLE: role, PARENT: self.parent_id, "study": self.study, **tags}).info.run_id
         try:
@@ -163,6 +163,8 @@ class StudyWriter:
             self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
                                   params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
                                   tags=[RunTag(NOTE, note)] if note else [])
+            if inputs:  # what mlflow.log_input writes, without making this the fluent API's active run
+                self.client.log_inputs(run_id, datasets=list(inputs))
             if files:
                 self.log_files(run_id, files)
         except BaseException:
@@ -184,12 +186,13 @@ class StudyWriter:
 
     def log_cell(self, result, tags: dict[str, str]) -> str:
         """A scored cell (transfer.cell.CellResult) with the sweep's tags (`run_name` names the run)."""
+        from transfer.store_inputs import dataset_inputs
+
         cell = result.cell
-        params = {**flatten({"method": cell["method"], "head": cell["head"], "seeds": cell["seeds"]}),
-                  "data.max_pairs": cell["setting"]["data"].get("max_pairs")}
         return self.log_run(tags["run_name"], {k: v for k, v in tags.items() if k != "run_name"}, result.metrics,
-                            params, {PREDICTIONS: result.predictions, CELL_CONFIG: cell},
-                            note=f"{tags['setting']} / {tags['method']} / seed {tags['seed']}")
+                            cell_params(cell), {PREDICTIONS: result.predictions, CELL_CONFIG: cell},
+                            note=f"{tags['setting']} / {tags['method']} / seed {tags['seed']}",
+                            inputs=dataset_inputs(cell, result.predictions))
 
     def log_failure(self, tags: dict[str, str], error: str) -> str:
         """A cell that raised: a FAILED run with its error, so the report can say which cells are missing and why
@@ -259,6 +262,16 @@ def plan_sha256(plan: dict) -> str:
 def stored_plan(c: MlflowClient, run_id: str) -> dict | None:
     """The plan.json on a parent run, or None."""
     return read_json(c, run_id, PLAN_FILE)
+
+
+def cell_params(cell: dict) -> dict[str, object]:
+    """A cell's resolved config as params, what varies across a study first (the UI lists them in this order):
+    method, seed, setting, mode, the method's hyper-parameters, then the head, the derived seeds and the data size."""
+    s = cell["setting"]
+    method = flatten({"method": cell["method"]})
+    return {"method.name": method.pop("method.name"), "seed": cell["seed"], "setting": s["name"],
+            "mode": (cell.get("mode") or {}).get("name", "head"), "dataset": s["data"]["name"], **method,
+            **flatten({"head": cell["head"], "seeds": cell["seeds"]}), "data.max_pairs": s["data"].get("max_pairs")}
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, object]:

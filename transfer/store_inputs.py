@@ -1,0 +1,61 @@
+"""A cell's datasets as MLflow dataset inputs (the run's "Dataset" column and Inputs section in the MLflow UI).
+
+What is logged is which examples a cell used, never what they say: a small frame of example ids (with split and
+subset) per context, named after the dataset, whose source is the data file and whose digest covers the file's
+bytes and those ids. No text and no gold label of any split goes in (test's labels are what a cell is scored on).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from mlflow.data import from_pandas
+from mlflow.entities import DatasetInput, InputTag
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+# predictions.parquet split -> (dataset config key, MLflow context)
+CONTEXTS = {"train_unlabel": ("data", "train"), "test": ("data", "eval"), "ood": ("ood", "eval")}
+COLUMNS = ["example_id", "split", "subset"]
+
+
+def file_sha256(path: str) -> str:
+    """sha256 of a data file, or of a folder's files (relative names and bytes, sorted)."""
+    p = Path(path)
+    st = p.stat()
+    return _sha256(str(p.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=32)  # one hash per file per driver, not one per cell; mtime and size invalidate it
+def _sha256(path: str, _mtime_ns: int, _size: int) -> str:
+    p, h = Path(path), hashlib.sha256()
+    for f in sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]:
+        h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def dataset_inputs(cell: dict, predictions: pd.DataFrame) -> list[DatasetInput]:
+    """One input per (dataset, context) the cell's predictions cover: train (the unlabelled pairs the method
+    relabelled) and eval (test, and the OOD set when there is one)."""
+    out = []
+    for split, (key, context) in CONTEXTS.items():
+        conf = cell["setting"].get(key) or {}
+        ids = predictions.loc[predictions["split"] == split, COLUMNS].drop_duplicates("example_id")
+        if not conf or ids.empty:
+            continue
+        path = conf.get("path")
+        data_sha = file_sha256(path) if path and Path(path).exists() else ""
+        ids = ids.reset_index(drop=True).astype(str)
+        digest = hashlib.sha256((data_sha + "\n" + "\n".join(ids["example_id"])).encode()).hexdigest()[:16]
+        with warnings.catch_warnings():  # MLflow registers its local-file source twice and warns that it did
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
+            ds = from_pandas(ids, source=str(Path(path).resolve()) if path else conf.get("hub_id"),
+                             name=conf["name"], digest=digest)
+        tags = [InputTag(MLFLOW_DATASET_CONTEXT, context), InputTag("split", split)]
+        tags += [InputTag("data_sha256", data_sha)] if data_sha else []
+        out.append(DatasetInput(dataset=ds._to_mlflow_entity(), tags=tags))
+    return out
