@@ -80,8 +80,15 @@ def test_features_match_hf(managed, texts, hf_features):
 
 
 def test_attach_by_url_gives_the_same_features_and_manages_nothing(managed, texts):
+    from transfer.backends.precision import compute_dtype
+
     attached = VLLMBackend(vllm_cfg(url=managed.server.url), managed.model_cfg)
-    np.testing.assert_allclose(attached.features(texts[:8]), managed.features(texts[:8]), atol=1e-6)
+    a, b = attached.features(texts[:8]), managed.features(texts[:8])
+    # one server, so the same features up to its arithmetic: in bfloat16, requests batched differently round
+    # differently (measured: max |diff| 2.6e-3); in float32 they agree to 1e-6
+    bf16 = compute_dtype(managed.backend_cfg) == "bfloat16"
+    np.testing.assert_allclose(a, b, atol=1e-2 if bf16 else 1e-6)
+    assert cosines(a, b).min() > (0.9999 if bf16 else 0.999999)
     attached.close()
     assert alive(managed.server.pid)  # closing an attached backend leaves the deployment alone
     assert managed.server.pid in vllm_processes_of(os.environ["TRANSFER_HOME"])  # (the leftover check sees it)
