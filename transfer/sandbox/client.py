@@ -48,7 +48,7 @@ class _Zygote:
         ours, theirs = socket.socketpair()
         socket.send_fds(self.control, [b"f"], [theirs.fileno()])
         theirs.close()
-        (pid,) = struct.unpack("!q", wire._recv_exact(self.control, 8))
+        (pid,) = struct.unpack("!q", wire.recv_exact(self.control, 8))
         return pid, ours
 
 

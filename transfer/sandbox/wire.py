@@ -24,7 +24,7 @@ def _send_frame(sock: socket.socket, data: bytes) -> None:
     sock.sendall(data)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def recv_exact(sock: socket.socket, n: int) -> bytes:
     buf = bytearray(n)
     view, got = memoryview(buf), 0
     while got < n:
@@ -36,10 +36,10 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 
 def _recv_frame(sock: socket.socket) -> bytes:
-    (n,) = _LEN.unpack(_recv_exact(sock, _LEN.size))
+    (n,) = _LEN.unpack(recv_exact(sock, _LEN.size))
     if n > MAX_FRAME:
         raise ValueError(f"frame of {n} bytes exceeds the {MAX_FRAME}-byte limit")
-    return _recv_exact(sock, n)
+    return recv_exact(sock, n)
 
 
 # harness -> method process
