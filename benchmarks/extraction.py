@@ -12,6 +12,8 @@ a time (started before the rounds, not timed). Bar (issue 15): fraction >= 0.5 i
 
     make bench-extraction                                    # 3 models x {hf, vllm} x {float32, bfloat16}
     python benchmarks/extraction.py --models smollm2_135m gemma3_270m --backends hf --pairs 128 --rounds 3
+    python benchmarks/extraction.py --backends hf --device cuda --pairs 1024 --batch-sizes 16 256 \
+        --model-dir smollm2_135m=/path/to/SmolLM2-135M-Instruct          # a GPU; local weights instead of assets
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+import transfer.config  # noqa: F401  (registers ${transfer_data:})
 from transfer import paths
 from transfer.backends.precision import cpu_flags, resolve_device
-from transfer.data import hh_rlhf
+from transfer.data import load_dataset_from_config
 from transfer.features.extract import pair_texts
 
 DTYPES = ("float32", "bfloat16")
@@ -39,8 +42,10 @@ def load_cfg(group: str, name: str, **overrides) -> dict:
     return {**cfg, **overrides}
 
 
-def matmul_flops(dtype: str, device: str, n: int = 2048, seconds: float = 1.5) -> float:
-    """FLOP/s of one n^3 matrix multiply in `dtype`, repeated for `seconds` after a warm-up."""
+def matmul_flops(dtype: str, device: str, n: int | None = None, seconds: float = 1.5) -> float:
+    """FLOP/s of one n^3 matrix multiply in `dtype`, repeated for `seconds` after a warm-up. n: 2048 on a CPU,
+    8192 on a GPU (smaller products leave a GPU launch-bound, under its limit)."""
+    n = n or (8192 if device.startswith("cuda") else 2048)
     a = torch.randn(n, n, dtype=getattr(torch, dtype), device=device)
     b = torch.randn(n, n, dtype=getattr(torch, dtype), device=device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -77,20 +82,28 @@ def timed(backend, texts) -> tuple[float, np.ndarray]:
     return time.perf_counter() - t0, feats
 
 
-def bench_model(name: str, kind: str, texts_per: dict, rounds: int, device: str) -> list[dict]:
+def bench_model(name: str, kind: str, texts_per: dict, rounds: int, device: str,
+                model_dirs: dict | None = None, batch_size: int | None = None) -> list[dict]:
     model = load_cfg("model", name)
+    if (model_dirs or {}).get(name):
+        model["pretrained"] = model_dirs[name]
+    if batch_size:
+        model["batch_size"] = batch_size
     texts = texts_per[name]
     from transfer.backends.hf import HFBackend
     ref = HFBackend({"name": "hf", "dtype": "float32", "device": "cpu"}, model)  # counts only
     used = params_used(ref)
     tokens = sum(len(ids) for ids in ref.tokenizer(texts, truncation=True, max_length=model["max_tokens"])["input_ids"])
+    t0 = time.perf_counter()  # the CPU-side tokenization inside every features() call, for its share of the time
+    ref.tokenizer(texts, truncation=True, max_length=model["max_tokens"])
+    tokenize_s = time.perf_counter() - t0
     del ref
     per = {d: {"seconds": [], "matmul": [], "feats": None} for d in DTYPES}
     # hf: both models held, dtypes alternate within a round; vllm: one server at a time, its rounds back to back
     if kind == "hf":
         backends = {d: make_backend(kind, model, d, device) for d in DTYPES}
-        for d in DTYPES:
-            backends[d].features(texts[:16])  # warm-up: first-call allocations, lazy kernels
+        for d in DTYPES:  # warm-up: first-call allocations, lazy kernels; on a GPU every batch shape once (cuBLAS
+            backends[d].features(texts if device.startswith("cuda") else texts[:16])  # picks kernels per new shape)
         for _ in range(rounds):
             for d in DTYPES:
                 per[d]["matmul"].append(matmul_flops(d, device))
@@ -112,8 +125,10 @@ def bench_model(name: str, kind: str, texts_per: dict, rounds: int, device: str)
         achieved = [2 * used * tokens / s for s in per[d]["seconds"]]
         rows.append({
             "model": name, "backend": kind, "dtype": d, "device": device if kind == "hf" else "cpu",
+            "batch_size": int(model["batch_size"]), "weights": model.get("pretrained") or "asset",
             "texts": len(texts), "tokens": tokens, "params_used": used, "rounds": rounds,
             "texts_per_s": len(texts) / statistics.median(per[d]["seconds"]),
+            "tokenize_share": tokenize_s / statistics.median(per[d]["seconds"]),
             "achieved_gflops": statistics.median(achieved) / 1e9,
             "matmul_gflops": statistics.median(per[d]["matmul"]) / 1e9,
             "fraction": statistics.median(a / m for a, m in zip(achieved, per[d]["matmul"])),
@@ -124,12 +139,14 @@ def bench_model(name: str, kind: str, texts_per: dict, rounds: int, device: str)
 
 
 def table(rows: list[dict]) -> str:
-    out = [("| model | backend | dtype | texts (tokens) | params used | texts/s | achieved GFLOP/s | matmul GFLOP/s "
-            "(same dtype) | fraction | cosine to float32 min / mean |"), "|" + "---|" * 10]
+    out = [("| model | backend | dtype | batch | texts (tokens) | params used | texts/s | achieved GFLOP/s | "
+            "matmul GFLOP/s (same dtype) | fraction | tokenizing | cosine to float32 min / mean |"), "|" + "---|" * 12]
     for r in rows:
-        out.append(f"| {r['model']} | {r['backend']} ({r['device']}) | {r['dtype']} | {r['texts']} ({r['tokens']:,}) "
+        out.append(f"| {r['model']} | {r['backend']} ({r['device']}) | {r['dtype']} | {r['batch_size']} "
+                   f"| {r['texts']} ({r['tokens']:,}) "
                    f"| {r['params_used'] / 1e6:.1f} M | {r['texts_per_s']:.1f} | {r['achieved_gflops']:.0f} | "
-                   f"{r['matmul_gflops']:.0f} | {r['fraction']:.2f} | {r['cos_min']:.6f} / {r['cos_mean']:.6f} |")
+                   f"{r['matmul_gflops']:.0f} | {r['fraction']:.2f} | {r['tokenize_share']:.0%} | "
+                   f"{r['cos_min']:.6f} / {r['cos_mean']:.6f} |")
     return "\n".join(out)
 
 
@@ -140,22 +157,27 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=128, help="real HH harmless pairs; 2 texts each")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="auto", help="hf backend: auto | cpu | cuda")
+    ap.add_argument("--batch-sizes", nargs="+", type=int, default=[None],
+                    help="texts per forward pass (default: each model config's batch_size)")
+    ap.add_argument("--model-dir", nargs="*", default=[], metavar="NAME=PATH",
+                    help="load a model from a local folder instead of its fetched asset")
     ap.add_argument("--json", default=None, help="also write the rows here")
     args = ap.parse_args()
 
     device = resolve_device(args.device)
-    data = hh_rlhf.load({"name": "hh_harmless", "subset": "harmless-base", "max_pairs": args.pairs,
-                         "path": str(paths.shared_data_dir() / "hh-rlhf" / "harmless-base-test.jsonl.gz")})
-    fmt = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / "data" / "hh_harmless.yaml"))["format"]
-    texts = {m: pair_texts(data, load_cfg("model", m), fmt) for m in args.models}
+    model_dirs = dict(item.split("=", 1) for item in args.model_dir)
+    data_cfg = load_cfg("data", "hh_harmless", max_pairs=args.pairs)
+    data = load_dataset_from_config(data_cfg)
+    texts = {m: pair_texts(data, load_cfg("model", m), data_cfg["format"]) for m in args.models}
     flags = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16", "avx512f", "amx_tile"})
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
           f"{os.cpu_count()} CPUs, flags {flags}, load average before {os.getloadavg()}")
     rows = []
     for kind in args.backends:
         for name in args.models:
-            rows += bench_model(name, kind, texts, args.rounds, device)
-            print(table(rows[-2:]), flush=True)
+            for batch_size in args.batch_sizes:
+                rows += bench_model(name, kind, texts, args.rounds, device, model_dirs, batch_size)
+                print(table(rows[-2:]), flush=True)
     print(f"\nload average after {os.getloadavg()}\n\n{table(rows)}")
     if args.json:
         with open(args.json, "w") as fh:

@@ -26,7 +26,8 @@ def to_plain(cfg: DictConfig | dict) -> dict:
 
 # backend fields that say how to reach or supervise a server, not what it computes
 NON_SEMANTIC_BACKEND_KEYS = ("url", "score_url", "retries", "backoff_s", "request_timeout_s", "startup_timeout_s",
-                             "log_dir", "ray_actor", "host", "request_batch", "threads", "cpu_threads_bind", "device")
+                             "log_dir", "ray_actor", "host", "request_batch", "threads", "cpu_threads_bind", "device",
+                             "batch_size")
 
 
 def _semantic_backend(backend: dict) -> dict:
@@ -50,6 +51,8 @@ NON_SEMANTIC_MODEL_KEYS = ("params_m",)
 
 def config_hash(cell: dict) -> str:
     semantic = {k: v for k, v in cell.items() if k not in NON_SEMANTIC_KEYS}
+    if isinstance(semantic.get("mode"), dict):  # the CPUs/GPUs a cell task holds change where it runs, not results
+        semantic["mode"] = {k: v for k, v in semantic["mode"].items() if k != "resources"}
     setting = semantic.get("setting")
     if isinstance(setting, dict):
         setting = dict(setting)

@@ -84,3 +84,9 @@ def test_bfloat16_features_agree_with_float32(name, smol_texts):
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     print(f"\n{name} hf bfloat16 vs float32: min cosine {cos.min():.6f}, max |diff| {np.abs(a - b).max():.2e}")
     assert a.dtype == np.float32 and cos.min() >= 0.999 and np.abs(a - b).max() > 0  # close, and not the same run
+
+
+def test_batch_size_is_the_models_on_a_cpu_unless_the_backend_sets_one():
+    model = model_cfg("minilm_l6")
+    assert HFBackend({**F32, "device": "cpu"}, model).batch_size == model["batch_size"]
+    assert HFBackend({**F32, "device": "cpu", "batch_size": 7}, model).batch_size == 7

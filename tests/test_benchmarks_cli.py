@@ -1,0 +1,26 @@
+"""Every benchmark script still imports and answers --help: they run outside CI's suite, so a moved module (the
+extraction benchmark once imported a loader that had moved) would otherwise break them unnoticed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from transfer import paths
+
+SCRIPTS = sorted((paths.repo_root() / "benchmarks").glob("*.py"))
+
+
+def test_there_are_benchmarks():
+    assert len(SCRIPTS) >= 5
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_benchmark_answers_help(script):
+    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=300,
+                          cwd=paths.repo_root(), env={**os.environ, "PYTHONPATH": str(paths.repo_root())})
+    assert proc.returncode == 0, f"{script.name} --help failed:\n{proc.stderr[-2000:]}"
+    assert "usage" in proc.stdout.lower() or len(proc.stdout.strip()) > 40
