@@ -1,8 +1,13 @@
 """The table a sweep (and a replay) prints at the end: per (setting, method), mean ± SE over seeds of the accuracies,
 and the study-level PGR from analysis/ (the same estimator, CI level and "gap too small" rule as `make report`).
-Seed-level numbers only: the cells' per-example predictions are not read."""
+Seed-level numbers only: the cells' per-example predictions are not read. The table also goes on the study's
+parent run (its description, `summary/summary.txt`, and `summary.<setting>.<dataset>.<method>.pgr` metrics), so
+the MLflow UI shows the study's result without `make report`, which later adds the verdicts."""
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -12,7 +17,7 @@ def _mean_se(v: np.ndarray) -> str:
     return f"{v.mean():>7.3f} ± {se:5.3f}"
 
 
-def summarize(study: str, tracking_uri: str) -> str:
+def summarize(study: str, tracking_uri: str, log: bool = True) -> str:
     from analysis.config import load_config
     from analysis.estimates import estimate_group
     from analysis.load import StudyError, load_study
@@ -23,10 +28,11 @@ def summarize(study: str, tracking_uri: str) -> str:
         return f"(no table: {exc})"
     cfg = {**load_config(), "bootstrap": 1000}
     rng = np.random.default_rng(cfg["rng_seed"])
-    level, lines = f"{1 - cfg['alpha']:.0%}", []
+    level, lines, metrics = f"{1 - cfg['alpha']:.0%}", [], {}
     for (setting, dataset), cells in s.cells.groupby(["setting", "dataset"], sort=False):
         g = estimate_group(s, setting, dataset, cfg, rng)
         lo, hi = g.gap["ci"]
+        metrics[f"summary.{setting}.{dataset}.gap"] = g.gap["estimate"]
         lines.append(f"\n{setting} / {dataset}: ceiling − weak gap {g.gap['estimate']:+.3f} "
                      f"({level} CI {lo:+.3f} .. {hi:+.3f}, {g.n_baseline_seeds} seeds)"
                      + ("" if g.defined else "  -> gap too small: PGR undefined"))
@@ -36,11 +42,27 @@ def summarize(study: str, tracking_uri: str) -> str:
         for method in g.methods:
             m = cells[cells.method == method]
             p = g.pgr[method]
+            if p["estimate"] is not None:
+                metrics[f"summary.{setting}.{dataset}.{method}.pgr"] = p["estimate"]
             pgr = ("undefined" if p["estimate"] is None else
                    f"{p['estimate']:+.2f} ± {p['se_seeds']:.2f} [{p['ci'][0]:+.2f}, {p['ci'][1]:+.2f}]")
             lines.append(f"  {method:<16}{len(m):>5}  " + "  ".join(
                 _mean_se(m[c].to_numpy(float)) for c in ("weak_acc", "ceiling_acc", "w2s_acc")) + f"  {pgr:>24}")
     lines.append(f"\nPGR: study-level estimate ± SE over seeds [{level} CI over seeds]; "
                  f"significance and verdicts: make report STUDY={study}")
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    if log and s.parent_run_id:
+        _on_parent_run(s.parent_run_id, tracking_uri, study, text, metrics)
+    return text
+
+
+def _on_parent_run(run_id: str, tracking_uri: str, study: str, text: str, metrics: dict) -> None:
+    from transfer import store
+
+    note = f"**{study}**: the sweep's summary (verdicts: `make report STUDY={study}`)\n```{text}\n```"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "summary.txt"
+        path.write_text(text.strip() + "\n")
+        store.annotate(store.client(tracking_uri), run_id, {store.NOTE: note[:5000]},
+                       {k: v for k, v in metrics.items() if np.isfinite(v)}, [path], "summary")
 

@@ -81,3 +81,19 @@ def test_a_cell_refuses_another_seeds_work(inputs):
     work = compute_seed_work(compose_cell("seed=1"), inputs)
     with pytest.raises(TransferError, match="shared seed work"):
         run_cell(compose_cell("seed=2"), inputs, work)
+
+
+def test_the_two_sides_travel_only_to_methods_that_ask(inputs):
+    """strong_a / strong_b are two more (n, dim) arrays per cell's method process: vanilla gets None, ccs both."""
+    from transfer.cell import student_view
+    from transfer.sandbox.client import describe
+    from transfer.seedwork import cell_splits
+
+    cell = compose_cell("method=vanilla")
+    tu = cell_splits(cell, inputs)[0]["train_unlabel"]
+    weak = np.full(len(tu.index), 0.5)
+    for name, sides in (("vanilla", False), ("ccs", True)):
+        view = student_view(cell, inputs, tu, weak, describe(compose_cell(f"method={name}")["method"]).needs)
+        assert (view.strong_a is not None and view.strong_b is not None) == sides, name
+        if sides:
+            assert np.allclose(view.strong_a - view.strong_b, view.x, atol=1e-5)

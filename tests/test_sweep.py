@@ -6,6 +6,7 @@ from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 
 from transfer import paths
+from transfer.errors import TransferError
 from transfer.sweep import main as sweep_main
 
 pytestmark = pytest.mark.slow
@@ -93,3 +94,41 @@ def test_a_failing_cell_is_recorded_with_its_error_and_named_by_the_report(store
     assert "without any finished cell (not in any table): confident_only" in md
     assert ("lab/confident_only/seed 0 FAILED and has no finished rerun: MethodError: method 'confident_only' failed in "
             "fit: ConfigError") in md
+
+
+def test_a_cells_ray_resources_come_from_its_mode_and_a_missing_gpu_is_one_line(compose_cfg):
+    from transfer.config import config_hash
+    from transfer.sweep import cell_resources
+
+    assert cell_resources(compose_cfg(), {"CPU": 2}) == {"num_cpus": 1, "num_gpus": 0}
+    lora = compose_cfg("mode=lora")
+    assert cell_resources(lora, {"CPU": 8, "GPU": 2}) == {"num_cpus": 1, "num_gpus": 1}
+    with pytest.raises(TransferError, match="mode 'lora' asks for 1 GPU per cell and this Ray cluster has 0"):
+        cell_resources(lora, {"CPU": 2})
+    more = compose_cfg("mode=lora", "mode.resources.cpus=4")
+    assert cell_resources(more, {"CPU": 8, "GPU": 1})["num_cpus"] == 4
+    assert config_hash(more) == config_hash(lora)  # where a cell runs is not what it computes
+
+
+def test_the_parent_run_carries_the_sweeps_summary(store):
+    """What the sweep prints at the end is on the study's parent run too: the MLflow UI shows the result."""
+    from jobs.summary import summarize
+
+    text = summarize("tiny", store)
+    client, exp, _ = child_runs(store)
+    parent = client.search_runs([exp.experiment_id], "tags.`transfer.role` = 'study'")[0]
+    m = parent.data.metrics
+    gap = m["summary.lab.hh_harmless.gap"]
+    assert f"gap {gap:+.3f}" in text
+    for method in ("vanilla", "logconf"):
+        key = f"summary.lab.hh_harmless.{method}.pgr"
+        assert (key in m) == ("undefined" not in text.split(f"  {method}")[1].splitlines()[0])
+    assert "summary/summary.txt" in {a.path for a in client.list_artifacts(parent.info.run_id, "summary")}
+    assert "make report STUDY=tiny" in parent.data.tags["mlflow.note.content"]
+
+
+def test_a_gpu_mode_on_a_cluster_without_gpus_is_refused_before_the_store(tmp_path, ray_local, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    assert sweep(uri, "mode=lora") == 2
+    assert "mode 'lora' asks for 1 GPU per cell and this Ray cluster has 0" in capsys.readouterr().err
+    assert MlflowClient(uri).get_experiment_by_name("tiny") is None  # nothing written

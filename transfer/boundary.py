@@ -37,7 +37,7 @@ from transfer import paths
 from transfer.errors import BoundaryError
 
 VIEW_FIELDS = {"x", "strong_a", "strong_b", "weak_probs", "example_ids", "seed", "head", "zero_shot", "kind"}
-VIEW_NEEDS = {"zero_shot"}  # optional view fields the harness knows how to fill
+VIEW_NEEDS = {"zero_shot", "sides"}  # optional view fields the harness knows how to fill
 HELD_OUT = {"test", "ood", "gold", "eval", "evaluation"}
 HIDDEN_ENV = ("MLFLOW_", "TRANSFER_")
 PROTECTED_ENV = ("MLFLOW_", "TRANSFER_", "RAY_")

@@ -10,7 +10,7 @@ them in; called without them, the cell trains both itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,8 @@ class CellInputs:
     pairs: PairSet
     ood: PairSet | None
     features: dict[str, PairFeatures]  # keys: "weak", "strong", "weak_ood", "strong_ood"
+    # the strong LM's zero-shot label log-probs of every pair, (n, 2, 2), per prompt format (transfer/inputs.py)
+    zero_shot: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,13 +51,17 @@ def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarr
 def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray, needs: tuple[str, ...]) -> StudentView:
     """What the method sees of train_unlabel: strong inputs and weak labels, never gold."""
     xs, a, b = pair_inputs(inputs.features["strong"], tu)
+    if "sides" not in needs:
+        a = b = None  # two more (n, dim) arrays to send each cell's method process: only for methods that ask
     zero_shot = None
-    if "zero_shot" in needs:  # the strong LM's own label log-probs, both orders (cached per dataset)
+    if "zero_shot" in needs:  # the strong LM's own label log-probs, both orders, from the input stage
+        from transfer.inputs import zero_shot_format, zero_shot_key
         from transfer.modes.prompts import orient_zero_shot, zero_shot_logprobs
 
-        s = cell["setting"]
-        fmt = cell["method"].get("prompt_format") or s["data"]["format"]
-        zs = zero_shot_logprobs(inputs.pairs, s["strong"], s["strong_backend"], fmt)
+        fmt, s = zero_shot_format(cell), cell["setting"]
+        zs = inputs.zero_shot.get(zero_shot_key(fmt))
+        if zs is None:  # a cell called outside a sweep: compute (or read the cache) here
+            zs = zero_shot_logprobs(inputs.pairs, s["strong"], s["strong_backend"], fmt)
         zero_shot = orient_zero_shot(zs, tu.index, tu.a_is_better)  # A/B as the view shows them: no gold in it
     ids = np.array([p.example_id for p in inputs.pairs.pairs])
     return StudentView(x=xs, strong_a=a, strong_b=b, weak_probs=weak_tu, example_ids=tuple(ids[tu.index]),

@@ -30,23 +30,12 @@ def _threads(n: int) -> None:
 
 
 @ray.remote
-def build_inputs(setting: dict, shard_size: int) -> CellInputs:
-    """Load the setting's data and extract (or load cached) features of its weak and strong models."""
-    from transfer.data import load_dataset_from_config
-    from transfer.features.extract import LazyBackend, extract_pair_features
+def build_inputs(setting: dict, shard_size: int, zero_shot_formats: list[dict] = ()) -> CellInputs:
+    """The setting's data, features and (if asked) zero-shot log-probs: transfer/inputs.py, on all its CPUs."""
+    from transfer.inputs import build_cell_inputs
 
     _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
-    pairs = load_dataset_from_config(setting["data"])
-    ood = load_dataset_from_config(setting["ood"]) if setting.get("ood") else None
-    fmt = setting["data"]["format"]
-    features = {}
-    for role in ("weak", "strong"):
-        model, backend_cfg = setting[role], setting[f"{role}_backend"]
-        with LazyBackend(backend_cfg, model) as backend:  # one model (or one server) for both datasets
-            features[role] = extract_pair_features(pairs, model, backend_cfg, fmt, shard_size, backend)
-            if ood is not None:
-                features[f"{role}_ood"] = extract_pair_features(ood, model, backend_cfg, fmt, shard_size, backend)
-    return CellInputs(pairs=pairs, ood=ood, features=features)
+    return build_cell_inputs(setting, shard_size, zero_shot_formats)
 
 
 @ray.remote(num_cpus=1)
@@ -58,5 +47,5 @@ def seed_work_task(cell: dict, inputs: CellInputs) -> SeedWork:
 
 @ray.remote(num_cpus=1)
 def run_cell_task(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
-    _threads(1)
+    _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))  # mode.resources.cpus
     return run_cell(cell, inputs, shared)  # the method runs in its own process (transfer.sandbox)

@@ -30,6 +30,13 @@ def run_sweep(sweep: Sweep) -> int:
 
     base = sweep.base
     runtime = base["runtime"]
+    if any(cell_resources(spec.config, {"GPU": float("inf")})["num_gpus"] for spec in sweep.cells):
+        import ray  # a cell Ray could never place is refused before anything is written to the store
+
+        from transfer.raytasks import init_ray
+        init_ray(runtime)
+        for spec in sweep.cells:
+            cell_resources(spec.config, ray.cluster_resources())
     tracker = StudyWriter(base["study"], runtime.get("tracking_uri"))
     tracker.check_plan(runtime.get("plan_sha256"))  # planned studies take cells from `make replay` only
     with StudyLease(tracker.client, tracker.parent_id, base["study"], wait=bool(runtime.get("lease_wait")),
@@ -65,6 +72,7 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
 
     raytasks.init_ray(runtime)
     todo = [spec.cell() for spec in specs]
+    resources = {id(cell): cell_resources(cell, ray.cluster_resources()) for cell in todo}
     by_setting: dict[tuple, list[dict]] = {}
     for cell in todo:  # one input set per (setting, dataset): grid.datasets gives a setting several
         by_setting.setdefault(_inputs_key(cell), []).append(cell)
@@ -72,7 +80,7 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     # extraction gets every CPU of a node: it is the one heavy step, and settings run it one after another
     cpus = int(ray.cluster_resources().get("CPU", 1))
     extract = raytasks.build_inputs.options(num_cpus=min(cpus, int(runtime.get("extract_cpus") or cpus)))
-    input_refs = {name: extract.remote(cs[0]["setting"], runtime["feature_shard_size"])
+    input_refs = {name: extract.remote(cs[0]["setting"], runtime["feature_shard_size"], zero_shot_formats(cs))
                   for name, cs in by_setting.items()}
     # one task per seed for what every method of it shares (weak teacher, head ceiling): its result, a few small
     # arrays, goes to the seed's cells by reference (transfer/seedwork.py)
@@ -82,7 +90,8 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
         inputs, key = input_refs[_inputs_key(cell)], seed_key(cell)
         if key not in seed_refs:
             seed_refs[key] = raytasks.seed_work_task.remote(cell, inputs)
-        pending[raytasks.run_cell_task.remote(cell, inputs, seed_refs[key])] = cell
+        task = raytasks.run_cell_task.options(**resources[id(cell)])
+        pending[task.remote(cell, inputs, seed_refs[key])] = cell
     failures = 0
     bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not runtime.get("progress", True), file=sys.stdout)
     while pending:
@@ -108,6 +117,33 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
         bar.update(1)
     bar.close()
     return failures
+
+
+def cell_resources(cell: dict, cluster: dict) -> dict:
+    """Ray options of a cell task from its training mode's `resources`; a GPU the cluster lacks is refused here, in
+    one line, rather than left pending forever."""
+    res = (cell.get("mode") or {}).get("resources") or {}
+    cpus, gpus = float(res.get("cpus") or 1), float(res.get("gpus") or 0)
+    if gpus > float(cluster.get("GPU", 0)):
+        mode = cell["mode"]["name"]
+        raise TransferError(f"mode {mode!r} asks for {gpus:g} GPU per cell and this Ray cluster has "
+                            f"{cluster.get('GPU', 0):g}: run it on a GPU cluster, or use mode=lora_cpu "
+                            f"(or mode.resources.gpus=0 to train on CPU)")
+    return {"num_cpus": cpus, "num_gpus": gpus}
+
+
+def zero_shot_formats(cells: list[dict]) -> list[dict]:
+    """The prompt formats in which some cell's method reads zero-shot log-probs (asked of the method's process;
+    the answers are kept), for the input stage to compute once, instead of each cell loading the strong LM."""
+    from transfer.inputs import zero_shot_format, zero_shot_key
+    from transfer.sandbox.client import describe
+
+    formats = {}
+    for cell in cells:
+        if "zero_shot" in describe(cell["method"], cell.get("runtime")).needs:
+            fmt = zero_shot_format(cell)
+            formats.setdefault(zero_shot_key(fmt), fmt)
+    return list(formats.values())
 
 
 def _inputs_key(cell: dict) -> tuple[str, str]:

@@ -159,6 +159,8 @@ class ReachesBehindWeakLabels(Method):
     """Follows the view's arrays to whatever memory holds them (a seed's shared work arrives as one buffer, with
     the weak teacher's and the ceiling's test/OOD predictions beside the weak labels)."""
 
+    needs = ("sides",)  # every array a view can carry
+
     def fit(self, view):
         arrays = [getattr(view, name) for name in ("weak_probs", "x", "strong_a", "strong_b")]
         SEEN["behind"] = {id(a): a.base for a in arrays}

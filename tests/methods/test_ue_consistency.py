@@ -65,3 +65,41 @@ def test_ue_consistency_on_real_zero_shot_ignores_the_teacher(lab_cell):
     flipped = method("ue_consistency", min_examples=4).fit(with_weak(view, np.full(len(tu), 0.1)))
     assert np.allclose(p, flipped.predict_proba(view.x))  # no teacher
     assert 0 < m.diagnostics["kept_fraction"] < 1 and m.diagnostics["consistent_fraction"] < 1
+
+
+def test_a_sweep_asks_the_input_stage_for_the_formats_its_methods_read(compose_cfg):
+    """Only methods whose process declares `needs` zero_shot make the input stage compute log-probs, once per
+    prompt format (ccs reads them only with sign=zero_shot)."""
+    from transfer.sweep import zero_shot_formats
+
+    cells = [compose_cfg(f"method={m}", *extra) for m, *extra in
+             (("vanilla",), ("ccs",), ("ue_consistency",), ("ue_consistency", "seed=1"),
+              ("ccs", "method.sign=zero_shot"))]
+    ue_fmt = cells[2]["method"]["prompt_format"] or cells[2]["setting"]["data"]["format"]
+    ccs_fmt = cells[4]["method"]["prompt_format"] or cells[4]["setting"]["data"]["format"]
+    assert zero_shot_formats(cells[:2]) == []
+    got = zero_shot_formats(cells)
+    assert ue_fmt in got and ccs_fmt in got and len(got) == len({str(ue_fmt), str(ccs_fmt)})
+
+
+@pytest.mark.slow
+def test_the_input_stage_computes_zero_shot_and_cells_only_read_it(lab_cell):
+    """transfer/inputs.py computes the strong LM's log-probs with its features (one model); a cell's view then
+    reads them from the inputs: a planted array comes back, oriented, so no cell loads the model for them."""
+    from transfer.cell import student_view
+    from transfer.data.splits import make_splits
+    from transfer.inputs import build_cell_inputs, zero_shot_format, zero_shot_key
+
+    cell = {**lab_cell, "method": {"name": "ue_consistency", "prompt_format": {"prompt_words": 20,
+                                                                               "reply_words": 30}}}
+    s = {**cell["setting"], "data": {**cell["setting"]["data"], "max_pairs": 40}, "ood": None}
+    cell = {**cell, "setting": s}
+    key = zero_shot_key(zero_shot_format(cell))
+    inputs = build_cell_inputs(s, 256, [zero_shot_format(cell)])
+    assert set(inputs.zero_shot) == {key}
+    assert inputs.zero_shot[key].shape == (len(inputs.pairs), 2, 2) and np.isfinite(inputs.zero_shot[key]).all()
+    planted = np.random.default_rng(0).normal(size=inputs.zero_shot[key].shape)
+    inputs.zero_shot[key] = planted
+    tu = make_splits(inputs.pairs, {"train_label": 0.2, "train_unlabel": 0.6, "test": 0.2}, 0)["train_unlabel"]
+    view = student_view(cell, inputs, tu, np.full(len(tu), 0.9), ("zero_shot",))
+    assert np.array_equal(view.zero_shot, orient_zero_shot(planted, tu.index, tu.a_is_better))

@@ -68,11 +68,17 @@ class LazyBackend:
     def __init__(self, backend_cfg: dict, model_cfg: dict):
         self.backend_cfg, self.model_cfg, self.backend = backend_cfg, model_cfg, None
 
-    def features(self, texts):
+    def _loaded(self):
         if self.backend is None:
             from transfer.backends import load_backend
             self.backend = load_backend(self.backend_cfg, self.model_cfg)
-        return self.backend.features(texts)
+        return self.backend
+
+    def features(self, texts):
+        return self._loaded().features(texts)
+
+    def label_logprobs(self, prompts, labels):
+        return self._loaded().label_logprobs(prompts, labels)
 
     def close(self) -> None:
         if self.backend is not None:

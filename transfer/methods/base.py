@@ -18,8 +18,8 @@ import numpy as np
 @dataclass(frozen=True)
 class StudentView:
     x: np.ndarray  # (n, dim) strong inputs: f(A) − f(B) of train_unlabel pairs; f(text) of binary items
-    strong_a: np.ndarray | None  # (n, dim) f(A): for methods that need the two sides (e.g. contrast-consistent
-    strong_b: np.ndarray | None  # probes); f(B). None for binary items: they have no sides
+    strong_a: np.ndarray | None  # (n, dim) f(A), for methods that list "sides" in `needs` (contrast-consistent
+    strong_b: np.ndarray | None  # probes); f(B). None otherwise, and for binary items: they have no sides
     weak_probs: np.ndarray  # (n,) the weak teacher's P(A is better) (binary: P(label = 1))
     example_ids: tuple[str, ...]
     seed: int  # the student seed
@@ -44,7 +44,7 @@ class Method(ABC):
     """One file in transfer/methods/ (or anywhere, named by `impl:` in its yaml) + one conf/method/<name>.yaml."""
 
     modes: tuple[str, ...] = ("head",)  # training modes it supports; prompt/lora need `targets`
-    needs: tuple[str, ...] = ()  # optional view fields the harness must fill, e.g. ("zero_shot",)
+    needs: tuple[str, ...] = ()  # optional view fields the harness must fill: "sides" (strong_a, strong_b), "zero_shot"
     kinds: tuple[str, ...] = ("pairwise",)  # task kinds it supports; declare "binary" once it needs no sides
 
     def __init__(self, cfg: dict):

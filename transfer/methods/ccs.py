@@ -66,7 +66,7 @@ class CCS(Method):
         super().__init__(cfg)
         if cfg.get("sign") not in ("weak", "zero_shot"):
             raise ConfigError(f"method ccs: sign={cfg.get('sign')!r} is unknown (weak | zero_shot)")
-        self.needs = ("zero_shot",) if cfg["sign"] == "zero_shot" else ()
+        self.needs = ("sides", "zero_shot") if cfg["sign"] == "zero_shot" else ("sides",)
 
     def fit(self, view: StudentView):
         w, scale, loss = ccs_direction(view.strong_a, view.strong_b, components=int(self.cfg["components"]),

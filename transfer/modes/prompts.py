@@ -49,27 +49,25 @@ def prob_a(order_ab: np.ndarray, order_ba: np.ndarray | None = None) -> np.ndarr
 
 
 def zero_shot_logprobs(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fmt: dict,
-                       shard_size: int = 256) -> np.ndarray:
-    """(n_pairs, 2, 2): log P(label) with [order 0] the better reply shown first, [order 1] the worse shown first."""
+                       shard_size: int = 256, backend=None) -> np.ndarray:
+    """(n_pairs, 2, 2): log P(label) with [order 0] the better reply shown first, [order 1] the worse shown first.
+    `backend`: an open LazyBackend to share (the input stage's, which also extracts features); else one is loaded
+    if a shard is missing and closed before returning."""
+    from transfer.features.extract import LazyBackend
+
     texts = [pair_prompt(p.prompt, p.better, p.worse, fmt) for p in pairs.pairs] + \
             [pair_prompt(p.prompt, p.worse, p.better, fmt) for p in pairs.pairs]
     parts = {"kind": "label_logprobs", "labels": list(LABELS), "weights": weights_fingerprint(resolve_path(model_cfg)),
              "texts": texts_hash(texts), "backend": backend_cfg["name"], "extractor": EXTRACTOR_VERSION}
     cache = FeatureCache(paths.home() / "logprobs", cache_key(parts),
                          {**parts, "model": model_cfg["name"], "dataset": pairs.name}, len(texts), shard_size)
-    backend = None
-
-    def compute(chunk):
-        nonlocal backend
-        if backend is None:  # load the model only when some shard is missing
-            from transfer.backends import load_backend
-            backend = load_backend(backend_cfg, model_cfg)
-        return backend.label_logprobs(chunk, LABELS)
-
+    own = backend is None
+    backend = backend or LazyBackend(backend_cfg, model_cfg)  # loads the model only when some shard is missing
     try:
-        rows = cache.fill(texts, compute, desc=f"{model_cfg['name']} zero-shot on {pairs.name}")
+        rows = cache.fill(texts, lambda chunk: backend.label_logprobs(chunk, LABELS),
+                          desc=f"{model_cfg['name']} zero-shot on {pairs.name}")
     finally:
-        if backend is not None:
+        if own:
             backend.close()
     n = len(pairs)
     return np.stack([rows[:n], rows[n:]], axis=1).astype(np.float64)

@@ -9,6 +9,7 @@ the cell ends, and shares nothing with other cells: state a method leaves behind
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -184,8 +185,15 @@ def method_process(cell: dict):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+_described: dict[str, MethodProxy] = {}
+
+
 def describe(method: dict, runtime: dict | None = None) -> MethodProxy:
     """What a method declares (modes, needs, task kinds), asked of its own process: the driver checks a grid
-    without importing method code into itself. The process is gone when this returns; only the answers remain."""
-    with method_process({"method": method, "runtime": runtime or {}}) as proxy:
-        return proxy
+    without importing method code into itself. The process is gone when this returns; only the answers remain,
+    kept per method config (the driver asks once per method, however many datasets and seeds its cells span)."""
+    key = json.dumps([method, (runtime or {}).get("sandbox")], sort_keys=True, default=str)
+    if key not in _described:
+        with method_process({"method": method, "runtime": runtime or {}}) as proxy:
+            _described[key] = proxy
+    return _described[key]
