@@ -254,7 +254,7 @@ def _plan_settings(plan: dict, sha: str, overrides: list[str] | None) -> list[st
     return [f"{k}={v}" for k, v in fixed.items()]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__)
     ap.add_argument("--study", required=True, help="MLflow experiment name of the study (production or both)")
     ap.add_argument("--lab", help="a separate lab study to compare against (e.g. the imported AAR study)")
@@ -264,7 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override conf/analysis/default.yaml, e.g. --set alpha=0.1")
     ap.add_argument("--no-mlflow-log", action="store_true", help="do not log the verdicts to the parent run")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
     overrides = a.set + ([f"lab_dataset={a.lab_dataset}"] if a.lab_dataset else [])
     try:
         dest = build(a.study, a.lab, a.tracking_uri, a.out, overrides, log=not a.no_mlflow_log)
