@@ -43,7 +43,26 @@ def uri(tracking_uri: str | None = None) -> str:
 
 def client(tracking_uri: str | None = None) -> MlflowClient:
     env.apply()  # no telemetry, no progress bar per artifact read, whoever calls
+    check_reachable(uri(tracking_uri))
     return MlflowClient(uri(tracking_uri))
+
+
+_REACHED: set[str] = set()  # tracking servers that answered once in this process
+
+
+def check_reachable(tracking_uri: str, timeout_s: float = 10) -> None:
+    """A tracking server (http[s]://) answers, else one line: MLflow's client would retry for minutes first."""
+    if tracking_uri.startswith(("http://", "https://")) and tracking_uri not in _REACHED:
+        import urllib.error
+        import urllib.request
+        try:
+            urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s).close()
+        except urllib.error.HTTPError:
+            pass  # it answered (e.g. 401 behind a login): the client's own requests will say more
+        except OSError as exc:
+            raise StudyError(f"tracking server {tracking_uri} does not answer ({getattr(exc, 'reason', exc)}): "
+                             f"start it (make tracking-server) or fix MLFLOW_TRACKING_URI") from None
+        _REACHED.add(tracking_uri)
 
 
 def artifact_location(tracking_uri: str, study: str) -> str | None:
@@ -109,8 +128,8 @@ class StudyWriter:
 
     def __init__(self, study: str, tracking_uri: str | None = None, parent_tags: dict | None = None):
         self.uri = uri(tracking_uri)
-        mlflow.set_tracking_uri(self.uri)
         self.client = client(self.uri)
+        mlflow.set_tracking_uri(self.uri)
         self.study = study
         exp = self.client.get_experiment_by_name(study)
         # the kind makes the MLflow UI open the experiment on its runs, not on the GenAI traces page
