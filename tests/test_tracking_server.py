@@ -232,8 +232,7 @@ def test_a_report_builds_from_the_server(server, smoke, tmp_path):
     assert "vanilla" in md and "logconf" in md
     c = store.client(server.uri)
     parent = store.parent_run(c, store.find_experiment(c, "smoke-a").experiment_id)
-    assert [a for a in c.list_artifacts(parent.info.run_id) if a.path not in (store.STUDY_CONFIG,)], \
-        "the report logged nothing to the parent run"
+    assert {a.path for a in c.list_artifacts(parent.info.run_id)} - {store.STUDY_CONFIG}, "nothing logged back"
 
 
 def test_paging_and_the_study_lease_work_over_http(server, smoke):
@@ -260,12 +259,38 @@ def test_paging_and_the_study_lease_work_over_http(server, smoke):
         first.kill()
 
 
+def test_a_second_server_on_an_existing_database_sees_the_same_runs(server, smoke, tmp_path):
+    """--database-uri (a lab's own PostgreSQL; here the first server's, password through $PGPASSFILE): no cluster is
+    created, the runs are there, and stopping this server leaves that database running."""
+    port = free_port()
+    uri = f"postgresql://transfer@127.0.0.1:{server.pg_port}/mlflow"
+    env = {**os.environ, "PGPASSFILE": str(server.home / "tracking" / "pgpass")}
+    proc = subprocess.Popen([sys.executable, "-m", "transfer.tracking_server", "--port", str(port), "--dir",
+                             str(tmp_path / "t"), "--database-uri", uri], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        lines = []
+        for line in proc.stdout:  # ends when the process does
+            lines.append(line)
+            if line.startswith("export MLFLOW_TRACKING_URI="):
+                break
+        assert lines and lines[-1].strip() == f"export MLFLOW_TRACKING_URI=http://127.0.0.1:{port}", "".join(lines)
+        assert f"({uri};" in "".join(lines) and not (tmp_path / "t" / "pg").exists()
+        c, mine = store.client(server.uri), store.client(f"http://127.0.0.1:{port}")
+        ids = lambda cl: sorted(r.info.run_id for r in store.runs(cl, store.find_experiment(cl, "smoke-b").experiment_id))
+        assert ids(mine) == ids(c)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+    assert store.runs(c, store.find_experiment(c, "smoke-b").experiment_id)  # the database still serves the first
+
+
 def test_stop_then_restart_keeps_the_studies(server, smoke):
     """Last in this module: SIGTERM stops PostgreSQL and MLflow (by PID, nothing left); a second start reuses the
     cluster (no initdb) and serves the same runs."""
     assert "created the PostgreSQL cluster" in server.log
-    before = len(store.runs(store.client(server.uri), store.find_experiment(
-        store.client(server.uri), "smoke-b").experiment_id, store.CELL))
+    c = store.client(server.uri)
+    before = len(store.runs(c, store.find_experiment(c, "smoke-b").experiment_id, store.CELL))
     assert stop(server) == []
     assert not (server.home / "tracking" / "pg" / "postmaster.pid").exists()  # PostgreSQL shut down cleanly
     store._REACHED.clear()
