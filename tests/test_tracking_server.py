@@ -34,15 +34,12 @@ class Server:
     home: Path
     port: int
     pg_port: int
-    uri: str = ""
-    proc: subprocess.Popen | None = None
+    uri, log, proc = "", "", None
     pids: list[psutil.Process] = field(default_factory=list)
-    log: str = ""
 
 
 def start(s: Server) -> None:
-    """`make tracking-server` (PY and STAMP point make at this interpreter: nothing is installed), until it prints
-    the URI to export."""
+    """`make tracking-server` until it prints the URI (PY, STAMP: this interpreter, nothing installed)."""
     stamp = s.home / "venv-stamp"
     stamp.touch()  # newer than pyproject.toml: make's venv rule has nothing to do
     cmd = ["make", "--no-print-directory", "tracking-server", f"TRACKING_PORT={s.port}",
