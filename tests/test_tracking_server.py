@@ -274,8 +274,9 @@ def test_a_second_server_on_an_existing_database_sees_the_same_runs(server, smok
         assert lines and lines[-1].strip() == f"export MLFLOW_TRACKING_URI=http://127.0.0.1:{port}", "".join(lines)
         assert f"({uri};" in "".join(lines) and not (tmp_path / "t" / "pg").exists()
         c, mine = store.client(server.uri), store.client(f"http://127.0.0.1:{port}")
-        ids = lambda cl: sorted(r.info.run_id for r in store.runs(cl, store.find_experiment(cl, "smoke-b").experiment_id))
-        assert ids(mine) == ids(c)
+        ids = [sorted(r.info.run_id for r in store.runs(cl, store.find_experiment(cl, "smoke-b").experiment_id))
+               for cl in (mine, c)]
+        assert ids[0] == ids[1]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(120)
