@@ -2,7 +2,8 @@
 
 Everything lives under one folder, $TRANSFER_HOME/tracking by default: `pg/` (the PostgreSQL cluster, created by
 initdb on first start; its unix socket in it), `pgpass` (its generated password, mode 0600), `artifacts/` (what runs
-log: clients upload and download through the server, they need no access to this folder), `postgres.log`.
+log: clients upload and download through the server, they need no access to this folder), `postgres.log` and
+`mlflow-server.log` (the server's output, a line per request: a terminal or pipe nobody reads would block it).
 PostgreSQL listens on 127.0.0.1 only; the MLflow server on --host (127.0.0.1 by default; a cluster's head node
 passes its address or 0.0.0.0). With --database-uri an existing PostgreSQL is used instead of starting one.
 
@@ -45,7 +46,9 @@ def _client_host(host: str) -> str:
     return socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
 
 
-def _start_mlflow(backend_uri: str, artifacts: Path, host: str, port: int, pgpass: Path | None) -> subprocess.Popen:
+def _start_mlflow(backend_uri: str, artifacts: Path, host: str, port: int, pgpass: Path | None,
+                  log: Path) -> subprocess.Popen:
+    """Its output (a line per request) goes to `log`: a terminal or pipe nobody reads would block the server."""
     from transfer.mlflow_ui import _own_group_dies_with_parent
 
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # 1 process, not 15 (docs/install.md)
@@ -54,15 +57,22 @@ def _start_mlflow(backend_uri: str, artifacts: Path, host: str, port: int, pgpas
     mlflow = Path(sys.executable).with_name("mlflow")
     cmd = [str(mlflow), "server", "--backend-store-uri", backend_uri, "--artifacts-destination", str(artifacts),
            "--serve-artifacts", "--host", host, "--port", str(port), "--workers", "1"]
-    return subprocess.Popen(cmd, env=env, preexec_fn=_own_group_dies_with_parent)
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=_own_group_dies_with_parent)
 
 
-def _wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float) -> None:
+def _last_line(log: Path) -> str:
+    lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()] if log.exists() else []
+    return lines[-1] if lines else "no output"
+
+
+def _wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float, log: Path) -> None:
     deadline = time.time() + timeout_s
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise TrackingServerError(f"the MLflow server exited with code {proc.returncode} before answering "
-                                      f"(its output is above)")
+            raise TrackingServerError(f"the MLflow server exited with code {proc.returncode} before answering: "
+                                      f"{_last_line(log)} (log: {log})")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
                 if r.status == 200:
@@ -70,7 +80,8 @@ def _wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float) -> None:
         except OSError:
             pass
         time.sleep(1)
-    raise TrackingServerError(f"the MLflow server did not answer {url}/health within {timeout_s:.0f} s")
+    raise TrackingServerError(f"the MLflow server did not answer {url}/health within {timeout_s:.0f} s "
+                              f"(log: {log})")
 
 
 def serve(a: argparse.Namespace) -> int:
@@ -95,15 +106,17 @@ def serve(a: argparse.Namespace) -> int:
             pg.start()
             backend, where = pg.uri, f"PostgreSQL 127.0.0.1:{a.pg_port}, data in {pg.folder}"
         artifacts.mkdir(parents=True, exist_ok=True)
-        mlflow = _start_mlflow(backend, artifacts, a.host, a.port, pg.pgpass if pg else None)
+        log = tracking / "mlflow-server.log"
+        mlflow = _start_mlflow(backend, artifacts, a.host, a.port, pg.pgpass if pg else None, log)
         url = f"http://{_client_host(a.host)}:{a.port}"
         _wait_healthy(mlflow, f"http://127.0.0.1:{a.port}" if a.host in ("0.0.0.0", "") else url,
-                      READY_TIMEOUT_S)
-        print(f"[tracking] MLflow tracking server {url} ({where}; artifacts served from {artifacts}); "
-              f"Ctrl-C stops it\nexport MLFLOW_TRACKING_URI={url}", flush=True)
+                      READY_TIMEOUT_S, log)
+        print(f"[tracking] MLflow tracking server {url} ({where}; artifacts served from {artifacts}; "
+              f"log {log}); Ctrl-C stops it\nexport MLFLOW_TRACKING_URI={url}", flush=True)
         while True:
             if mlflow.poll() is not None:
-                raise TrackingServerError(f"the MLflow server exited with code {mlflow.returncode}")
+                raise TrackingServerError(f"the MLflow server exited with code {mlflow.returncode}: "
+                                          f"{_last_line(log)} (log: {log})")
             if pg is not None and pg.proc is not None and pg.proc.poll() is not None:
                 raise TrackingServerError(f"PostgreSQL exited with code {pg.proc.returncode}: {pg.last_log()}")
             time.sleep(1)
