@@ -80,6 +80,14 @@ def expected_hashes(args: list[str]) -> list[str]:
     return sorted(c.config_hash for c in expand(args).cells)
 
 
+def test_postgres_and_mlflow_listen_on_loopback_only(server):
+    from tests.test_exposure import assert_loopback, listening
+
+    socks = listening([p.pid for p in server.pids])
+    assert {port for _, _, port in socks} >= {server.port, server.pg_port}
+    assert_loopback(socks, "make tracking-server")
+
+
 def test_two_sweeps_at_once_lose_nothing(server, smoke):
     studies = smoke[0]
     c = store.client(server.uri)

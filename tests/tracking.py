@@ -40,7 +40,8 @@ def start(s: Server) -> None:
     stamp.touch()  # newer than pyproject.toml: make's venv rule has nothing to do
     cmd = ["make", "--no-print-directory", "tracking-server", f"TRACKING_PORT={s.port}",
            f"TRACKING_PG_PORT={s.pg_port}", f"PY={sys.executable}", f"STAMP={stamp}"]
-    env = {**os.environ, "TRANSFER_HOME": str(s.home)}
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # CI: `make test`'s
+    env["TRANSFER_HOME"] = str(s.home)  # ARGS would reach this make through MAKEFLAGS
     log = s.home / f"server-{time.time():.0f}.log"
     with open(log, "w") as out:
         s.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
