@@ -236,6 +236,14 @@ def test_a_second_server_on_an_existing_database_sees_the_same_runs(server, smok
     assert store.runs(c, store.find_experiment(c, "smoke-b").experiment_id)  # the database still serves the first
 
 
+def test_a_second_server_on_the_same_folder_is_refused_in_one_line(server):
+    run = subprocess.run([sys.executable, "-m", "transfer.tracking_server", "--port", str(free_port()), "--pg-port",
+                          str(free_port()), "--dir", str(server.home / "tracking")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert f"already runs on {server.home / 'tracking' / 'pg'}: stop it first" in run.stderr
+
+
 def test_stop_then_restart_keeps_the_studies(server, smoke):
     """Last in this module: SIGTERM stops PostgreSQL and MLflow (by PID, nothing left); a second start reuses the
     cluster (no initdb) and serves the same runs."""
