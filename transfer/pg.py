@@ -154,7 +154,7 @@ class Postgres:
             if psutil.pid_exists(pid) and "postgres" in psutil.Process(pid).name():
                 raise TrackingServerError(f"a PostgreSQL (pid {pid}) already runs on {self.folder}: stop it first "
                                           f"(a tracking server still running?)")
-        log = open(self.log, "ab")  # noqa: SIM115  (the child keeps it; closed in stop)
+        log = open(self.log, "ab")  # noqa: SIM115  (the child inherits it; ours is closed right after)
         self.proc = subprocess.Popen(
             [str(self.bindir / "postgres"), "-D", str(self.folder), "-p", str(self.port), "-c",
              "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.folder}"],
