@@ -191,8 +191,9 @@ _OFF: tuple[str, ...] | None = None
 
 
 def store_roots() -> list[Path]:
-    """The tracking store's file and artifact folder (sqlite stores), wherever the harness put them."""
-    roots = [paths.default_artifact_root()]
+    """The tracking store's file and artifact folder (sqlite stores), wherever the harness put them, and a local
+    tracking server's database and served artifacts (`make tracking-server`: $TRANSFER_HOME/tracking)."""
+    roots = [paths.default_artifact_root(), paths.home() / "tracking"]
     uri = paths.default_tracking_uri()
     if uri.startswith("sqlite:///"):
         roots.append(Path(uri.removeprefix("sqlite:///")))

@@ -15,6 +15,7 @@ DEFAULTS = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # one progress line per artifact read otherwise
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # two "View run" lines per cell against a tracking server
     "HF_HUB_OFFLINE": "1",  # models come from .transfer/assets; nothing is fetched from a hub at run time
     "TOKENIZERS_PARALLELISM": "false",  # tokenizers' threads and Ray's forked workers do not mix
 }

@@ -23,3 +23,7 @@ class BoundaryError(TransferError):
 
 class MethodError(TransferError):
     """A method's own code failed (its traceback is logged), or its process died or timed out."""
+
+
+class StudyError(TransferError, ValueError):
+    """A study cannot be used as stored, or its tracking store does not answer; the message names what to fix."""

@@ -20,20 +20,18 @@ from pathlib import Path
 
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from transfer import env, paths
-from transfer.errors import TransferError
+from transfer.errors import StudyError  # store.StudyError is what readers of a study catch
 
 ROLE, STUDY, CELL, BASELINE = "transfer.role", "study", "cell", "baseline"  # the tag and its values
 PARENT, NOTE, KIND = "mlflow.parentRunId", "mlflow.note.content", "mlflow.experimentKind"
 PREDICTIONS, CELL_CONFIG, STUDY_CONFIG = "predictions.parquet", "cell_config.json", "study_config.yaml"
 PLAN_TAG, PLAN_FILE = "plan_sha256", "plan.json"
 PAGE = 1000  # runs per search_runs request; every page is read (MLflow caps one request at 50,000)
-
-
-class StudyError(TransferError, ValueError):
-    """A study cannot be used as stored; the message names what to fix."""
+SETTLE_S = 1.0  # longer than a write takes to land: then two drivers read the same runs
 
 
 def uri(tracking_uri: str | None = None) -> str:
@@ -43,6 +41,7 @@ def uri(tracking_uri: str | None = None) -> str:
 
 def client(tracking_uri: str | None = None) -> MlflowClient:
     env.apply()  # no telemetry, no progress bar per artifact read, whoever calls
+    paths.check_tracking_uri(uri(tracking_uri))
     return MlflowClient(uri(tracking_uri))
 
 
@@ -109,13 +108,10 @@ class StudyWriter:
 
     def __init__(self, study: str, tracking_uri: str | None = None, parent_tags: dict | None = None):
         self.uri = uri(tracking_uri)
-        mlflow.set_tracking_uri(self.uri)
         self.client = client(self.uri)
+        mlflow.set_tracking_uri(self.uri)
         self.study = study
-        exp = self.client.get_experiment_by_name(study)
-        # the kind makes the MLflow UI open the experiment on its runs, not on the GenAI traces page
-        self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
-            study, artifact_location=artifact_location(self.uri, study), tags={KIND: "custom_model_development"})
+        self.experiment_id = self._experiment(study)
         parent = parent_run(self.client, self.experiment_id)
         if parent:
             self.client.update_run(parent.info.run_id, status="RUNNING")
@@ -123,10 +119,22 @@ class StudyWriter:
         else:
             mine = self.client.create_run(self.experiment_id, run_name=study, tags={
                 ROLE: STUDY, "study": study, **(parent_tags or {})}).info.run_id
-            # two drivers starting a new study at once each created one: both keep the first (transfer.lease)
+            # two drivers starting a new study at once each created one: once both writes have landed (start times
+            # are the drivers' clocks, not the store's order) both keep the first (then transfer.lease decides)
+            time.sleep(SETTLE_S)
             self.parent_id = parent_run(self.client, self.experiment_id).info.run_id
             if self.parent_id != mine:
                 self.client.delete_run(mine)
+
+    def _experiment(self, study: str) -> str:
+        exp = self.client.get_experiment_by_name(study)
+        try:  # the kind makes the MLflow UI open the experiment on its runs, not on the GenAI traces page
+            return exp.experiment_id if exp else self.client.create_experiment(
+                study, artifact_location=artifact_location(self.uri, study), tags={KIND: "custom_model_development"})
+        except MlflowException as exc:  # another driver created it in between
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return self.client.get_experiment_by_name(study).experiment_id
 
     def start(self, study_config: dict, settings: list[str], methods: list[str], git_sha: str) -> None:
         import yaml
