@@ -10,7 +10,7 @@ them in; called without them, the cell trains both itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ class CellInputs:
     pairs: PairSet
     ood: PairSet | None
     features: dict[str, PairFeatures]  # keys: "weak", "strong", "weak_ood", "strong_ood"
+    built_on: str = ""  # the Ray node that built them (a cell elsewhere got them through the object store)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class CellResult:
     cell: dict
     metrics: dict[str, float]
     predictions: pd.DataFrame
+    where: dict[str, str] = field(default_factory=dict)  # the Ray node it ran on (transfer.raytasks), logged as tags
 
 
 def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

@@ -6,7 +6,7 @@ import os
 
 import ray
 
-from transfer import env
+from transfer import cluster, env
 from transfer.cell import CellInputs, CellResult, run_cell
 from transfer.seedwork import SeedWork, compute_seed_work
 
@@ -46,7 +46,7 @@ def build_inputs(setting: dict, shard_size: int) -> CellInputs:
             features[role] = extract_pair_features(pairs, model, backend_cfg, fmt, shard_size, backend)
             if ood is not None:
                 features[f"{role}_ood"] = extract_pair_features(ood, model, backend_cfg, fmt, shard_size, backend)
-    return CellInputs(pairs=pairs, ood=ood, features=features)
+    return CellInputs(pairs=pairs, ood=ood, features=features, built_on=ray.get_runtime_context().get_node_id())
 
 
 @ray.remote(num_cpus=1)
@@ -56,7 +56,10 @@ def seed_work_task(cell: dict, inputs: CellInputs) -> SeedWork:
     return compute_seed_work(cell, inputs)
 
 
-@ray.remote(num_cpus=1)
+# no retries by Ray: the sweep resubmits a cell lost with its node itself, and says so (transfer.sweep)
+@ray.remote(num_cpus=1, max_retries=0)
 def run_cell_task(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
     _threads(1)
-    return run_cell(cell, inputs, shared)  # the method runs in its own process (transfer.sandbox)
+    result = run_cell(cell, inputs, shared)  # the method runs in its own process (transfer.sandbox)
+    result.where = {**cluster.where(), "inputs_node_id": inputs.built_on}
+    return result
