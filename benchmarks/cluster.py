@@ -10,6 +10,7 @@ Shipping: the study's CellInputs (pairs + weak/strong features) put into the hea
 a task pinned to the worker node (a copy over the object manager) and by one on the head (local, no copy).
 
     python benchmarks/cluster.py [--methods vanilla,logconf,bootstrap] [--seeds 20] [--cpus 2] [--max-pairs N]
+                                 [--layouts 1,2]
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--max-pairs", type=int, default=None)
+    ap.add_argument("--layouts", default="1,2", help="node counts, in the order to run them (e.g. 2,1)")
     args = ap.parse_args()
     from transfer import env
 
@@ -152,16 +154,17 @@ def main() -> None:
     n_cells = len(args.methods.split(",")) * args.seeds
     print(f"study: {n_cells} cells ({args.methods} x {args.seeds} seeds), {args.cpus} CPUs in all", flush=True)
     print(f"input stage before the layouts (fills the feature cache if needed): {warm(overrides):.1f} s", flush=True)
-    results = [run_layout(n, args.cpus, overrides, f"bench-{n}-node") for n in (1, 2)]
+    results = [run_layout(n, args.cpus, overrides, f"bench-{n}-node") for n in map(int, args.layouts.split(","))]
     for r in results:
         print(f"{r['nodes']} node(s), CPUs {r['cpus']}: {r['finished']}/{r['cells']} cells finished "
               f"(exit {r['exit']}) in {r['wall_s']:.1f} s = {r['wall_s'] / max(r['cells'], 1):.2f} s/cell; "
               f"cells per node {r['per_node']}; cluster up in {r['cluster_up_s']:.1f} s; node RSS after the "
               f"study: head {r['head_node_rss_mb']:.0f} MB, worker {r['worker_node_rss_mb']:.0f} MB", flush=True)
-    ship = results[1]["ship"]
-    print(f"inputs of the study: {ship['bytes'] / 2**20:.1f} MiB pickled; fetched on the worker node in "
-          f"{ship['worker_s']:.3f} s ({ship['bytes'] / 2**20 / ship['worker_s']:.0f} MiB/s), on the head (local) "
-          f"in {ship['head_s']:.3f} s (median of 3)")
+    ship = next((r["ship"] for r in results if r["ship"]), None)
+    if ship:
+        print(f"inputs of the study: {ship['bytes'] / 2**20:.1f} MiB pickled; fetched on the worker node in "
+              f"{ship['worker_s']:.3f} s ({ship['bytes'] / 2**20 / ship['worker_s']:.0f} MiB/s), on the head "
+              f"(local) in {ship['head_s']:.3f} s (median of 3)")
 
 
 if __name__ == "__main__":
