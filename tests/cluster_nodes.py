@@ -8,6 +8,7 @@ nodes started; anything left under its temp dir is killed by PID (tests.test_res
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -92,6 +93,7 @@ def two_nodes(head_cpus: int = 1, worker_cpus: int = 1, dashboard: bool = False,
         stop(left)  # ours: their command lines name our temp dir
         still = [p for p in cluster_processes(tmp) if p.status() != psutil.STATUS_ZOMBIE]
         shutil.rmtree(tmp, ignore_errors=True)
+        atexit.register(shutil.rmtree, tmp, True)  # Ray recreates an empty session dir there after shutdown
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
