@@ -35,6 +35,7 @@ class CellInputs:
     features: dict[str, PairFeatures]  # keys: "weak", "strong", "weak_ood", "strong_ood"
     # the strong LM's zero-shot label log-probs of every pair, (n, 2, 2), per prompt format (transfer/inputs.py)
     zero_shot: dict[str, np.ndarray] = field(default_factory=dict)
+    built_on: str = ""  # the Ray node that built them (a cell elsewhere got them through the object store)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class CellResult:
     cell: dict
     metrics: dict[str, float]
     predictions: pd.DataFrame
+    where: dict[str, str] = field(default_factory=dict)  # the Ray node it ran on (transfer.raytasks), logged as tags
 
 
 def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

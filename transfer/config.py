@@ -26,8 +26,8 @@ def to_plain(cfg: DictConfig | dict) -> dict:
 
 # backend fields that say how to reach or supervise a server, not what it computes
 NON_SEMANTIC_BACKEND_KEYS = ("url", "score_url", "retries", "backoff_s", "request_timeout_s", "startup_timeout_s",
-                             "log_dir", "ray_actor", "host", "request_batch", "threads", "cpu_threads_bind", "device",
-                             "batch_size")
+                             "log_dir", "ray_actor", "resources", "host", "request_batch", "threads", "cpu_threads_bind",
+                             "device", "batch_size")
 
 
 def _semantic_backend(backend: dict) -> dict:

@@ -6,7 +6,7 @@ import os
 
 import ray
 
-from transfer import env
+from transfer import cluster, env
 from transfer.cell import CellInputs, CellResult, run_cell
 from transfer.seedwork import SeedWork, compute_seed_work
 
@@ -35,7 +35,9 @@ def build_inputs(setting: dict, shard_size: int, zero_shot_formats: list[dict] =
     from transfer.inputs import build_cell_inputs
 
     _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
-    return build_cell_inputs(setting, shard_size, zero_shot_formats)
+    inputs = build_cell_inputs(setting, shard_size, zero_shot_formats)
+    inputs.built_on = ray.get_runtime_context().get_node_id()  # a cell elsewhere gets them through the object store
+    return inputs
 
 
 @ray.remote(num_cpus=1)
@@ -45,7 +47,10 @@ def seed_work_task(cell: dict, inputs: CellInputs) -> SeedWork:
     return compute_seed_work(cell, inputs)
 
 
-@ray.remote(num_cpus=1)
+# no retries by Ray: the sweep resubmits a cell lost with its node itself, and says so (transfer.sweep)
+@ray.remote(num_cpus=1, max_retries=0)
 def run_cell_task(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
     _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))  # mode.resources.cpus
-    return run_cell(cell, inputs, shared)  # the method runs in its own process (transfer.sandbox)
+    result = run_cell(cell, inputs, shared)  # the method runs in its own process (transfer.sandbox)
+    result.where = {**cluster.where(), "inputs_node_id": inputs.built_on}
+    return result

@@ -67,50 +67,62 @@ def _run_leased(sweep: Sweep, tracker) -> int:
 def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     import ray
 
-    from transfer import raytasks
+    from transfer import cluster, raytasks
     from transfer.seedwork import seed_key
 
     raytasks.init_ray(runtime)
+    if runtime.get("shared_home", True):  # several nodes: each must see $TRANSFER_HOME (transfer/cluster.py)
+        nodes = cluster.check_shared_home(paths.home())
+        if nodes > 1:
+            print(f"[cluster] {nodes} nodes, each sees $TRANSFER_HOME={paths.home()}", flush=True)
     todo = [spec.cell() for spec in specs]
     resources = {id(cell): cell_resources(cell, ray.cluster_resources()) for cell in todo}
     by_setting: dict[tuple, list[dict]] = {}
     for cell in todo:  # one input set per (setting, dataset): grid.datasets gives a setting several
         by_setting.setdefault(_inputs_key(cell), []).append(cell)
     # one input-building task per setting (it extracts or loads features); cells start as soon as theirs is ready
-    # extraction gets every CPU of a node: it is the one heavy step, and settings run it one after another
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    # extraction gets every CPU of a node (the largest: one task runs on one node): it is the one heavy step, and
+    # settings run it one after another
+    cpus = cluster.node_cpus()
     extract = raytasks.build_inputs.options(num_cpus=min(cpus, int(runtime.get("extract_cpus") or cpus)))
     input_refs = {name: extract.remote(cs[0]["setting"], runtime["feature_shard_size"], zero_shot_formats(cs))
                   for name, cs in by_setting.items()}
     # one task per seed for what every method of it shares (weak teacher, head ceiling): its result, a few small
     # arrays, goes to the seed's cells by reference (transfer/seedwork.py)
     seed_refs: dict[str, object] = {}
-    pending = {}
-    for cell in todo:
-        inputs, key = input_refs[_inputs_key(cell)], seed_key(cell)
+
+    def submit(cell: dict):  # the task's name shows in `ray list tasks` and the dashboard
+        key = seed_key(cell)
         if key not in seed_refs:
-            seed_refs[key] = raytasks.seed_work_task.remote(cell, inputs)
-        task = raytasks.run_cell_task.options(**resources[id(cell)])
-        pending[task.remote(cell, inputs, seed_refs[key])] = cell
-    failures = 0
+            seed_refs[key] = raytasks.seed_work_task.remote(cell, input_refs[_inputs_key(cell)])
+        task = raytasks.run_cell_task.options(name=f"cell {cell_tags(cell, sha)['run_name']}", **resources[id(cell)])
+        return task.remote(cell, input_refs[_inputs_key(cell)], seed_refs[key])
+
+    pending = {submit(cell): (cell, 0) for cell in todo}
+    retries, watch, failures = int(runtime.get("cell_retries", 2)), cluster.NodeWatch(), 0
     bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not runtime.get("progress", True), file=sys.stdout)
     while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        cell = pending.pop(ready[0])
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
+        for node in watch.lost():
+            bar.write(f"[cluster] node {node} lost: cells that ran there are resubmitted to the nodes left")
+        if not ready:
+            continue
+        cell, attempt = pending.pop(ready[0])
         tags = cell_tags(cell, sha)
         try:
             result = ray.get(ready[0])
-        except Exception as exc:  # a failed cell is reported; finished cells are already safe in MLflow
-            failures += 1
-            cause = exc.cause if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause else exc
-            msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-            bar.write(f"[cell FAILED] {tags['run_name']}: {type(cause).__name__}: {msg}")
-            tracker.log_failure(tags, f"{type(cause).__name__}: {msg}")
-            if not isinstance(cause, TransferError):
-                bar.write("".join(traceback.format_exception(cause))[-2000:])
-            bar.update(1)
+        except cluster.LOST as exc:  # its worker or node died: not the cell's fault, run it again elsewhere
+            if attempt < retries:
+                bar.write(f"[cluster] cell {tags['run_name']} lost with its worker or node "
+                          f"({type(exc).__name__}): retry {attempt + 1}/{retries}")
+                pending[submit(cell)] = (cell, attempt + 1)
+                continue
+            failures += _failed(bar, tracker, tags, exc)
             continue
-        tracker.log_cell(result, tags)
+        except Exception as exc:  # a failed cell is reported; finished cells are already safe in MLflow
+            failures += _failed(bar, tracker, tags, exc)
+            continue
+        tracker.log_cell(result, {**tags, **result.where, "ray_attempt": str(attempt + 1)})
         m = result.metrics
         bar.write(f"[cell] {tags['run_name']:<32} weak {m['weak_acc']:.3f}  ceiling {m['ceiling_acc']:.3f}  "
                   f"w2s {m['w2s_acc']:.3f}  pgr {m['pgr']:+.2f}")
@@ -119,15 +131,15 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     return failures
 
 
-def cell_resources(cell: dict, cluster: dict) -> dict:
+def cell_resources(cell: dict, available: dict) -> dict:
     """Ray options of a cell task from its training mode's `resources`; a GPU the cluster lacks is refused here, in
     one line, rather than left pending forever."""
     res = (cell.get("mode") or {}).get("resources") or {}
     cpus, gpus = float(res.get("cpus") or 1), float(res.get("gpus") or 0)
-    if gpus > float(cluster.get("GPU", 0)):
+    if gpus > float(available.get("GPU", 0)):
         mode = cell["mode"]["name"]
         raise TransferError(f"mode {mode!r} asks for {gpus:g} GPU per cell and this Ray cluster has "
-                            f"{cluster.get('GPU', 0):g}: run it on a GPU cluster, or use mode=lora_cpu "
+                            f"{available.get('GPU', 0):g}: run it on a GPU cluster, or use mode=lora_cpu "
                             f"(or mode.resources.gpus=0 to train on CPU)")
     return {"num_cpus": cpus, "num_gpus": gpus}
 
@@ -144,6 +156,19 @@ def zero_shot_formats(cells: list[dict]) -> list[dict]:
             fmt = zero_shot_format(cell)
             formats.setdefault(zero_shot_key(fmt), fmt)
     return list(formats.values())
+
+
+def _failed(bar, tracker, tags: dict, exc: Exception) -> int:
+    import ray
+
+    cause = exc.cause if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause else exc
+    msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+    bar.write(f"[cell FAILED] {tags['run_name']}: {type(cause).__name__}: {msg}")
+    tracker.log_failure(tags, f"{type(cause).__name__}: {msg}")
+    if not isinstance(cause, TransferError):
+        bar.write("".join(traceback.format_exception(cause))[-2000:])
+    bar.update(1)
+    return 1
 
 
 def _inputs_key(cell: dict) -> tuple[str, str]:
