@@ -5,7 +5,9 @@ boundary does not depend on their values), it times, per repetition, through `tr
 under `runtime.sandbox=namespaces` and `=process`: start (fork from the zygote, confine, load the plugin, hello),
 fit (the view over the socket + training), two predict_proba calls (1,100 rows each) and close (kill); and the same
 fit and predictions in this process behind the same in-process guard (`transfer.boundary.guard_method`). The
-per-cell cost of the process boundary is start + close + (fit + predict) through the process − the same in-process.
+per-cell cost of the process boundary is start + close + (fit + predict) through the process − the same in-process,
+taken within each repetition (the three run back to back, in rotating order: load that drifts between repetitions
+cancels); the median and interquartile range over repetitions are printed.
 
     python benchmarks/method_process.py [--reps 5]
 """
@@ -13,6 +15,7 @@ per-cell cost of the process boundary is start + close + (fit + predict) through
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -53,34 +56,44 @@ def main() -> None:
         predictor.predict_proba(view.x)
         return t1 - t0, time.perf_counter() - t1
 
-    rows = {}
-    for mode in ("namespaces", "process"):
-        c = {**cell, "runtime": {**cell["runtime"], "sandbox": mode}}
+    modes = ("namespaces", "process")
+    cells = {mode: {**cell, "runtime": {**cell["runtime"], "sandbox": mode}} for mode in modes}
+    for c in cells.values():
         with client.method_process(c):
             pass  # the zygote starts once per harness process
-        times = []
-        for _ in range(args.reps):
+    guarded = lambda: boundary.guard_method(load_method(cell["method"]), "bench", client.hidden_paths(cell))  # noqa
+    calls(guarded())  # warm-up in this process too
+    # paired: each repetition runs in-process and through both paths back to back (order rotating), and the cost is
+    # taken within the repetition, so load that drifts between repetitions cancels
+    rows, inside = {mode: [] for mode in modes}, []
+    for rep in range(args.reps):
+        order = ["inside", *modes][rep % 3:] + ["inside", *modes][:rep % 3]
+        got = {}
+        for what in order:
+            if what == "inside":
+                got[what] = calls(guarded())
+                continue
             t0 = time.perf_counter()
-            with client.method_process(c) as proxy:
+            with client.method_process(cells[what]) as proxy:
                 start = time.perf_counter() - t0
                 fit, predict = calls(proxy)
                 t1 = time.perf_counter()
-            times.append((start, fit, predict, time.perf_counter() - t1))
-        rows[mode] = times
-    inside = []
-    for _ in range(args.reps):
-        inside.append(calls(boundary.guard_method(load_method(cell["method"]), "bench", client.hidden_paths(cell))))
+            got[what] = (start, fit, predict, time.perf_counter() - t1)
+        inside.append(got["inside"])
+        for mode in modes:
+            s_, f, p_, c = got[mode]
+            rows[mode].append((s_, f, p_, c, s_ + c + (f - got["inside"][0]) + (p_ - got["inside"][1])))
     med = statistics.median
-    fit_in, pred_in = med(t[0] for t in inside), med(t[1] for t in inside)
-    print(f"method process vs in-process (vanilla, {n} x {d} view, median of {args.reps}, ms)")
-    print(f"  {'':<12}{'start':>8}{'fit':>8}{'predict':>9}{'close':>8}{'boundary':>10}")
-    print(f"  {'in-process':<12}{'':>8}{fit_in * 1e3:>8.0f}{pred_in * 1e3:>9.0f}{'':>8}")
+    print(f"method process vs in-process (vanilla, {n} x {d} view, median of {args.reps} paired repetitions, ms; "
+          f"load average {os.getloadavg()[0]:.1f})")
+    print(f"  {'':<12}{'start':>8}{'fit':>8}{'predict':>9}{'close':>8}{'boundary [IQR]':>20}")
+    print(f"  {'in-process':<12}{'':>8}{med(t[0] for t in inside) * 1e3:>8.0f}"
+          f"{med(t[1] for t in inside) * 1e3:>9.0f}{'':>8}")
     for mode, times in rows.items():
-        s, f, p, c = (med(t[i] for t in times) for i in range(4))
-        cost = s + c + (f - fit_in) + (p - pred_in)
-        print(f"  {mode:<12}{s * 1e3:>8.0f}{f * 1e3:>8.0f}{p * 1e3:>9.0f}{c * 1e3:>8.0f}{cost * 1e3:>10.0f}"
-              f"   (target <= 100)")
-
+        s_, f, p_, c, cost = (med(t[i] for t in times) for i in range(5))
+        q = statistics.quantiles([t[4] * 1e3 for t in times], n=4) if len(times) > 1 else [cost * 1e3] * 3
+        print(f"  {mode:<12}{s_ * 1e3:>8.0f}{f * 1e3:>8.0f}{p_ * 1e3:>9.0f}{c * 1e3:>8.0f}"
+              f"{cost * 1e3:>8.0f} [{q[0]:.0f}, {q[2]:.0f}]   (target <= 100)")
 
 if __name__ == "__main__":
     main()
