@@ -38,10 +38,12 @@ def start(s: Server) -> None:
     """`make tracking-server` until it prints the URI (PY, STAMP: this interpreter, nothing installed)."""
     stamp = s.home / "venv-stamp"
     stamp.touch()  # newer than pyproject.toml: make's venv rule has nothing to do
+    # ARGS= on the command line: under `make test ARGS=...` (CI) make exports ARGS to this process's environment,
+    # and the inner make would hand pytest's options to the tracking server
     cmd = ["make", "--no-print-directory", "tracking-server", f"TRACKING_PORT={s.port}",
-           f"TRACKING_PG_PORT={s.pg_port}", f"PY={sys.executable}", f"STAMP={stamp}"]
+           f"TRACKING_PG_PORT={s.pg_port}", f"PY={sys.executable}", f"STAMP={stamp}", "ARGS="]
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # CI: `make test`'s
-    env["TRANSFER_HOME"] = str(s.home)  # ARGS would reach this make through MAKEFLAGS
+    env["TRANSFER_HOME"] = str(s.home)
     log = s.home / f"server-{time.time():.0f}.log"
     with open(log, "w") as out:
         s.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
