@@ -6,9 +6,6 @@ the MLflow UI shows the study's result without `make report`, which later adds t
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
 
@@ -60,9 +57,7 @@ def _on_parent_run(run_id: str, tracking_uri: str, study: str, text: str, metric
     from transfer import store
 
     note = f"**{study}**: the sweep's summary (verdicts: `make report STUDY={study}`)\n```{text}\n```"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "summary.txt"
-        path.write_text(text.strip() + "\n")
-        store.annotate(store.client(tracking_uri), run_id, {store.NOTE: note[:5000]},
-                       {k: v for k, v in metrics.items() if np.isfinite(v)}, [path], "summary")
+    c = store.client(tracking_uri)
+    store.annotate(c, run_id, {store.NOTE: note[:5000]}, {k: v for k, v in metrics.items() if np.isfinite(v)})
+    c.log_text(run_id, text.strip() + "\n", "summary/summary.txt")
 

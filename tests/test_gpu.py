@@ -10,17 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from omegaconf import OmegaConf
-
-from transfer import paths
+from tests.backends.conftest import conf as load_yaml_group
 from transfer.data import load_dataset_from_config
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch")]
-
-
-def load_yaml_group(group: str, name: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(paths.config_dir() / group / f"{name}.yaml"), resolve=True)
 
 
 @pytest.fixture(scope="module")
