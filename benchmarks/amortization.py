@@ -153,7 +153,8 @@ def boundary_overhead(cells: list[dict], inputs, shared, reps: int = 3) -> dict[
         tu, te = splits["train_unlabel"], splits["test"]
         xs = [pair_x(inputs.features["strong"], te), pair_x(inputs.features["strong"], tu)]
         xs += [pair_x(inputs.features["strong_ood"], ood)] if ood is not None else []
-        view = student_view(c, inputs, tu, np.array(shared.weak["train_unlabel"]), ())
+        needs = tuple(load_method(c["method"]).needs)  # e.g. ccs asks for the two sides
+        view = student_view(c, inputs, tu, np.array(shared.weak["train_unlabel"]), needs)
 
         def calls(method):
             predictor = method.fit(view)
@@ -173,7 +174,8 @@ def boundary_overhead(cells: list[dict], inputs, shared, reps: int = 3) -> dict[
                 calls(proxy)
             outside.append(time.perf_counter() - t)
         extra.append(min(outside) - min(inside))
-    return {"per_cell_median": float(np.median(extra)), "per_cell_max": float(np.max(extra)), "first": first}
+    return {"per_cell_median": float(np.median(extra)), "per_cell_max": float(np.max(extra)), "first": first,
+            "per_method": {c["method"]["name"]: e for c, e in zip(cells, extra)}}
 
 
 def print_profile(fn, top: int, what: str) -> None:
@@ -263,6 +265,7 @@ def main() -> None:
     print(f"    method process (fork, confine, load, view and predictions over the socket, kill), beyond the same "
           f"guarded calls in-process: median {b['per_cell_median'] * 1000:.0f} ms, max {b['per_cell_max'] * 1000:.0f} ms "
           f"per cell (target <= 100 ms); first cell of a process {b['first']:.2f} s (the zygote starts)")
+    print("      per method: " + ", ".join(f"{m} {e * 1000:.0f} ms" for m, e in b["per_method"].items()))
 
 if __name__ == "__main__":
     main()

@@ -24,3 +24,16 @@ def test_benchmark_answers_help(script):
                           cwd=paths.repo_root(), env={**os.environ, "PYTHONPATH": str(paths.repo_root())})
     assert proc.returncode == 0, f"{script.name} --help failed:\n{proc.stderr[-2000:]}"
     assert "usage" in proc.stdout.lower() or len(proc.stdout.strip()) > 40
+
+
+@pytest.mark.slow
+def test_amortization_breakdown_runs_every_kind_of_method():
+    """The breakdown builds each method's view itself: ccs asks for the two sides (`needs`), and a view built without
+    them once failed the benchmark after its sweeps had run. Real models, 120 real pairs, an empty feature cache."""
+    script = paths.repo_root() / "benchmarks" / "amortization.py"
+    proc = subprocess.run([sys.executable, str(script), "--breakdown-only", "--max-pairs", "120",
+                           "--methods", "vanilla,ccs"], capture_output=True, text=True, timeout=1200,
+                          cwd=paths.repo_root(), env={**os.environ, "PYTHONPATH": str(paths.repo_root())})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if "per method:" in x)
+    assert "vanilla" in line and "ccs" in line and line.count(" ms") == 2, line

@@ -28,6 +28,7 @@ def _warm() -> None:
     from transfer.methods import base  # noqa: F401
     train_head(np.ones((2, 1), dtype=np.float32), np.array([1.0, 0.0]), seed=0, epochs=1, lr=0.01, l2=0.0,
                batch_size=None)
+    np.linalg.svd(np.eye(3), full_matrices=False)  # LAPACK's first call (PCA in ccs and others), paid here once
 
 
 def main(fd: int) -> None:
