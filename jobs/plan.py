@@ -5,7 +5,7 @@ with analysis.power and fixes the method configs the lab ran; `build_plan` is th
 
 A plan is plain JSON with no timestamps, so the same lab study and replay config give the same bytes and the same
 sha256 (`plan_sha256` tag on the production study's parent run, `plan.json` artifact beside it: transfer.store
-writes, hashes and checks it). A study that has results under one plan refuses to run, or to be reported, under
+writes, hashes and checks it). Version 2 adds `production_datasets` (version 1 named only the lab's dataset). A study that has results under one plan refuses to run, or to be reported, under
 another.
 """
 
@@ -45,7 +45,18 @@ def make_plan(rcfg: dict, uri: str) -> tuple[dict, object]:
     g = groups[0]
     cells = lab.cells[(lab.cells.setting == g["setting"]) & (lab.cells.dataset == g["dataset"])]
     acfg["lab_dataset"] = g["dataset"]
-    return build_plan(rcfg, acfg, g, lab_cells(store.client(uri), cells)), lab
+    plan = build_plan(rcfg, acfg, g, lab_cells(store.client(uri), cells))
+    if "stop" not in plan:
+        plan["production_datasets"] = production_datasets(plan, rcfg["study"], uri)
+    return plan, lab
+
+
+def production_datasets(plan: dict, study: str, uri: str) -> list[str]:
+    """The datasets the production cells will run on, as the plan's setting and overrides compose them: named in the
+    plan (and so in its sha256), so a changed production dataset is a changed plan."""
+    from transfer.grid import from_plan
+
+    return sorted({c.dataset for c in from_plan(plan, study, uri).cells})
 
 
 def lab_cells(client, runs) -> list[dict]:
@@ -103,7 +114,7 @@ def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict])
     if rcfg["match_lab_data"] and data and not any(o.startswith("setting.data.max_pairs") for o in overrides):
         overrides.append(f"setting.data.max_pairs={'null' if data.get('max_pairs') is None else data['max_pairs']}")
     return {
-        "version": 1, "lab_study": rcfg["lab"], "lab_setting": lab_group["setting"],
+        "version": 2, "lab_study": rcfg["lab"], "lab_setting": lab_group["setting"],
         "lab_dataset": lab_group["dataset"], "lab_gap": _clean(lab_group["gap"]), "lab_seeds": sorted({int(c["seed"]) for c in lab_cells}),
         "production_setting": rcfg["setting"], "study": rcfg["study"], "overrides": overrides,
         "selection": {**copy.deepcopy(sel), "winners": winners}, "methods": methods, "harness": harness,

@@ -36,7 +36,8 @@ from transfer.sweep import run_sweep
 
 
 def summary(plan: dict, sha: str) -> str:
-    lines = [f"[replay] plan {sha} (lab {plan['lab_study']} / {plan['lab_dataset']} -> {plan['production_setting']})"]
+    lines = [f"[replay] plan {sha} (lab {plan['lab_study']} / {plan['lab_dataset']} -> {plan['production_setting']} / "
+             f"{', '.join(plan['production_datasets'])})"]
     for m in plan["methods"]:
         lab = m["lab"] or {}
         eff = f"{lab['verdict']}; confirmation-seed dPGR {lab['delta_pgr']:+.3f}" \
@@ -60,8 +61,9 @@ def replay(rcfg: dict) -> int:
     sha = store.plan_sha256(plan)
     print(summary(plan, sha), flush=True)
     sweep = from_plan(plan, rcfg["study"], uri, rcfg.get("runtime", []))  # the plan's exact configs, validated here
-    print(f"[replay] datasets: lab {plan['lab_dataset']!r} -> production "
-          f"{sorted({c.dataset for c in sweep.cells})} ({plan['production_setting']})", flush=True)
+    ran = sorted({c.dataset for c in sweep.cells})
+    if ran != plan["production_datasets"]:  # only runtime.* overrides reach here: a mismatch is a harness bug
+        raise TransferError(f"production datasets {ran} differ from the plan's {plan['production_datasets']}")
     check_datasets(sweep.cells)  # bad data: one line before the tracker, Ray or a vLLM server start
     retry = (f"make replay LAB={rcfg['lab']} SETTING={rcfg['setting']} REPLAY_ARGS='replay.study=<new name>'")
     store.StudyWriter(rcfg["study"], uri).register_plan(plan, retry)

@@ -104,3 +104,20 @@ def test_changed_plan_is_refused_once_results_exist_and_report_uses_the_plan(uri
     assert [c["method"] for c in res["comparisons"]] == ["logconf"]
     with pytest.raises(ValueError, match="contradicts the transfer plan"):
         build("simlab-replay", tracking_uri=uri, out=str(out.parent), overrides=["alpha=0.1"], log=False)
+
+
+def test_plan_names_the_production_datasets_and_runtime_cannot_change_them(uri):
+    """Plan version 2 names the datasets the production cells run on, so another production dataset is another plan;
+    replay.runtime (outside the hash) takes runtime.* only."""
+    from transfer.errors import ConfigError
+    from transfer.grid import from_plan
+
+    plan, _ = make_plan(rcfg(), uri)
+    assert plan["version"] == 2 and plan["production_datasets"] == ["hh_harmless"]
+    other, _ = make_plan(rcfg(overrides=["data@setting.data=bigbench_navigate"]), uri)
+    assert other["production_datasets"] == ["bigbench_navigate"]
+    assert store.plan_sha256(other) != store.plan_sha256(plan)
+    assert {c.dataset for c in from_plan(other, "x", uri).cells} == {"bigbench_navigate"}
+    with pytest.raises(ConfigError, match=r"replay runtime override 'setting.data.max_pairs=5': only runtime\.\*"):
+        from_plan(plan, "x", uri, ["setting.data.max_pairs=5"])
+    assert len(from_plan(plan, "x", uri, ["runtime.num_cpus=1"]).cells) == len(plan["seeds"]) * len(plan["methods"])

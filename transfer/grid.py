@@ -87,6 +87,10 @@ def expand(overrides: list[str]) -> Sweep:
 def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] = ()) -> Sweep:
     """A replay's cells: the plan's production setting, methods (exact configs), seeds and lab head/splits."""
     setting = plan["production_setting"]
+    for o in _parse(list(runtime)):
+        if o.key_or_group.split(".")[0] != "runtime":  # runtime is outside the plan's hash: it must not change a cell
+            raise ConfigError(f"replay runtime override {o.input_line!r}: only runtime.* goes there; an override that "
+                              f"changes the cells (data, backends, head) belongs in replay.overrides (part of the plan)")
     overrides = [*plan["overrides"], *runtime]
     for o in _parse(overrides):
         if o.key_or_group in AXES or o.key_or_group.split(".")[0] in ("method", "grid", "study") \
