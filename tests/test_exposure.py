@@ -65,6 +65,9 @@ def test_make_mlflow_ui_listens_on_loopback_only_and_sigterm_stops_every_process
     """`make mlflow-ui` for real; then SIGTERM to make alone (not its group) must leave no server or worker behind."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # CI: inside make
     env.update(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'ui.db'}", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    from transfer.store import StudyWriter
+
+    exp = StudyWriter("ui-study", env["MLFLOW_TRACKING_URI"]).experiment_id  # a study whose address it must print
     port = free_port()
     proc = subprocess.Popen(["make", "--no-print-directory", "mlflow-ui", f"MLFLOW_PORT={port}"],
                             cwd=paths.repo_root(), env=env, start_new_session=True,
@@ -82,6 +85,8 @@ def test_make_mlflow_ui_listens_on_loopback_only_and_sigterm_stops_every_process
         socks = listening(family(proc.pid))
         assert any(p == port for _, _, p in socks), (tmp_path / "ui.log").read_text()[-2000:]
         assert_loopback(socks, "make mlflow-ui")
+        url = f"http://127.0.0.1:{port}/#/experiments/{exp}/runs?viewStateShareKey=transfer"
+        assert f"study ui-study: {url}" in (tmp_path / "ui.log").read_text(), (tmp_path / "ui.log").read_text()[-2000:]
         os.kill(proc.pid, signal.SIGTERM)  # make alone, as `kill <pid of make>` would
         proc.wait(30)
         deadline = time.time() + 30

@@ -26,6 +26,7 @@ from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 
 from transfer import paths
+from transfer.mlflow_view import study_url
 
 pytestmark = pytest.mark.slow
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
@@ -150,3 +151,18 @@ def test_the_compare_view_lists_parameters_and_pgr(ui, shots):
     for key in ("seed 0 0", "setting lab lab", "mode head head", "dataset hh_harmless hh_harmless"):
         assert key in params, key
     assert " pgr " in text[text.index("Metrics Show diff only"):]
+
+
+def test_the_study_address_opens_its_saved_view_grouped_with_the_columns_that_matter(ui, shots):
+    """The address the sweep and `make mlflow-ui` print: the study's runs grouped by setting, dataset and method,
+    the method/seed/setting tags and pgr with the accuracies as columns (not MLflow's Source/Models)."""
+    uri, base = ui
+    exp, _, cells = study(uri)
+    text = page(study_url(base, exp), shots / "study_view.png")
+    assert "You're viewing a shared view" in text and "Group by: setting +2" in text, text[:2000]
+    header = text[text.index("Group by: setting"):text.index("Hide group")]
+    for column in ("ceiling_acc", "pgr", "w2s_acc", "weak_acc", "setting", "method", "seed"):
+        assert re.search(rf"\b{column}\b", header), (column, header)
+    assert "Source" not in header and "Models" not in header  # MLflow's default columns, all "-" here
+    for method in {c.data.tags["method"] for c in cells}:
+        assert f"Group: setting: lab, dataset: hh_harmless, method: {method} 2" in text, method

@@ -47,6 +47,19 @@ def _own_group_dies_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def studies(store_uri: str, base: str, limit: int = 10) -> list[tuple[str, str]]:
+    """(name, address in the study's saved view) of the store's most recent studies; none if it cannot be read."""
+    from mlflow.tracking import MlflowClient
+
+    from transfer.mlflow_view import SHARE_TAG, VIEW_KEY, study_url
+
+    try:
+        exps = MlflowClient(store_uri).search_experiments(max_results=200, order_by=["last_update_time DESC"])
+    except Exception:  # noqa: BLE001  (the server reports an unreadable store itself, in its own words)
+        return []
+    return [(e.name, study_url(base, e.experiment_id)) for e in exps if SHARE_TAG + VIEW_KEY in e.tags][:limit]
+
+
 def main(argv: list[str] | None = None) -> int:
     from transfer import env
     from transfer.paths import default_tracking_uri
@@ -72,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     # MLflow 3.17's UI-wide GenAI/Model-training switch (default GenAI) decides which page an experiment opens on
     print(f"MLflow UI: http://{a.host}:{a.port}/#/experiments?workflowType=machine_learning "
           f"(store {a.backend_store_uri}); Ctrl-C stops it", flush=True)
+    for name, url in studies(a.backend_store_uri, f"http://{a.host}:{a.port}"):
+        print(f"  study {name}: {url}", flush=True)
     code = proc.wait()
     _stop_group(proc)  # the server exited on its own: take any worker it left
     return code

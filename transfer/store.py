@@ -23,7 +23,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from transfer import env, paths
+from transfer import env, mlflow_view, paths
 from transfer.errors import StudyError  # store.StudyError is what readers of a study catch
 
 ROLE, STUDY, CELL, BASELINE = "transfer.role", "study", "cell", "baseline"  # the tag and its values
@@ -112,6 +112,7 @@ class StudyWriter:
         mlflow.set_tracking_uri(self.uri)
         self.study = study
         self.experiment_id = self._experiment(study)
+        mlflow_view.save_view(self.client, self.experiment_id)  # the UI's runs table: what a researcher compares
         parent = parent_run(self.client, self.experiment_id)
         if parent:
             self.client.update_run(parent.info.run_id, status="RUNNING")

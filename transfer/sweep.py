@@ -11,6 +11,7 @@ from transfer import paths
 from transfer.errors import TransferError
 from transfer.grid import CellSpec, Sweep, expand
 from transfer.lease import StudyLease
+from transfer.mlflow_view import study_url
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
@@ -60,7 +61,8 @@ def _run_leased(sweep: Sweep, tracker) -> int:
     if todo:
         failures = _run_on_ray(todo, runtime, tracker, sha)
     tracker.finish("FINISHED" if failures == 0 else "FAILED")
-    print(f"[sweep] browse: make mlflow-ui  (tracking {tracker.uri})", flush=True)  # jobs/ print the table
+    print(f"[sweep] browse: make mlflow-ui, then {study_url('http://127.0.0.1:5000', tracker.experiment_id)}  "
+          f"(tracking {tracker.uri})", flush=True)  # jobs/ print the table
     return failures
 
 
