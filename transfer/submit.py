@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import socket
 import sys
 import time
 
@@ -30,6 +31,20 @@ def job_env() -> dict[str, str]:
            "TRANSFER_GIT_SHA": paths.git_sha(), "TRANSFER_SUBMIT_CWD": os.getcwd()}
     env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
     return env
+
+
+def local_store_warning(address: str, tracking_uri: str) -> str | None:
+    """A sqlite store is a file on the machine that opens it: a job on another machine's cluster writes its own copy
+    there (or fails to), and this machine's store never sees the study. Said once, before submitting; not refused, as
+    the head may mount the same path (shared storage)."""
+    from urllib.parse import urlparse
+
+    host = urlparse(address if "://" in address else f"ray://{address}").hostname or ""
+    if not tracking_uri.startswith("sqlite:") or host in ("127.0.0.1", "localhost", "::1", socket.gethostname()):
+        return None
+    return (f"[submit] warning: MLFLOW_TRACKING_URI={tracking_uri} is a file on this machine; the job on {address} "
+            f"writes to that path on the cluster, not here unless it is shared storage: use a tracking server "
+            f"(make tracking-server, docs/cluster.md)")
 
 
 def maybe_submit(module: str, argv: list[str] | None = None) -> None:
@@ -53,6 +68,9 @@ def submit(address: str, module: str, argv: list[str]) -> int:
         print(f"error: cannot reach the Ray cluster at RAY_ADDRESS={address} ({str(exc).splitlines()[0]}); "
               f"unset RAY_ADDRESS to run on a local Ray", file=sys.stderr)
         return 2
+    warning = local_store_warning(address, job_env()["MLFLOW_TRACKING_URI"])
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     entry = shlex.join(["python", "-m", module, *argv])
     runtime_env = {"working_dir": str(root), "excludes": EXCLUDES, "env_vars": job_env()}
     for attempt in range(30):  # a head that just started answers "No available agent" until its agent is up
