@@ -5,8 +5,8 @@ with analysis.power and fixes the method configs the lab ran; `build_plan` is th
 
 A plan is plain JSON with no timestamps, so the same lab study and replay config give the same bytes and the same
 sha256 (`plan_sha256` tag on the production study's parent run, `plan.json` artifact beside it: transfer.store
-writes, hashes and checks it). Version 2 adds `production_datasets` (version 1 named only the lab's dataset). A study that has results under one plan refuses to run, or to be reported, under
-another.
+writes, hashes and checks it). Version 2 adds `production_datasets` (version 1 named only the lab's dataset). A
+study that has results under one plan refuses to run, or to be reported, under another.
 """
 
 from __future__ import annotations
