@@ -98,15 +98,16 @@ def test_a_failing_cell_is_recorded_with_its_error_and_named_by_the_report(store
 
 def test_a_cells_ray_resources_come_from_its_mode_and_a_missing_gpu_is_one_line(compose_cfg):
     from transfer.config import config_hash
-    from transfer.sweep import cell_resources
+    from transfer.sweep import cell_options, check_placeable
 
-    assert cell_resources(compose_cfg(), {"CPU": 2}) == {"num_cpus": 1, "num_gpus": 0}
+    assert cell_options(compose_cfg()) == {"num_cpus": 1, "num_gpus": 0}
     lora = compose_cfg("mode=lora")
-    assert cell_resources(lora, {"CPU": 8, "GPU": 2}) == {"num_cpus": 1, "num_gpus": 1}
+    assert cell_options(lora) == {"num_cpus": 1, "num_gpus": 1}
+    check_placeable([compose_cfg(), lora], {"CPU": 8, "GPU": 2})
     with pytest.raises(TransferError, match="mode 'lora' asks for 1 GPU per cell and this Ray cluster has 0"):
-        cell_resources(lora, {"CPU": 2})
+        check_placeable([compose_cfg(), lora], {"CPU": 2})
     more = compose_cfg("mode=lora", "mode.resources.cpus=4")
-    assert cell_resources(more, {"CPU": 8, "GPU": 1})["num_cpus"] == 4
+    assert cell_options(more)["num_cpus"] == 4
     assert config_hash(more) == config_hash(lora)  # where a cell runs is not what it computes
 
 

@@ -31,13 +31,12 @@ def run_sweep(sweep: Sweep) -> int:
 
     base = sweep.base
     runtime = base["runtime"]
-    if any(cell_resources(spec.config, {"GPU": float("inf")})["num_gpus"] for spec in sweep.cells):
+    if any(cell_options(spec.config)["num_gpus"] for spec in sweep.cells):
         import ray  # a cell Ray could never place is refused before anything is written to the store
 
         from transfer.raytasks import init_ray
         init_ray(runtime)
-        for spec in sweep.cells:
-            cell_resources(spec.config, ray.cluster_resources())
+        check_placeable([spec.config for spec in sweep.cells], ray.cluster_resources())
     tracker = StudyWriter(base["study"], runtime.get("tracking_uri"))
     tracker.check_plan(runtime.get("plan_sha256"))  # planned studies take cells from `make replay` only
     with StudyLease(tracker.client, tracker.parent_id, base["study"], wait=bool(runtime.get("lease_wait")),
@@ -78,7 +77,7 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
         if nodes > 1:
             print(f"[cluster] {nodes} nodes, each sees $TRANSFER_HOME={paths.home()}", flush=True)
     todo = [spec.cell() for spec in specs]
-    resources = {id(cell): cell_resources(cell, ray.cluster_resources()) for cell in todo}
+    resources = {id(cell): cell_options(cell) for cell in todo}
     by_setting: dict[tuple, list[dict]] = {}
     for cell in todo:  # one input set per (setting, dataset): grid.datasets gives a setting several
         by_setting.setdefault(_inputs_key(cell), []).append(cell)
@@ -133,17 +132,20 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     return failures
 
 
-def cell_resources(cell: dict, available: dict) -> dict:
-    """Ray options of a cell task from its training mode's `resources`; a GPU the cluster lacks is refused here, in
-    one line, rather than left pending forever."""
+def cell_options(cell: dict) -> dict:
+    """Ray options of a cell task, from its training mode's `resources` (not in its config hash)."""
     res = (cell.get("mode") or {}).get("resources") or {}
-    cpus, gpus = float(res.get("cpus") or 1), float(res.get("gpus") or 0)
-    if gpus > float(available.get("GPU", 0)):
-        mode = cell["mode"]["name"]
-        raise TransferError(f"mode {mode!r} asks for {gpus:g} GPU per cell and this Ray cluster has "
-                            f"{available.get('GPU', 0):g}: run it on a GPU cluster, or use mode=lora_cpu "
-                            f"(or mode.resources.gpus=0 to train on CPU)")
-    return {"num_cpus": cpus, "num_gpus": gpus}
+    return {"num_cpus": float(res.get("cpus") or 1), "num_gpus": float(res.get("gpus") or 0)}
+
+
+def check_placeable(cells: list[dict], available: dict) -> None:
+    """A cell asking for more GPUs than the cluster has is refused here, in one line, rather than left pending."""
+    for cell in cells:
+        gpus = cell_options(cell)["num_gpus"]
+        if gpus > float(available.get("GPU", 0)):
+            raise TransferError(f"mode {cell['mode']['name']!r} asks for {gpus:g} GPU per cell and this Ray cluster "
+                                f"has {available.get('GPU', 0):g}: run it on a GPU cluster, or use mode=lora_cpu "
+                                f"(or mode.resources.gpus=0 to train on CPU)")
 
 
 def zero_shot_formats(cells: list[dict]) -> list[dict]:
