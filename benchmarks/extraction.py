@@ -26,20 +26,15 @@ import time
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
-import transfer.config  # noqa: F401  (registers ${transfer_data:})
-from transfer import paths
 from transfer.backends.precision import cpu_flags, resolve_device
+from transfer.config import (
+    group_config as load_cfg,  # conf/<group>/<name>.yaml, resolved
+)
 from transfer.data import load_dataset_from_config
 from transfer.features.extract import pair_texts
 
 DTYPES = ("float32", "bfloat16")
-
-
-def load_cfg(group: str, name: str, **overrides) -> dict:
-    cfg = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / group / f"{name}.yaml"), resolve=True)
-    return {**cfg, **overrides}
 
 
 def matmul_flops(dtype: str, device: str, n: int | None = None, seconds: float = 1.5) -> float:

@@ -21,9 +21,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from transfer import assets, paths
+from transfer.config import group_config
 
 TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "chat_template.jinja", "generation_config.json", "vocab.txt", "modules.json")
@@ -31,8 +30,7 @@ DATA = Path("hh-rlhf") / "harmless-base-test.jsonl.gz"
 
 
 def model_recipe(name: str) -> dict:
-    cfg = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / "model" / f"{name}.yaml"), resolve=True)
-    return cfg["asset"]
+    return group_config("model", name)["asset"]
 
 
 def pack(out: Path, real: list[str], config_only: list[str]) -> None:

@@ -18,18 +18,15 @@ import time
 
 import numpy as np
 import requests
-from omegaconf import OmegaConf
 
 from transfer import paths
 from transfer.backends.vllm import VLLMBackend
+from transfer.config import (
+    group_config as load_cfg,  # conf/<group>/<name>.yaml, resolved
+)
 from transfer.data.loaders import hh_rlhf
 from transfer.features.extract import pair_texts
 from transfer.models import resolve_path
-
-
-def load_cfg(group: str, name: str, **overrides) -> dict:
-    cfg = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / group / f"{name}.yaml"), resolve=True)
-    return {**cfg, **overrides}
 
 
 def raw_features(url: str, served: str, texts: list[str], batch: int, max_tokens: int) -> np.ndarray:
@@ -56,7 +53,7 @@ def main() -> None:
     backend_cfg["dtype"] = args.dtype or backend_cfg["dtype"]
     data = hh_rlhf.load({"name": "hh_harmless", "subset": "harmless-base", "max_pairs": args.pairs,
                          "path": str(paths.shared_data_dir() / "hh-rlhf" / "harmless-base-test.jsonl.gz")})
-    fmt = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / "data" / "hh_harmless.yaml"))["format"]
+    fmt = load_cfg("data", "hh_harmless")["format"]
     texts = pair_texts(data, model, fmt)
     from transformers import AutoTokenizer
 

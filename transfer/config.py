@@ -24,6 +24,13 @@ def to_plain(cfg: DictConfig | dict) -> dict:
     return copy.deepcopy(cfg)
 
 
+def group_config(group: str, name: str, **overrides) -> dict:
+    """One config group's yaml (conf/<group>/<name>.yaml), resolved, outside a Hydra composition: for benchmarks and
+    tests that build a single backend or model, e.g. group_config("backend", "vllm", dtype="bfloat16")."""
+    cfg = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / group / f"{name}.yaml"), resolve=True)
+    return {**cfg, **overrides}
+
+
 # backend fields that say how to reach or supervise a server, not what it computes
 NON_SEMANTIC_BACKEND_KEYS = ("url", "score_url", "retries", "backoff_s", "request_timeout_s", "startup_timeout_s",
                              "log_dir", "ray_actor", "resources", "host", "request_batch", "threads", "cpu_threads_bind",

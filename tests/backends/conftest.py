@@ -5,19 +5,14 @@ from __future__ import annotations
 import os
 
 import pytest
-from omegaconf import OmegaConf
 
 from transfer import paths
 from transfer.backends.server import alive
+from transfer.config import group_config as conf  # conf/<group>/<name>.yaml, resolved
 from transfer.data.loaders import hh_rlhf
 
 REAL_HOME = paths.home()
 FMT = {"prompt_words": 40, "reply_words": 110}  # conf/data/hh_harmless.yaml's format
-
-
-def conf(group: str, name: str, **overrides) -> dict:
-    cfg = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / group / f"{name}.yaml"), resolve=True)
-    return {**cfg, **overrides}
 
 
 def vllm_cfg(**overrides) -> dict:
