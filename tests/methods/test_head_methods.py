@@ -99,3 +99,43 @@ def test_ccs_uses_weak_labels_only_for_the_sign(hhh_view):
     noisy = np.where(np.random.default_rng(2).random(len(gold)) < 0.3, 1 - helpful, helpful)
     acc_ccs = scoring.accuracy(method("ccs").fit(with_weak(view, noisy)).predict_proba(view.x), gold)
     assert acc_ccs > 0.6 and acc_ccs > scoring.accuracy(vanilla_probs(with_weak(view, shuffled)), gold) + 0.05
+
+
+def sequential_ccs(a, b, *, components, restarts, steps, lr, seed):
+    """CCS's restarts one after another, each with its own optimizer: the plain reading of the search, kept here as
+    the reference the batched search must reproduce."""
+    import torch
+
+    both = np.concatenate([a, b]).astype(np.float64)
+    scale = np.where(both.std(axis=0) > 1e-8, both.std(axis=0), 1.0)
+    z = (both - both.mean(axis=0)) / scale
+    k = min(components, z.shape[1], len(z) - 1)
+    basis = np.linalg.svd(z, full_matrices=False)[2][:k].T
+    za, zb = (torch.tensor(part @ basis, dtype=torch.float32) for part in (z[:len(a)], z[len(a):]))
+    gen, best = torch.Generator().manual_seed(seed), (np.inf, None)
+    for _ in range(restarts):
+        w = torch.randn(k, generator=gen)
+        w = (w / w.norm()).requires_grad_()
+        c = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.Adam([w, c], lr=lr)
+        for _ in range(steps):
+            pa, pb = torch.sigmoid(za @ w + c), torch.sigmoid(zb @ w + c)
+            loss = ((pa - (1 - pb)) ** 2).mean() + (torch.minimum(pa, pb) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if loss.item() < best[0]:
+            best = (loss.item(), w.detach().numpy().astype(np.float64))
+    return basis @ best[1], best[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ccs_restarts_searched_together_equal_the_restarts_one_by_one(seed):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(300, 24)).astype(np.float32)
+    b = (-a + rng.normal(scale=0.5, size=a.shape)).astype(np.float32)  # a contrast pair: a consistent probe exists
+    kw = {"components": 6, "restarts": 4, "steps": 150, "lr": 0.05, "seed": seed}
+    w, _, loss = ccs_direction(a, b, **kw)
+    ref_w, ref_loss = sequential_ccs(a, b, **kw)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    assert float(w @ ref_w / np.linalg.norm(w) / np.linalg.norm(ref_w)) > 0.99999  # the same restart, same direction

@@ -39,21 +39,21 @@ def ccs_direction(a: np.ndarray, b: np.ndarray, *, components: int, restarts: in
     za = torch.tensor(z[:n] @ basis, dtype=torch.float32)
     zb = torch.tensor(z[n:] @ basis, dtype=torch.float32)
     gen = torch.Generator().manual_seed(int(seed))
-    best = (np.inf, None)
-    for _ in range(restarts):
-        w = torch.randn(k, generator=gen)
-        w = (w / w.norm()).requires_grad_()
-        c = torch.zeros(1, requires_grad=True)
-        opt = torch.optim.Adam([w, c], lr=lr)
-        for _ in range(steps):
-            pa, pb = torch.sigmoid(za @ w + c), torch.sigmoid(zb @ w + c)
-            loss = ((pa - (1 - pb)) ** 2).mean() + (torch.minimum(pa, pb) ** 2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        if loss.item() < best[0]:
-            best = (loss.item(), w.detach().numpy().astype(np.float64))
-    return basis @ best[1], scale.astype(np.float32), float(best[0])
+    starts = [torch.randn(k, generator=gen) for _ in range(restarts)]  # drawn one at a time, in order
+    # every restart at once, one column each: Adam is elementwise and each column's gradient is its own loss's, so
+    # this is `restarts` independent searches in one loop (5x fewer steps of torch overhead)
+    w = torch.stack([v / v.norm() for v in starts], dim=1).requires_grad_()  # (k, restarts)
+    c = torch.zeros(restarts, requires_grad=True)
+    opt = torch.optim.Adam([w, c], lr=lr)
+    for _ in range(steps):
+        pa, pb = torch.sigmoid(za @ w + c), torch.sigmoid(zb @ w + c)  # (n, restarts)
+        losses = ((pa - (1 - pb)) ** 2).mean(dim=0) + (torch.minimum(pa, pb) ** 2).mean(dim=0)
+        opt.zero_grad()
+        losses.sum().backward()
+        opt.step()
+    best = int(torch.argmin(losses))  # the first of equal losses, as a strict < over restarts in order would keep
+    return (basis @ w[:, best].detach().numpy().astype(np.float64), scale.astype(np.float32),
+            float(losses[best]))
 
 
 def zero_shot_preference(zero_shot: np.ndarray) -> np.ndarray:
