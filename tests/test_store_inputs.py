@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from transfer import store as st
+from transfer import store_inputs as st_inputs
 from transfer.cell import CellResult
 from transfer.config import config_hash
 from transfer.store_inputs import file_sha256
@@ -49,6 +50,10 @@ def test_a_logged_cell_has_its_params_in_order_and_its_dataset_inputs(tmp_path, 
     assert json.loads(train.dataset.profile)["num_rows"] == 6 and json.loads(test.dataset.profile)["num_rows"] == 4
     schema = json.loads(test.dataset.schema)["mlflow_colspec"]
     assert [c["name"] for c in schema] == ["example_id", "split", "subset"]  # no text, no gold label
+    from mlflow.types.utils import _infer_schema
+
+    ids = predictions()[st_inputs.COLUMNS].astype(str)
+    assert st_inputs.SCHEMA == _infer_schema(ids)  # the schema given is the one MLflow would infer
     assert train.dataset.digest != test.dataset.digest
 
 

@@ -15,11 +15,15 @@ from pathlib import Path
 import pandas as pd
 from mlflow.data import from_pandas
 from mlflow.entities import DatasetInput, InputTag
+from mlflow.types import ColSpec, Schema
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 # predictions.parquet split -> (dataset config key, MLflow context)
 CONTEXTS = {"train_unlabel": ("data", "train"), "test": ("data", "eval"), "ood": ("ood", "eval")}
 COLUMNS = ["example_id", "split", "subset"]
+# what MLflow would infer from these all-string columns, given instead: its inference walks every value (35,000
+# calls a cell, half of logging one) to find what is known
+SCHEMA = Schema([ColSpec("string", c) for c in COLUMNS])
 
 
 def file_sha256(path: str) -> str:
@@ -55,6 +59,7 @@ def dataset_inputs(cell: dict, predictions: pd.DataFrame) -> list[DatasetInput]:
             warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
             ds = from_pandas(ids, source=str(Path(path).resolve()) if path else conf.get("hub_id"),
                              name=conf["name"], digest=digest)
+        ds.schema = SCHEMA  # a cached_property: set, it is not inferred
         tags = [InputTag(MLFLOW_DATASET_CONTEXT, context), InputTag("split", split)]
         tags += [InputTag("data_sha256", data_sha)] if data_sha else []
         out.append(DatasetInput(dataset=ds._to_mlflow_entity(), tags=tags))
