@@ -1,5 +1,7 @@
 """bootstrap, knn_relabel and ccs on real features: each test fails if the method silently behaved like vanilla."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -135,7 +137,9 @@ def test_ccs_restarts_searched_together_equal_the_restarts_one_by_one(seed):
     a = rng.normal(size=(300, 24)).astype(np.float32)
     b = (-a + rng.normal(scale=0.5, size=a.shape)).astype(np.float32)  # a contrast pair: a consistent probe exists
     kw = {"components": 6, "restarts": 4, "steps": 150, "lr": 0.05, "seed": seed}
-    w, _, loss = ccs_direction(a, b, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every ccs cell once printed torch's requires_grad-to-scalar warning
+        w, _, loss = ccs_direction(a, b, **kw)
     ref_w, ref_loss = sequential_ccs(a, b, **kw)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
     assert float(w @ ref_w / np.linalg.norm(w) / np.linalg.norm(ref_w)) > 0.99999  # the same restart, same direction

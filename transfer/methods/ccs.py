@@ -51,9 +51,9 @@ def ccs_direction(a: np.ndarray, b: np.ndarray, *, components: int, restarts: in
         opt.zero_grad()
         losses.sum().backward()
         opt.step()
+    losses, w = losses.detach(), w.detach()
     best = int(torch.argmin(losses))  # the first of equal losses, as a strict < over restarts in order would keep
-    return (basis @ w[:, best].detach().numpy().astype(np.float64), scale.astype(np.float32),
-            float(losses[best]))
+    return basis @ w[:, best].numpy().astype(np.float64), scale.astype(np.float32), float(losses[best])
 
 
 def zero_shot_preference(zero_shot: np.ndarray) -> np.ndarray:
