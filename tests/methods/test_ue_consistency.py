@@ -46,7 +46,7 @@ def test_without_zero_shot_it_is_a_clear_error(hh_view):
 @pytest.mark.slow
 def test_ue_consistency_on_real_zero_shot_ignores_the_teacher(lab_cell):
     """Real SmolLM2 label log-probs on 40 real HH pairs; the result does not depend on the weak labels at all."""
-    from transfer.cell import CellInputs, pair_inputs, student_view
+    from transfer.cell import CellInputs, student_view
     from transfer.data import load_dataset_from_config
     from transfer.data.splits import make_splits
     from transfer.features.extract import extract_pair_features
