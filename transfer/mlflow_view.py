@@ -30,9 +30,23 @@ def view_state() -> dict:
     }
 
 
-def save_view(client, experiment_id: str) -> None:
-    """Write (or refresh) the study's shared view on its experiment."""
-    client.set_experiment_tag(experiment_id, SHARE_TAG + VIEW_KEY, json.dumps(view_state(), sort_keys=True))
+def view_tag() -> dict[str, str]:
+    """The experiment tag that holds the view (given to create_experiment, so a new study has it from the start)."""
+    return {SHARE_TAG + VIEW_KEY: json.dumps(view_state(), sort_keys=True)}
+
+
+def save_view(client, experiment) -> None:
+    """Refresh the view on an existing study's experiment when this code's differs. Two drivers may do it at once
+    (a unique-key error from the store for one of them): both write the same value, so the loser lets it be."""
+    from mlflow.exceptions import MlflowException
+
+    (key, value), = view_tag().items()
+    if experiment.tags.get(key) == value:
+        return
+    try:
+        client.set_experiment_tag(experiment.experiment_id, key, value)
+    except MlflowException:
+        pass
 
 
 def study_url(base: str, experiment_id: str) -> str:

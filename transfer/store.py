@@ -112,7 +112,6 @@ class StudyWriter:
         mlflow.set_tracking_uri(self.uri)
         self.study = study
         self.experiment_id = self._experiment(study)
-        mlflow_view.save_view(self.client, self.experiment_id)  # the UI's runs table: what a researcher compares
         parent = parent_run(self.client, self.experiment_id)
         if parent:
             self.client.update_run(parent.info.run_id, status="RUNNING")
@@ -130,8 +129,11 @@ class StudyWriter:
     def _experiment(self, study: str) -> str:
         exp = self.client.get_experiment_by_name(study)
         try:  # the kind makes the MLflow UI open the experiment on its runs, not on the GenAI traces page
-            return exp.experiment_id if exp else self.client.create_experiment(
-                study, artifact_location=artifact_location(self.uri, study), tags={KIND: "custom_model_development"})
+            if exp:  # the saved view of the UI's runs table: refreshed if this code's differs
+                mlflow_view.save_view(self.client, exp)
+                return exp.experiment_id
+            return self.client.create_experiment(study, artifact_location=artifact_location(self.uri, study),
+                                                 tags={KIND: "custom_model_development", **mlflow_view.view_tag()})
         except MlflowException as exc:  # another driver created it in between
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
