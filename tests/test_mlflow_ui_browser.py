@@ -26,11 +26,10 @@ from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 
 from transfer import paths
-from transfer.mlflow_view import study_url
+from transfer.mlflow_view import ML, study_url
 
 pytestmark = pytest.mark.slow
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-ML = "workflowType=machine_learning"  # MLflow 3.17's UI-wide switch; its default (GenAI) hides the runs table
 TINY = ["setting.data.max_pairs=120", "grid.settings=[lab]", "grid.methods=[vanilla,logconf]", "grid.seeds=[0,1]",
         "head.epochs=10", "study=browse"]
 

@@ -62,6 +62,7 @@ def studies(store_uri: str, base: str, limit: int = 10) -> list[tuple[str, str]]
 
 def main(argv: list[str] | None = None) -> int:
     from transfer import env
+    from transfer.mlflow_view import ML
     from transfer.paths import default_tracking_uri
 
     env.apply()  # the server inherits it: no telemetry
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     # MLflow 3.17's UI-wide GenAI/Model-training switch (default GenAI) decides which page an experiment opens on
-    print(f"MLflow UI: http://{a.host}:{a.port}/#/experiments?workflowType=machine_learning "
+    print(f"MLflow UI: http://{a.host}:{a.port}/#/experiments?{ML} "
           f"(store {a.backend_store_uri}); Ctrl-C stops it", flush=True)
     for name, url in studies(a.backend_store_uri, f"http://{a.host}:{a.port}"):
         print(f"  study {name}: {url}", flush=True)
