@@ -4,7 +4,7 @@ import torch
 
 from transfer import scoring
 from transfer.errors import BoundaryError, ConfigError
-from transfer.heads import train_head
+from transfer.heads import soft_bce, train_head
 from transfer.methods import StudentView, load_method
 from transfer.methods.logconf import alpha_schedule, logconf_loss
 
@@ -65,6 +65,21 @@ def test_full_batch_head_is_the_shuffled_one_up_to_rounding():
     assert np.allclose(a.weight, b.weight, rtol=1e-4, atol=1e-6) and not np.array_equal(a.weight, 0 * a.weight)
     mini = [train_head(view.x, gold.astype(np.float32), seed=s, **HEAD).weight for s in (0, 0, 1)]
     assert np.array_equal(mini[0], mini[1]) and not np.array_equal(mini[0], mini[2])
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("batch_size", [None, 64])
+def test_closed_form_head_takes_the_autograd_steps(bias, batch_size):
+    """soft_bce heads skip autograd (their gradient written out): the same Adam steps as the generic path, which
+    any other loss takes, to float32 rounding; a wrong term (the l2 factor, the bias, the batch mean) fails this."""
+    view, _ = synthetic_view(n=500, dim=12, noise=0.3)
+    targets = np.clip(view.weak_probs + 0.05 * np.sign(view.x[:, 0]), 0, 1).astype(np.float32)  # soft, off-centre
+    kw = {**HEAD, "batch_size": batch_size, "epochs": 60, "l2": 0.3, "bias": bias}
+    fast = train_head(view.x, targets, seed=4, **kw)
+    generic = train_head(view.x, targets, seed=4, loss_fn=lambda z, t, p: soft_bce(z, t, p), **kw)
+    assert np.allclose(fast.weight, generic.weight, rtol=1e-4, atol=1e-6)
+    assert fast.bias == pytest.approx(generic.bias, abs=1e-6) and (fast.bias != 0) == bias
+    assert np.abs(fast.weight).max() > 1e-2  # it learned something
 
 
 def test_view_is_read_only():

@@ -24,10 +24,11 @@ def _warm() -> None:
 
     torch.set_num_threads(1)  # no OpenMP team before fork
     from transfer import boundary  # noqa: F401  (the audit hook's module, imported before any method code)
-    from transfer.heads import train_head
+    from transfer.heads import soft_bce, train_head
     from transfer.methods import base  # noqa: F401
-    train_head(np.ones((2, 1), dtype=np.float32), np.array([1.0, 0.0]), seed=0, epochs=1, lr=0.01, l2=0.0,
-               batch_size=None)
+    x, y = np.ones((2, 1), dtype=np.float32), np.array([1.0, 0.0])
+    for loss in (soft_bce, lambda z, t, p: soft_bce(z, t, p)):  # the closed-form path and autograd's (any other
+        train_head(x, y, seed=0, epochs=1, lr=0.01, l2=0.0, batch_size=None, loss_fn=loss)  # loss): both warmed
     np.linalg.svd(np.eye(3), full_matrices=False)  # LAPACK's first call (PCA in ccs and others), paid here once
 
 
