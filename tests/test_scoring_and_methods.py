@@ -6,7 +6,7 @@ from transfer import scoring
 from transfer.errors import BoundaryError, ConfigError
 from transfer.heads import soft_bce, train_head
 from transfer.methods import StudentView, load_method
-from transfer.methods.logconf import alpha_schedule, logconf_loss
+from transfer.methods.logconf import alpha_schedule, logconf_loss, logconf_targets
 
 HEAD = {"epochs": 30, "lr": 0.05, "l2": 1e-4, "batch_size": 32}
 
@@ -103,6 +103,24 @@ def test_logconf_loss_mixes_weak_and_self_labels():
     base = logconf_loss(logits, weak, 0.0)
     assert base == pytest.approx(torch.nn.functional.binary_cross_entropy_with_logits(logits, weak).item())
     assert logconf_loss(logits, weak, 0.75) < base  # self-labels agree with the student: lower loss
+
+
+def test_logconf_targets_train_the_head_its_loss_does():
+    """logconf trains through targets_fn (the closed-form head): the head autograd gives its mixed loss, up to
+    rounding (a self-label flipped at the quantile by rounding moves it a little, not away)."""
+    view, _ = synthetic_view(n=500, dim=12, noise=0.3)
+    kw = {**HEAD, "batch_size": None, "epochs": 100}
+
+    def schedule(p):
+        return alpha_schedule(p, 0.75, 0.2)
+    fast = train_head(view.x, view.weak_probs, seed=2, targets_fn=lambda q, t, p: logconf_targets(q, t, schedule(p)),
+                      **kw)
+    slow = train_head(view.x, view.weak_probs, seed=2, loss_fn=lambda z, t, p: logconf_loss(z, t, schedule(p)), **kw)
+    plain = train_head(view.x, view.weak_probs, seed=2, **kw)
+    assert np.allclose(fast.weight, slow.weight, rtol=1e-3, atol=1e-5)
+    assert not np.allclose(fast.weight, plain.weight, rtol=1e-2)  # the self-labels did something
+    with pytest.raises(ValueError, match="targets_fn works with the default loss"):
+        train_head(view.x, view.weak_probs, seed=2, loss_fn=logconf_loss, targets_fn=lambda q, t, p: t, **kw)
 
 
 def test_confident_only_trains_on_fewer_labels_and_reports_it():

@@ -17,6 +17,8 @@ import torch
 
 # loss(logits, targets, progress) -> scalar; progress = fraction of training done, in [0, 1)
 LossFn = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+# targets_fn(probs, targets, progress) -> this step's soft targets of the BCE loss (probs: the head's, no gradient)
+TargetsFn = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
 
 
 def soft_bce(logits: torch.Tensor, targets: torch.Tensor, progress: float) -> torch.Tensor:
@@ -43,11 +45,16 @@ def fit_scale(x: np.ndarray) -> np.ndarray:
 
 
 def train_head(x: np.ndarray, targets: np.ndarray, *, seed: int, epochs: int, lr: float, l2: float,
-               batch_size: int | None, loss_fn: LossFn = soft_bce, bias: bool = False) -> LinearHead:
+               batch_size: int | None, loss_fn: LossFn = soft_bce, bias: bool = False,
+               targets_fn: TargetsFn | None = None) -> LinearHead:
     """Adam on `loss_fn` + l2·|w|²; `batch_size` None = full batch (the default: on these small, strongly
     regularized problems minibatch noise moved test accuracy by up to 10 points between seeds); a full batch is not
     shuffled (on the HH features: weights within 1e-6 relative, probabilities within 2e-7 of a shuffled run, 1.7x
-    faster). `targets` are probabilities (hard labels are 0/1)."""
+    faster). `targets` are probabilities (hard labels are 0/1).
+
+    `targets_fn` (with the default loss only): BCE against targets recomputed every step from the head's current
+    probabilities, e.g. logconf's mix of weak and self labels (BCE is linear in its target, so a mix of BCE losses is
+    the BCE of the mixed target); it keeps the closed-form gradient that any other `loss_fn` gives up."""
     if len(x) == 0:
         raise ValueError("cannot train a head on zero examples")
     gen = torch.Generator().manual_seed(int(seed))
@@ -56,7 +63,10 @@ def train_head(x: np.ndarray, targets: np.ndarray, *, seed: int, epochs: int, lr
     xs = torch.from_numpy((x / scale).astype(np.float32))
     ys = torch.from_numpy(np.array(targets, dtype=np.float32))  # a copy: inputs may be read-only views
     if loss_fn is soft_bce:  # the common loss: its gradient in closed form, no autograd graph per step
-        return _train_soft_bce(xs, ys, scale, gen=gen, epochs=epochs, lr=lr, l2=l2, batch_size=batch_size, bias=bias)
+        return _train_soft_bce(xs, ys, scale, gen=gen, epochs=epochs, lr=lr, l2=l2, batch_size=batch_size, bias=bias,
+                               targets_fn=targets_fn)
+    if targets_fn is not None:
+        raise ValueError("train_head: targets_fn works with the default loss (soft_bce) only")
     w = torch.zeros(xs.shape[1], requires_grad=True)
     b = torch.zeros(1, requires_grad=True) if bias else None  # not in the l2 term: the class prior is not shrunk
     opt = torch.optim.Adam([w] if b is None else [w, b], lr=lr)
@@ -108,7 +118,7 @@ class Adam:
 
 @torch.no_grad()
 def _train_soft_bce(xs: torch.Tensor, ys: torch.Tensor, scale: np.ndarray, *, gen: torch.Generator, epochs: int,
-                    lr: float, l2: float, batch_size: int, bias: bool) -> LinearHead:
+                    lr: float, l2: float, batch_size: int, bias: bool, targets_fn: TargetsFn | None) -> LinearHead:
     """`train_head` for `soft_bce`: the same steps as torch.optim.Adam on mean BCE-with-logits + l2·|w|², with the
     gradient written out, (sigmoid(z) − y)ᵀX / n + 2·l2·w. A head's step is a few microseconds of arithmetic; the
     autograd graph, the loss module and the optimizer's bookkeeping were nine tenths of its time (weights within
@@ -116,12 +126,16 @@ def _train_soft_bce(xs: torch.Tensor, ys: torch.Tensor, scale: np.ndarray, *, ge
     dim = xs.shape[1]
     params = torch.zeros(dim + 1 if bias else dim)  # [w, b]: one Adam state over both, as Adam treats each alike
     w, grad, opt = params[:dim], torch.empty_like(params), Adam([params], lr)
+    total = epochs * max(1, (len(xs) + batch_size - 1) // batch_size)
     for _ in range(epochs):
         for xb, yb in _batches(xs, ys, batch_size, gen):
             z = xb @ w
             if bias:
                 z += params[dim]
-            r = torch.sigmoid(z).sub_(yb).div_(len(yb))  # d mean-BCE / d logits
+            p = torch.sigmoid(z)
+            if targets_fn is not None:
+                yb = targets_fn(p, yb, opt.t / total)
+            r = p.sub_(yb).div_(len(yb))  # d mean-BCE / d logits
             torch.mv(xb.T, r, out=grad[:dim])
             grad[:dim].add_(w, alpha=2.0 * l2)
             if bias:

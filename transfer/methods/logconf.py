@@ -21,21 +21,29 @@ def alpha_schedule(progress: float, alpha_max: float, warmup_frac: float) -> flo
     return alpha_max * min(1.0, progress / warmup_frac)
 
 
+def self_labels(probs: torch.Tensor, weak: torch.Tensor) -> torch.Tensor:
+    """The student's predictions hardened at the quantile that reproduces the weak labels' positive rate."""
+    pos_rate = (weak > 0.5).float().mean()
+    return (probs > torch.quantile(probs, 1.0 - pos_rate)).float()
+
+
 def logconf_loss(logits: torch.Tensor, weak: torch.Tensor, alpha: float) -> torch.Tensor:
     probs = torch.sigmoid(logits).detach()
-    pos_rate = (weak > 0.5).float().mean()
-    threshold = torch.quantile(probs, 1.0 - pos_rate)
-    self_labels = (probs > threshold).float()
     return (1 - alpha) * F.binary_cross_entropy_with_logits(logits, weak) + \
-        alpha * F.binary_cross_entropy_with_logits(logits, self_labels)
+        alpha * F.binary_cross_entropy_with_logits(logits, self_labels(probs, weak))
+
+
+def logconf_targets(probs: torch.Tensor, weak: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The one target whose BCE is `logconf_loss` (BCE is linear in its target), for the closed-form head."""
+    return (1 - alpha) * weak + alpha * self_labels(probs, weak)
 
 
 class LogConf(Method):
     kinds = ("pairwise", "binary")  # binary: the same loss; the positive rate is the weak labels' class-1 rate
+
     def fit(self, view: StudentView):
         alpha_max, warmup = float(self.cfg["alpha_max"]), float(self.cfg["warmup_frac"])
 
-        def loss(logits, targets, progress):
-            return logconf_loss(logits, targets, alpha_schedule(progress, alpha_max, warmup))
-
-        return train_head(view.x, view.weak_probs, seed=view.seed, loss_fn=loss, **view.head)
+        def targets(probs, weak, progress):
+            return logconf_targets(probs, weak, alpha_schedule(progress, alpha_max, warmup))
+        return train_head(view.x, view.weak_probs, seed=view.seed, targets_fn=targets, **view.head)
