@@ -36,6 +36,15 @@ class CellInputs:
     # the strong LM's zero-shot label log-probs of every pair, (n, 2, 2), per prompt format (transfer/inputs.py)
     zero_shot: dict[str, np.ndarray] = field(default_factory=dict)
     built_on: str = ""  # the Ray node that built them (a cell elsewhere got them through the object store)
+    _columns: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def column(self, which: str, attr: str) -> np.ndarray:
+        """One attribute of every example of `which` ("pairs" or "ood") as an array (e.g. example_id), made once
+        per inputs object, not once per cell."""
+        key = (which, attr)
+        if key not in self._columns:
+            self._columns[key] = np.array([getattr(p, attr) for p in getattr(self, which).pairs])
+        return self._columns[key]
 
 
 @dataclass
@@ -65,7 +74,7 @@ def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray,
         if zs is None:  # a cell called outside a sweep: compute (or read the cache) here
             zs = zero_shot_logprobs(inputs.pairs, s["strong"], s["strong_backend"], fmt)
         zero_shot = orient_zero_shot(zs, tu.index, tu.a_is_better)  # A/B as the view shows them: no gold in it
-    ids = np.array([p.example_id for p in inputs.pairs.pairs])
+    ids = inputs.column("pairs", "example_id")
     return StudentView(x=xs, strong_a=a, strong_b=b, weak_probs=weak_tu, example_ids=tuple(ids[tu.index]),
                        seed=int(cell["seeds"]["student"]), head=head_config(cell, inputs.pairs.kind),
                        zero_shot=zero_shot, kind=inputs.pairs.kind)
@@ -76,7 +85,7 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
     methods of the seed; without it the cell trains them itself (the same numbers, bit for bit)."""
     seeds = cell["seeds"]
     torch.manual_seed(int(seeds["student"]))
-    splits, ood = cell_splits(cell, inputs)
+    splits, ood = shared.splits if shared is not None and shared.splits else cell_splits(cell, inputs)
     tl, tu, te = splits["train_label"], splits["train_unlabel"], splits["test"]
     if shared is None:
         weak, ceiling = weak_teacher(cell, inputs, splits, ood), None  # the mode trains the ceiling
@@ -117,20 +126,19 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
         "boundary_namespaces": float(confinement == "namespaces"),
         **{f"mode_{k}": float(v) for k, v in out.diagnostics.items()},
     }
-    ids = np.array([p.example_id for p in inputs.pairs.pairs])
-    subsets = np.array([p.subset for p in inputs.pairs.pairs])
-    rows = [scoring.prediction_rows("test", role, ids[te.index], subsets[te.index], probs, te.a_is_better)
-            for role, probs in (("weak", weak_te), ("ceiling", ceil_te), ("w2s", w2s_te))]
+    ids, subsets = inputs.column("pairs", "example_id"), inputs.column("pairs", "subset")
+    blocks = [("test", role, te.index, probs, te.a_is_better)
+              for role, probs in (("weak", weak_te), ("ceiling", ceil_te), ("w2s", w2s_te))]
     tu_i = tu.index[di]
-    rows += [scoring.prediction_rows("train_unlabel", role, ids[tu_i], subsets[tu_i], probs, tu.a_is_better[di])
-             for role, probs in (("weak", weak_tu[di]), ("w2s", w2s_tu))]
+    blocks += [("train_unlabel", role, tu_i, probs, tu.a_is_better[di])
+               for role, probs in (("weak", weak_tu[di]), ("w2s", w2s_tu))]
+    rows = [(split, role, ids[i], subsets[i], probs, gold) for split, role, i, probs, gold in blocks]
 
     if ood is not None:
-        ood_ids = np.array([p.example_id for p in inputs.ood.pairs])
-        ood_sub = np.array([p.subset for p in inputs.ood.pairs])
+        ood_ids, ood_sub = inputs.column("ood", "example_id"), inputs.column("ood", "subset")
         for role, probs in (("weak", weak["ood"]), ("ceiling", out.ceiling["ood"]), ("w2s", out.w2s["ood"])):
             probs = scoring.check_probs(probs, len(ood), role)
             metrics[f"ood_{role}_acc"] = scoring.accuracy(probs, ood.a_is_better)
-            rows.append(scoring.prediction_rows("ood", role, ood_ids, ood_sub, probs, ood.a_is_better))
+            rows.append(("ood", role, ood_ids[ood.index], ood_sub[ood.index], probs, ood.a_is_better))
         metrics["n_ood"] = len(ood)
-    return CellResult(cell=cell, metrics=metrics, predictions=pd.concat(rows, ignore_index=True))
+    return CellResult(cell=cell, metrics=metrics, predictions=scoring.prediction_frame(rows))

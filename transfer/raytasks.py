@@ -40,17 +40,34 @@ def build_inputs(setting: dict, shard_size: int, zero_shot_formats: list[dict] =
     return inputs
 
 
+# a worker's inputs, deserialized once: Ray would rebuild a setting's CellInputs (thousands of Pair objects) for
+# every task it is passed to, so tasks get its ref inside a list (not resolved) and read it through this cache
+_INPUTS: dict[str, CellInputs] = {}
+_KEEP = 2  # settings a worker keeps (a study's settings run one after another)
+
+
+def worker_inputs(ref: list) -> CellInputs:
+    """`[ref]` of a build_inputs result, as this worker's one deserialized copy (zero-copy arrays included)."""
+    key = ref[0].hex()
+    if key not in _INPUTS:
+        _INPUTS[key] = ray.get(ref[0])
+        while len(_INPUTS) > _KEEP:
+            _INPUTS.pop(next(iter(_INPUTS)))
+    return _INPUTS[key]
+
+
 @ray.remote(num_cpus=1)
-def seed_work_task(cell: dict, inputs: CellInputs) -> SeedWork:
+def seed_work_task(cell: dict, inputs_ref: list) -> SeedWork:
     """The weak teacher and (head mode) ceiling of a seed, once for all its methods' cells (small arrays)."""
     _threads(1)
-    return compute_seed_work(cell, inputs)
+    return compute_seed_work(cell, worker_inputs(inputs_ref))
 
 
 # no retries by Ray: the sweep resubmits a cell lost with its node itself, and says so (transfer.sweep)
 @ray.remote(num_cpus=1, max_retries=0)
-def run_cell_task(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
+def run_cell_task(cell: dict, inputs_ref: list, shared: SeedWork | None = None) -> CellResult:
     _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))  # mode.resources.cpus
+    inputs = worker_inputs(inputs_ref)
     result = run_cell(cell, inputs, shared)  # the method runs in its own process (transfer.sandbox)
     result.where = {**cluster.where(), "inputs_node_id": inputs.built_on}
     return result

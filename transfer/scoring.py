@@ -39,10 +39,17 @@ def agreement(p: np.ndarray, q: np.ndarray) -> float:
     return float(((p > 0.5) == (q > 0.5)).mean()) if len(p) else float("nan")
 
 
-def prediction_rows(split: str, role: str, ids, subsets, probs, a_is_better) -> pd.DataFrame:
-    return pd.DataFrame({"example_id": list(ids), "split": split, "subset": list(subsets), "role": role,
-                         "prob_a": probs.astype(np.float64), "a_is_better": a_is_better.astype(bool),
-                         "correct": correct(probs, a_is_better)})
+def prediction_frame(blocks) -> pd.DataFrame:
+    """Per-example predictions, one row per (split, role, example), from blocks of (split, role, ids, subsets,
+    probs, a_is_better), built in one pass (a frame per block and a concat cost a cell more than its scoring)."""
+    sizes = [len(b[4]) for b in blocks]
+    probs = np.concatenate([np.asarray(b[4], dtype=np.float64) for b in blocks])
+    gold = np.concatenate([np.asarray(b[5], dtype=bool) for b in blocks])
+    return pd.DataFrame({"example_id": np.concatenate([np.asarray(b[2], dtype=object) for b in blocks]),
+                         "split": np.repeat([b[0] for b in blocks], sizes).astype(object),
+                         "subset": np.concatenate([np.asarray(b[3], dtype=object) for b in blocks]),
+                         "role": np.repeat([b[1] for b in blocks], sizes).astype(object),
+                         "prob_a": probs, "a_is_better": gold, "correct": correct(probs, gold)})
 
 
 def ece(probs: np.ndarray, a_is_better: np.ndarray, bins: int = 10) -> float:

@@ -30,6 +30,8 @@ class SeedWork:
     key: str  # seed_key of the cells it serves
     weak: dict[str, np.ndarray]  # weak teacher's P(A is better): "train_unlabel", "test", "ood" (if any)
     ceiling: dict[str, np.ndarray] | None  # head mode: the ceiling's P(A is better) on "test", "ood"; else None
+    # the seed's splits (seed_key covers what makes them), so its cells do not remake them: None = the cell makes its own
+    splits: tuple[SplitData, Split | None] | None = None
 
 
 def seed_key(cell: dict) -> str:
@@ -93,4 +95,4 @@ def compute_seed_work(cell: dict, inputs) -> SeedWork:
     ceiling = None
     if mode_name(cell) == "head":
         ceiling = head_ceiling(cell, inputs.features, splits["train_unlabel"], splits["test"], ood)
-    return SeedWork(key=seed_key(cell), weak=weak, ceiling=ceiling)
+    return SeedWork(key=seed_key(cell), weak=weak, ceiling=ceiling, splits=(splits, ood))

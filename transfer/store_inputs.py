@@ -46,21 +46,36 @@ def dataset_inputs(cell: dict, predictions: pd.DataFrame) -> list[DatasetInput]:
     """One input per (dataset, context) the cell's predictions cover: train (the unlabelled pairs the method
     relabelled) and eval (test, and the OOD set when there is one)."""
     out = []
+    split_of = predictions["split"].to_numpy()
     for split, (key, context) in CONTEXTS.items():
         conf = cell["setting"].get(key) or {}
-        ids = predictions.loc[predictions["split"] == split, COLUMNS].drop_duplicates("example_id")
-        if not conf or ids.empty:
+        rows = split_of == split
+        if not conf or not rows.any():
             continue
+        ids = pd.unique(predictions["example_id"].to_numpy()[rows]).astype(str)  # first-seen order
         path = conf.get("path")
         data_sha = file_sha256(path) if path and Path(path).exists() else ""
-        ids = ids.reset_index(drop=True).astype(str)
-        digest = hashlib.sha256((data_sha + "\n" + "\n".join(ids["example_id"])).encode()).hexdigest()[:16]
-        with warnings.catch_warnings():  # MLflow registers its local-file source twice and warns that it did
-            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
-            ds = from_pandas(ids, source=str(Path(path).resolve()) if path else conf.get("hub_id"),
-                             name=conf["name"], digest=digest)
-        ds.schema = SCHEMA  # a cached_property: set, it is not inferred
-        tags = [InputTag(MLFLOW_DATASET_CONTEXT, context), InputTag("split", split)]
-        tags += [InputTag("data_sha256", data_sha)] if data_sha else []
-        out.append(DatasetInput(dataset=ds._to_mlflow_entity(), tags=tags))
+        digest = hashlib.sha256((data_sha + "\n" + "\n".join(ids)).encode()).hexdigest()[:16]
+        source = str(Path(path).resolve()) if path else conf.get("hub_id")
+        key = (conf["name"], source, split, context, data_sha, digest)
+        if key not in _ENTITIES:  # a seed's cells share their splits: one entity per (dataset, split, examples)
+            _ENTITIES[key] = _dataset_input(predictions.loc[rows, COLUMNS].drop_duplicates("example_id"), *key)
+            while len(_ENTITIES) > 64:
+                _ENTITIES.pop(next(iter(_ENTITIES)))
+        out.append(_ENTITIES[key])
     return out
+
+
+_ENTITIES: dict[tuple, DatasetInput] = {}
+
+
+def _dataset_input(ids: pd.DataFrame, name: str, source: str | None, split: str, context: str, data_sha: str,
+                   digest: str) -> DatasetInput:
+    ids = ids.reset_index(drop=True).astype(str)
+    with warnings.catch_warnings():  # MLflow registers its local-file source twice and warns that it did
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
+        ds = from_pandas(ids, source=source, name=name, digest=digest)
+    ds.schema = SCHEMA  # a cached_property: set, it is not inferred
+    tags = [InputTag(MLFLOW_DATASET_CONTEXT, context), InputTag("split", split)]
+    tags += [InputTag("data_sha256", data_sha)] if data_sha else []
+    return DatasetInput(dataset=ds._to_mlflow_entity(), tags=tags)

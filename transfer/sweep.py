@@ -95,9 +95,10 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     def submit(cell: dict):  # the task's name shows in `ray list tasks` and the dashboard
         key = seed_key(cell)
         if key not in seed_refs:
-            seed_refs[key] = raytasks.seed_work_task.remote(cell, input_refs[_inputs_key(cell)])
+            seed_refs[key] = raytasks.seed_work_task.remote(cell, [input_refs[_inputs_key(cell)]])
         task = raytasks.run_cell_task.options(name=f"cell {cell_tags(cell, sha)['run_name']}", **resources[id(cell)])
-        return task.remote(cell, input_refs[_inputs_key(cell)], seed_refs[key])
+        # the inputs' ref in a list: the task reads it through its worker's cache, not deserialized per cell
+        return task.remote(cell, [input_refs[_inputs_key(cell)]], seed_refs[key])
 
     pending = {submit(cell): (cell, 0) for cell in todo}
     retries, watch, failures = int(runtime.get("cell_retries", 2)), cluster.NodeWatch(), 0
