@@ -21,6 +21,7 @@ from pathlib import Path
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
 from transfer import env, mlflow_view, paths
@@ -167,25 +168,25 @@ class StudyWriter:
                 files: dict | None = None, note: str | None = None, role: str = CELL, inputs: list = ()) -> str:
         """One FINISHED child run: tags, metrics, params, a description, files ({name: DataFrame | dict | str}),
         dataset inputs (mlflow.entities.DatasetInput); FAILED if any of it cannot be written."""
-        run_id = self.client.create_run(self.experiment_id, run_name=run_name, tags={
-            ROLE: role, PARENT: self.parent_id, "study": self.study, **tags}).info.run_id
+        info = self.client.create_run(self.experiment_id, run_name=run_name, tags={
+            ROLE: role, PARENT: self.parent_id, "study": self.study, **tags, **({NOTE: note} if note else {})}).info
+        run_id = info.run_id
         try:
             now = int(time.time() * 1000)
             self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
-                                  params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
-                                  tags=[RunTag(NOTE, note)] if note else [])
+                                  params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()])
             if inputs:  # what mlflow.log_input writes, without making this the fluent API's active run
                 self.client.log_inputs(run_id, datasets=list(inputs))
-            if files:
-                self.log_files(run_id, files)
+            if files:  # the new run's artifact URI is known: no get_run to look it up (a fifth of logging a cell)
+                self.log_files(run_id, files, get_artifact_repository(info.artifact_uri, tracking_uri=self.uri))
         except BaseException:
             self.client.set_terminated(run_id, status="FAILED")
             raise
         self.client.set_terminated(run_id, status="FINISHED")
         return run_id
 
-    def log_files(self, run_id: str, files: dict) -> None:
-        """All files in one log_artifacts call (one store round trip)."""
+    def log_files(self, run_id: str, files: dict, repo=None) -> None:
+        """All files in one log_artifacts call (one store round trip), through `repo` if given."""
         with tempfile.TemporaryDirectory() as tmp:
             for name, content in files.items():
                 path = Path(tmp) / name
@@ -193,7 +194,7 @@ class StudyWriter:
                     content.to_parquet(path, index=False)
                 else:
                     path.write_text(content if isinstance(content, str) else json.dumps(content, indent=1, default=str))
-            self.client.log_artifacts(run_id, tmp)
+            repo.log_artifacts(tmp) if repo else self.client.log_artifacts(run_id, tmp)
 
     def log_cell(self, result, tags: dict[str, str]) -> str:
         """A scored cell (transfer.cell.CellResult) with the sweep's tags (`run_name` names the run)."""
