@@ -40,7 +40,8 @@ def _cell_row(run) -> dict:
     missing = [t for t in REQUIRED_TAGS if not tags.get(t)] + [m for m in REQUIRED_METRICS if m not in metrics]
     if missing:
         raise StudyError(f"cell run {run.info.run_id} ({run.info.run_name}) lacks {missing}; see docs/tracking.md")
-    row = {"run_id": run.info.run_id, **{t: tags[t] for t in REQUIRED_TAGS}, "seed": int(tags["seed"])}
+    row = {"run_id": run.info.run_id, **{t: tags[t] for t in REQUIRED_TAGS}, "seed": int(tags["seed"]),
+           "artifact_uri": run.info.artifact_uri}
     for m in (*REQUIRED_METRICS, "gap", "pgr", "n_test"):
         row[m] = metrics.get(m, float("nan"))
     row["original_method"] = tags.get("original_method", row["method"])
@@ -49,8 +50,8 @@ def _cell_row(run) -> dict:
     return row
 
 
-def _predictions(client, run_id: str, tmp: str) -> pd.DataFrame | None:
-    path = store.artifact(client, run_id, store.PREDICTIONS, tmp)
+def _predictions(client, run_id: str, tmp: str, artifact_uri: str | None = None) -> pd.DataFrame | None:
+    path = store.artifact(client, run_id, store.PREDICTIONS, tmp, artifact_uri)
     if path is None:
         return None
     df = pd.read_parquet(path, columns=["example_id", "split", "role", "correct"])
@@ -62,7 +63,7 @@ def _examples(client, cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     parts, without = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for cell in cells.itertuples():
-            pred = _predictions(client, cell.run_id, tmp)
+            pred = _predictions(client, cell.run_id, tmp, cell.artifact_uri)
             if pred is None:
                 without.append(cell.run_id)
                 continue

@@ -90,16 +90,19 @@ def parent_run(c: MlflowClient, experiment_id: str):
     return found[0] if found else None
 
 
-def artifact(c: MlflowClient, run_id: str, name: str, dest: str) -> Path | None:
-    """A run's artifact downloaded under `dest`, or None when the run has none of that name."""
-    if name not in {a.path for a in c.list_artifacts(run_id)}:
+def artifact(c: MlflowClient, run_id: str, name: str, dest: str, artifact_uri: str | None = None) -> Path | None:
+    """A run's artifact downloaded under `dest`, or None when the run has none of that name. `artifact_uri`: the
+    run's (run.info.artifact_uri), when the caller has it: the client's runs:/ path looks the run up three times."""
+    repo = get_artifact_repository(artifact_uri or c.get_run(run_id).info.artifact_uri, tracking_uri=c.tracking_uri)
+    if name not in {a.path for a in repo.list_artifacts()}:
         return None
-    return Path(c.download_artifacts(run_id, name, dest))
+    Path(dest).mkdir(parents=True, exist_ok=True)  # the client would make it; the repository requires it
+    return Path(repo.download_artifacts(name, dest))
 
 
-def read_json(c: MlflowClient, run_id: str, name: str):
+def read_json(c: MlflowClient, run_id: str, name: str, artifact_uri: str | None = None):
     with tempfile.TemporaryDirectory() as tmp:
-        path = artifact(c, run_id, name, tmp)
+        path = artifact(c, run_id, name, tmp, artifact_uri)
         return None if path is None else json.loads(path.read_text())
 
 
