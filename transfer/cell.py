@@ -43,7 +43,9 @@ class CellInputs:
         per inputs object, not once per cell."""
         key = (which, attr)
         if key not in self._columns:
-            self._columns[key] = np.array([getattr(p, attr) for p in getattr(self, which).pairs])
+            col = np.array([getattr(p, attr) for p in getattr(self, which).pairs])
+            col.flags.writeable = False  # shared by every cell that reads these inputs
+            self._columns[key] = col
         return self._columns[key]
 
 

@@ -46,4 +46,5 @@ class LogConf(Method):
 
         def targets(probs, weak, progress):
             return logconf_targets(probs, weak, alpha_schedule(progress, alpha_max, warmup))
+
         return train_head(view.x, view.weak_probs, seed=view.seed, targets_fn=targets, **view.head)
