@@ -8,8 +8,9 @@ these fields, so a sweep computes one `SeedWork` per key (a Ray task, transfer/r
 that seed's cells, instead of each cell retraining both. Other modes (prompt, lora) define their own ceiling in
 `run_mode`; for them only the weak teacher is shared (`ceiling` is None).
 
-A `SeedWork` holds harness data (gold-derived predictions on test and OOD): `transfer.cell` copies the one
-part a method may see, the weak labels of train_unlabel, into the StudentView, and nothing else reaches the view.
+A `SeedWork` holds harness data (the splits with their gold, gold-derived predictions on test and OOD):
+`transfer.cell` copies the one part a method may see, the weak labels of train_unlabel, into the StudentView, and
+nothing else reaches the view.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class SeedWork:
     key: str  # seed_key of the cells it serves
     weak: dict[str, np.ndarray]  # weak teacher's P(A is better): "train_unlabel", "test", "ood" (if any)
     ceiling: dict[str, np.ndarray] | None  # head mode: the ceiling's P(A is better) on "test", "ood"; else None
-    # the seed's splits (seed_key covers what makes them), so its cells do not remake them: None = the cell makes its own
+    # the seed's splits (seed_key covers what makes them), so its cells do not remake them; None: each cell makes them
     splits: tuple[SplitData, Split | None] | None = None
 
 

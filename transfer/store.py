@@ -180,7 +180,7 @@ class StudyWriter:
                                   params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()])
             if inputs:  # what mlflow.log_input writes, without making this the fluent API's active run
                 self.client.log_inputs(run_id, datasets=list(inputs))
-            if files:  # the new run's artifact URI is known: no get_run to look it up (a fifth of logging a cell)
+            if files:  # the new run's artifact URI is known: no get_run to look it up (a tenth of logging a cell)
                 self.log_files(run_id, files, get_artifact_repository(info.artifact_uri, tracking_uri=self.uri))
         except BaseException:
             self.client.set_terminated(run_id, status="FAILED")

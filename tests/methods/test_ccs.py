@@ -1,6 +1,5 @@
 """CCS's search takes its gradient in closed form: it must take the steps autograd would (a wrong term fails)."""
 
-import numpy as np
 import torch
 
 from transfer.methods.ccs import _ccs_loss_and_grad
