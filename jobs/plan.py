@@ -63,7 +63,7 @@ def lab_cells(client, runs) -> list[dict]:
     """Lab cells with their cell_config.json (None for imported studies, which have none)."""
     out = []
     for r in runs.itertuples():
-        cfg = store.read_json(client, r.run_id, store.CELL_CONFIG, getattr(r, "artifact_uri", None))
+        cfg = store.read_json(client, r.run_id, store.CELL_CONFIG, r.artifact_uri)
         cfg = cfg if isinstance(cfg, dict) and "method" in cfg else None  # not a harness cell config
         out.append({"method": r.method, "seed": int(r.seed), "config": cfg})
     return out

@@ -129,12 +129,11 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
         **{f"mode_{k}": float(v) for k, v in out.diagnostics.items()},
     }
     ids, subsets = inputs.column("pairs", "example_id"), inputs.column("pairs", "subset")
-    blocks = [("test", role, te.index, probs, te.a_is_better)
-              for role, probs in (("weak", weak_te), ("ceiling", ceil_te), ("w2s", w2s_te))]
+    rows = [("test", role, ids[te.index], subsets[te.index], probs, te.a_is_better)
+            for role, probs in (("weak", weak_te), ("ceiling", ceil_te), ("w2s", w2s_te))]
     tu_i = tu.index[di]
-    blocks += [("train_unlabel", role, tu_i, probs, tu.a_is_better[di])
-               for role, probs in (("weak", weak_tu[di]), ("w2s", w2s_tu))]
-    rows = [(split, role, ids[i], subsets[i], probs, gold) for split, role, i, probs, gold in blocks]
+    rows += [("train_unlabel", role, ids[tu_i], subsets[tu_i], probs, tu.a_is_better[di])
+             for role, probs in (("weak", weak_tu[di]), ("w2s", w2s_tu))]
 
     if ood is not None:
         ood_ids, ood_sub = inputs.column("ood", "example_id"), inputs.column("ood", "subset")

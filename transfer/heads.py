@@ -62,16 +62,15 @@ def train_head(x: np.ndarray, targets: np.ndarray, *, seed: int, epochs: int, lr
     scale = fit_scale(x)
     xs = torch.from_numpy((x / scale).astype(np.float32))
     ys = torch.from_numpy(np.array(targets, dtype=np.float32))  # a copy: inputs may be read-only views
+    total = epochs * max(1, (len(xs) + batch_size - 1) // batch_size)  # steps; progress = step / total
     if loss_fn is soft_bce:  # the common loss: its gradient in closed form, no autograd graph per step
-        return _train_soft_bce(xs, ys, scale, gen=gen, epochs=epochs, lr=lr, l2=l2, batch_size=batch_size, bias=bias,
-                               targets_fn=targets_fn)
+        return _train_soft_bce(xs, ys, scale, gen=gen, epochs=epochs, total=total, lr=lr, l2=l2,
+                               batch_size=batch_size, bias=bias, targets_fn=targets_fn)
     if targets_fn is not None:
         raise ValueError("train_head: targets_fn works with the default loss (soft_bce) only")
     w = torch.zeros(xs.shape[1], requires_grad=True)
     b = torch.zeros(1, requires_grad=True) if bias else None  # not in the l2 term: the class prior is not shrunk
     opt = torch.optim.Adam([w] if b is None else [w, b], lr=lr)
-    steps_per_epoch = max(1, (len(xs) + batch_size - 1) // batch_size)
-    total = epochs * steps_per_epoch
     step = 0
     for _ in range(epochs):
         for xb, yb in _batches(xs, ys, batch_size, gen):
@@ -118,7 +117,8 @@ class Adam:
 
 @torch.no_grad()
 def _train_soft_bce(xs: torch.Tensor, ys: torch.Tensor, scale: np.ndarray, *, gen: torch.Generator, epochs: int,
-                    lr: float, l2: float, batch_size: int, bias: bool, targets_fn: TargetsFn | None) -> LinearHead:
+                    total: int, lr: float, l2: float, batch_size: int, bias: bool,
+                    targets_fn: TargetsFn | None) -> LinearHead:
     """`train_head` for `soft_bce`: the same steps as torch.optim.Adam on mean BCE-with-logits + l2·|w|², with the
     gradient written out, (sigmoid(z) − y)ᵀX / n + 2·l2·w. On the HH heads (577–1,154 × 384–576) the autograd
     graph, the loss module and the optimizer's bookkeeping were 55–75% of a step: this path is 2.3–4.2× faster, its
@@ -126,7 +126,6 @@ def _train_soft_bce(xs: torch.Tensor, ys: torch.Tensor, scale: np.ndarray, *, ge
     dim = xs.shape[1]
     params = torch.zeros(dim + 1 if bias else dim)  # [w, b]: one Adam state over both, as Adam treats each alike
     w, grad, opt = params[:dim], torch.empty_like(params), Adam([params], lr)
-    total = epochs * max(1, (len(xs) + batch_size - 1) // batch_size)
     for _ in range(epochs):
         for xb, yb in _batches(xs, ys, batch_size, gen):
             z = xb @ w

@@ -197,7 +197,10 @@ class StudyWriter:
                     content.to_parquet(path, index=False)
                 else:
                     path.write_text(content if isinstance(content, str) else json.dumps(content, indent=1, default=str))
-            repo.log_artifacts(tmp) if repo else self.client.log_artifacts(run_id, tmp)
+            if repo:
+                repo.log_artifacts(tmp)
+            else:
+                self.client.log_artifacts(run_id, tmp)
 
     def log_cell(self, result, tags: dict[str, str]) -> str:
         """A scored cell (transfer.cell.CellResult) with the sweep's tags (`run_name` names the run)."""
