@@ -6,7 +6,7 @@ import pytest
 from transfer import paths
 from transfer.data.pairs import Pair, PairSet
 from transfer.features.cache import FeatureCache
-from transfer.features.extract import feature_key, pair_texts
+from transfer.features.extract import PairFeatures, feature_key, pair_texts
 from transfer.models import weights_fingerprint
 
 MINILM = {"name": "minilm_l6", "kind": "encoder", "layer": None, "pooling": "mean", "max_tokens": 128,
@@ -77,3 +77,18 @@ def test_cache_rejects_non_finite_rows(tmp_path):
     with pytest.raises(ValueError, match="non-finite"):
         cache.fill(["a", "b"], lambda chunk: np.array([[np.nan], [1.0]]))
     assert cache.missing() == [0]
+
+
+def test_head_input_is_the_oriented_difference_bit_for_bit():
+    """The fast path a cell takes for a head's input equals f(A) − f(B) from the oriented sides, for integer and
+    boolean indexing and both orientations (a head trained on it must not move by a bit)."""
+    rng = np.random.default_rng(3)
+    feats = PairFeatures(better=rng.standard_normal((50, 7)).astype(np.float32),
+                         worse=rng.standard_normal((50, 7)).astype(np.float32))
+    for index in (rng.choice(50, 20, replace=False), rng.random(50) > 0.4):
+        a_is_better = rng.random(len(feats.better[index])) > 0.5
+        slow, a, b = feats.inputs(index, a_is_better)
+        fast = feats.head_input(index, a_is_better)
+        assert fast.dtype == slow.dtype and np.array_equal(fast, slow)
+        assert np.array_equal(fast[a_is_better], (feats.better[index] - feats.worse[index])[a_is_better])
+        assert not np.array_equal(fast[~a_is_better], (feats.better[index] - feats.worse[index])[~a_is_better])

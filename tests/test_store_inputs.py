@@ -37,7 +37,7 @@ def test_a_logged_cell_has_its_params_in_order_and_its_dataset_inputs(tmp_path, 
     assert params["method.name"] == "confident_only" and params["seed"] == "3" and params["setting"] == "lab"
     assert params["mode"] == "head" and params["dataset"] == "hh_harmless" and params["data.max_pairs"] == "40"
     assert params["method.low"] == str(cell["method"]["low"]) and params["seeds.student"] == "3"
-    order = list(st.cell_params(cell))
+    order = list(st_inputs.cell_params(cell))
     assert order[:5] == ["method.name", "seed", "setting", "mode", "dataset"]
     assert max(order.index(k) for k in order if k.startswith("method.")) < order.index("head.epochs")
 

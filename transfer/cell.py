@@ -24,7 +24,7 @@ from transfer.features.extract import PairFeatures
 from transfer.methods import StudentView, check_kind
 from transfer.modes import ModeInputs, mode_name, run_mode
 from transfer.sandbox.client import method_process
-from transfer.seedwork import SeedWork, cell_splits, head_config, seed_key, weak_teacher
+from transfer.seedwork import SeedWork, cell_splits, head_config, pair_x, seed_key, weak_teacher
 
 
 @dataclass
@@ -63,9 +63,10 @@ def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarr
 
 def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray, needs: tuple[str, ...]) -> StudentView:
     """What the method sees of train_unlabel: strong inputs and weak labels, never gold."""
-    xs, a, b = pair_inputs(inputs.features["strong"], tu)
-    if "sides" not in needs:
-        a = b = None  # two more (n, dim) arrays to send each cell's method process: only for methods that ask
+    if "sides" in needs:
+        xs, a, b = pair_inputs(inputs.features["strong"], tu)
+    else:  # two more (n, dim) arrays to make and send each cell's method process: only for methods that ask
+        xs, a, b = pair_x(inputs.features["strong"], tu), None, None
     zero_shot = None
     if "zero_shot" in needs:  # the strong LM's own label log-probs, both orders, from the input stage
         from transfer.inputs import zero_shot_format, zero_shot_key

@@ -53,7 +53,7 @@ def cell_splits(cell: dict, inputs) -> tuple[SplitData, Split | None]:
 
 def pair_x(feats, split: Split) -> np.ndarray:
     """A head's inputs of a split: f(A) − f(B) of pairs, f(text) of binary items."""
-    return feats.inputs(split.index, split.a_is_better)[0]
+    return feats.head_input(split.index, split.a_is_better)
 
 
 def head_config(cell: dict, kind: str) -> dict:

@@ -6,7 +6,7 @@ fixtures write through `StudyWriter`; analysis/ and the replay read through `fin
 no cap) and `artifact`. Roles, artifact names, queries, the artifact location and the plan's tag and bytes live
 here only; the callers supply their own tags and metrics (a cell's in transfer.sweep.cell_tags).
 
-This module imports only MLflow and `transfer.paths`/`env`/`errors`/`store_inputs`: analysis/ reads the store
+This module imports only MLflow and `transfer.paths`/`env`/`errors`/`store_inputs`/`store_sql`: analysis/ reads the store
 through it without importing the pipeline (tests/test_layers.py). Cells (and the methods inside them) never touch the store.
 """
 
@@ -16,6 +16,7 @@ import hashlib
 import json
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import mlflow
@@ -24,7 +25,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
-from transfer import env, mlflow_view, paths
+from transfer import env, mlflow_view, paths, store_sql
 from transfer.errors import StudyError  # store.StudyError is what readers of a study catch
 
 ROLE, STUDY, CELL, BASELINE = "transfer.role", "study", "cell", "baseline"  # the tag and its values
@@ -116,6 +117,7 @@ class StudyWriter:
         mlflow.set_tracking_uri(self.uri)
         self.study = study
         self.experiment_id = self._experiment(study)
+        self._sql = store_sql.run_writer(self.client, self.experiment_id)  # None: the client API
         parent = parent_run(self.client, self.experiment_id)
         if parent:
             self.client.update_run(parent.info.run_id, status="RUNNING")
@@ -170,14 +172,23 @@ class StudyWriter:
     def log_run(self, run_name: str, tags: dict, metrics: dict | None = None, params: dict | None = None,
                 files: dict | None = None, note: str | None = None, role: str = CELL, inputs: list = ()) -> str:
         """One FINISHED child run: tags, metrics, params, a description, files ({name: DataFrame | dict | str}),
-        dataset inputs (mlflow.entities.DatasetInput); FAILED if any of it cannot be written."""
-        info = self.client.create_run(self.experiment_id, run_name=run_name, tags={
-            ROLE: role, PARENT: self.parent_id, "study": self.study, **tags, **({NOTE: note} if note else {})}).info
+        dataset inputs (mlflow.entities.DatasetInput). On a verified sqlite store in one transaction after the
+        files (transfer.store_sql); else through the client API, FAILED if any of it cannot be written."""
+        tags = {ROLE: role, PARENT: self.parent_id, "study": self.study, **tags, **({NOTE: note} if note else {})}
+        params = {k: str(v)[:6000] for k, v in (params or {}).items()}
+        if self._sql is not None:
+            run_id = uuid.uuid4().hex
+            if files:  # first: a FINISHED run always has its files
+                self.log_files(run_id, files, get_artifact_repository(self._sql.artifact_uri(run_id),
+                                                                      tracking_uri=self.uri))
+            self._sql.write(run_id, run_name, tags, metrics or {}, params, list(inputs))
+            return run_id
+        info = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags).info
         run_id = info.run_id
         try:
             now = int(time.time() * 1000)
             self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
-                                  params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()])
+                                  params=[Param(k, v) for k, v in params.items()])
             if inputs:  # what mlflow.log_input writes, without making this the fluent API's active run
                 self.client.log_inputs(run_id, datasets=list(inputs))
             if files:  # the new run's artifact URI is known: no get_run to look it up (a tenth of logging a cell)
@@ -204,7 +215,7 @@ class StudyWriter:
 
     def log_cell(self, result, tags: dict[str, str]) -> str:
         """A scored cell (transfer.cell.CellResult) with the sweep's tags (`run_name` names the run)."""
-        from transfer.store_inputs import dataset_inputs
+        from transfer.store_inputs import cell_params, dataset_inputs
 
         cell = result.cell
         return self.log_run(tags["run_name"], {k: v for k, v in tags.items() if k != "run_name"}, result.metrics,
@@ -280,20 +291,3 @@ def plan_sha256(plan: dict) -> str:
 def stored_plan(c: MlflowClient, run_id: str) -> dict | None:
     """The plan.json on a parent run, or None."""
     return read_json(c, run_id, PLAN_FILE)
-
-
-def cell_params(cell: dict) -> dict[str, object]:
-    """A cell's resolved config as params, what varies across a study first (the UI lists them in this order):
-    method, seed, setting, mode, the method's hyper-parameters, then the head, the derived seeds and the data size."""
-    s = cell["setting"]
-    method = flatten({"method": cell["method"]})
-    return {"method.name": method.pop("method.name"), "seed": cell["seed"], "setting": s["name"],
-            "mode": (cell.get("mode") or {}).get("name", "head"), "dataset": s["data"]["name"], **method,
-            **flatten({"head": cell["head"], "seeds": cell["seeds"]}), "data.max_pairs": s["data"].get("max_pairs")}
-
-
-def flatten(d: dict, prefix: str = "") -> dict[str, object]:
-    out = {}
-    for k, v in d.items():
-        out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out

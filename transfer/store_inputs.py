@@ -1,4 +1,5 @@
-"""A cell's datasets as MLflow dataset inputs (the run's "Dataset" column and Inputs section in the MLflow UI).
+"""What a cell's run says it was given: its resolved config as params, and its datasets as MLflow dataset inputs
+(the run's "Dataset" column and Inputs section in the MLflow UI).
 
 What is logged is which examples a cell used, never what they say: a small frame of example ids (with split and
 subset) per context, named after the dataset, whose source is the data file and whose digest covers the file's
@@ -79,3 +80,20 @@ def _dataset_input(ids: pd.DataFrame, name: str, source: str | None, split: str,
     tags = [InputTag(MLFLOW_DATASET_CONTEXT, context), InputTag("split", split)]
     tags += [InputTag("data_sha256", data_sha)] if data_sha else []
     return DatasetInput(dataset=ds._to_mlflow_entity(), tags=tags)
+
+
+def cell_params(cell: dict) -> dict[str, object]:
+    """A cell's resolved config as params, what varies across a study first (the UI lists them in this order):
+    method, seed, setting, mode, the method's hyper-parameters, then the head, the derived seeds and the data size."""
+    s = cell["setting"]
+    method = flatten({"method": cell["method"]})
+    return {"method.name": method.pop("method.name"), "seed": cell["seed"], "setting": s["name"],
+            "mode": (cell.get("mode") or {}).get("name", "head"), "dataset": s["data"]["name"], **method,
+            **flatten({"head": cell["head"], "seeds": cell["seeds"]}), "data.max_pairs": s["data"].get("max_pairs")}
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    out = {}
+    for k, v in d.items():
+        out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out

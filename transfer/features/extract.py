@@ -34,6 +34,13 @@ class PairFeatures:
         a, b = self.oriented(index, a_is_better)
         return a - b, a, b
 
+    def head_input(self, index: np.ndarray, a_is_better: np.ndarray) -> np.ndarray:
+        """f(A) − f(B) alone, as ±(f(better) − f(worse)): equal bit for bit to `inputs(...)[0]` (a negation is
+        exact) and about a third of its time, which every cell pays on three splits."""
+        diff = self.better[index] - self.worse[index]
+        np.negative(diff, out=diff, where=~np.asarray(a_is_better, dtype=bool)[:, None])
+        return diff
+
 
 def pair_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> list[str]:
     tokenizer = None

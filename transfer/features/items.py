@@ -25,6 +25,9 @@ class ItemFeatures:
         """(f(x), no sides): the head's input. `labels` is not read (the same call shape as PairFeatures')."""
         return self.x[index], None, None
 
+    def head_input(self, index: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return self.x[index]
+
 
 def item_texts(items: ItemSet, model_cfg: dict, fmt: dict) -> list[str]:
     tokenizer = None
