@@ -47,13 +47,13 @@ def dataset_inputs(cell: dict, predictions: pd.DataFrame) -> list[DatasetInput]:
     """One input per (dataset, context) the cell's predictions cover: train (the unlabelled pairs the method
     relabelled) and eval (test, and the OOD set when there is one)."""
     out = []
-    split_of = predictions["split"].to_numpy()
+    split_of, example_ids = predictions["split"].to_numpy(), predictions["example_id"].to_numpy()
     for split, (key, context) in CONTEXTS.items():
         conf = cell["setting"].get(key) or {}
         rows = split_of == split
         if not conf or not rows.any():
             continue
-        ids = pd.unique(predictions["example_id"].to_numpy()[rows]).astype(str)  # first-seen order
+        ids = pd.unique(example_ids[rows]).astype(str)  # first-seen order
         path = conf.get("path")
         data_sha = file_sha256(path) if path and Path(path).exists() else ""
         digest = hashlib.sha256((data_sha + "\n" + "\n".join(ids)).encode()).hexdigest()[:16]

@@ -24,7 +24,8 @@ def _send_frame(sock: socket.socket, data: bytes) -> None:
     sock.sendall(data)
 
 
-def recv_exact(sock: socket.socket, n: int) -> bytes:
+def recv_exact(sock: socket.socket, n: int) -> bytearray:
+    """n bytes, in the buffer they were received into (a view's arrays are megabytes: no copy to bytes)."""
     buf = bytearray(n)
     view, got = memoryview(buf), 0
     while got < n:
@@ -32,10 +33,10 @@ def recv_exact(sock: socket.socket, n: int) -> bytes:
         if k == 0:
             raise EOFError("the method process closed its connection")
         got += k
-    return bytes(buf)
+    return buf
 
 
-def _recv_frame(sock: socket.socket) -> bytes:
+def _recv_frame(sock: socket.socket) -> bytearray:
     (n,) = _LEN.unpack(recv_exact(sock, _LEN.size))
     if n > MAX_FRAME:
         raise ValueError(f"frame of {n} bytes exceeds the {MAX_FRAME}-byte limit")
