@@ -87,7 +87,7 @@ def test_head_input_is_the_oriented_difference_bit_for_bit():
                          worse=rng.standard_normal((50, 7)).astype(np.float32))
     for index in (rng.choice(50, 20, replace=False), rng.random(50) > 0.4):
         a_is_better = rng.random(len(feats.better[index])) > 0.5
-        slow, a, b = feats.inputs(index, a_is_better)
+        slow, _, _ = feats.inputs(index, a_is_better)
         fast = feats.head_input(index, a_is_better)
         assert fast.dtype == slow.dtype and np.array_equal(fast, slow)
         assert np.array_equal(fast[a_is_better], (feats.better[index] - feats.worse[index])[a_is_better])
