@@ -4,6 +4,8 @@ MiniLM -> SmolLM2 features from the content-hashed cache)."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,7 +59,9 @@ def test_shared_seed_work_gives_the_same_cells_bit_for_bit(inputs, seed):
     assert work.ceiling is not None and set(work.weak) == {"train_unlabel", "test", "ood"}
     for name, cell in cells.items():
         assert seed_key(cell) == work.key  # one key for every method of the seed
+        before = time.time() * 1000
         own, shared = run_cell(cell, inputs), run_cell(cell, inputs, one_buffer(work))
+        assert before - 1 <= own.started_ms <= shared.started_ms <= time.time() * 1000  # the run's start in the UI
         assert own.metrics.keys() == shared.metrics.keys(), name
         for k, v in own.metrics.items():
             assert v == shared.metrics[k] or (np.isnan(v) and np.isnan(shared.metrics[k])), (name, k)

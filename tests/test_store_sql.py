@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 
 import pytest
 from mlflow.exceptions import MlflowException
@@ -18,6 +19,9 @@ from transfer.sweep import cell_tags
 from tests.test_store_inputs import predictions
 
 
+STARTED_MS = int(time.time() * 1000) - 5000
+
+
 def log_both_ways(tmp_path, compose_cfg, metrics):
     cell = compose_cfg("method=confident_only", "seed=3", "setting.data.max_pairs=40")
     cell = {**cell, "config_hash": config_hash(cell)}
@@ -25,7 +29,7 @@ def log_both_ways(tmp_path, compose_cfg, metrics):
     assert writer._sql is not None, (
         f"this MLflow's tracking schema ({store_sql.schema_revision(writer.client._tracking_client.store)}) is not "
         f"in transfer.store_sql.VERIFIED_SCHEMAS: check this test passes with it added, then add it")
-    result = CellResult(cell, metrics, predictions())
+    result = CellResult(cell, metrics, predictions(), started_ms=STARTED_MS)  # a cell that took 5 s
     fast = writer.log_cell(result, cell_tags(cell, "sha"))
     writer._sql = None  # the client API's four calls
     slow = writer.log_cell(result, cell_tags(cell, "sha"))
@@ -38,7 +42,7 @@ def test_one_transaction_writes_the_run_the_client_api_writes(tmp_path, compose_
     for run in (fast, slow):
         assert run.info.status == "FINISHED" and run.info.lifecycle_stage == "active"
         assert run.info.artifact_uri.endswith(f"/{run.info.run_id}/artifacts")
-        assert run.info.start_time <= run.info.end_time
+        assert run.info.start_time == STARTED_MS and run.info.end_time >= STARTED_MS + 5000  # the UI's Duration
     assert (fast.info.user_id, fast.info.run_name) == (slow.info.user_id, slow.info.run_name)
     assert fast.data.params == slow.data.params and fast.data.tags == slow.data.tags
     assert fast.data.metrics.keys() == slow.data.metrics.keys() == metrics.keys()

@@ -10,6 +10,7 @@ them in; called without them, the cell trains both itself.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +56,7 @@ class CellResult:
     metrics: dict[str, float]
     predictions: pd.DataFrame
     where: dict[str, str] = field(default_factory=dict)  # the Ray node it ran on (transfer.raytasks), logged as tags
+    started_ms: int | None = None  # when run_cell began (ms since the epoch): the run's start in the MLflow UI
 
 
 def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -86,7 +88,7 @@ def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray,
 def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
     """Score one cell. `shared`: its seed's weak teacher and ceiling (transfer.seedwork), computed once for all
     methods of the seed; without it the cell trains them itself (the same numbers, bit for bit)."""
-    seeds = cell["seeds"]
+    started_ms, seeds = int(time.time() * 1000), cell["seeds"]
     torch.manual_seed(int(seeds["student"]))
     splits, ood = shared.splits if shared is not None and shared.splits else cell_splits(cell, inputs)
     tl, tu, te = splits["train_label"], splits["train_unlabel"], splits["test"]
@@ -143,4 +145,4 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
             metrics[f"ood_{role}_acc"] = scoring.accuracy(probs, ood.a_is_better)
             rows.append(("ood", role, ood_ids[ood.index], ood_sub[ood.index], probs, ood.a_is_better))
         metrics["n_ood"] = len(ood)
-    return CellResult(cell=cell, metrics=metrics, predictions=scoring.prediction_frame(rows))
+    return CellResult(cell=cell, metrics=metrics, predictions=scoring.prediction_frame(rows), started_ms=started_ms)

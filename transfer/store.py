@@ -170,10 +170,12 @@ class StudyWriter:
         return len(orphans)
 
     def log_run(self, run_name: str, tags: dict, metrics: dict | None = None, params: dict | None = None,
-                files: dict | None = None, note: str | None = None, role: str = CELL, inputs: list = ()) -> str:
+                files: dict | None = None, note: str | None = None, role: str = CELL, inputs: list = (),
+                start_ms: int | None = None) -> str:
         """One FINISHED child run: tags, metrics, params, a description, files ({name: DataFrame | dict | str}),
-        dataset inputs (mlflow.entities.DatasetInput). On a verified sqlite store in one transaction after the
-        files (transfer.store_sql); else through the client API, FAILED if any of it cannot be written."""
+        dataset inputs (mlflow.entities.DatasetInput), started at `start_ms` (default: now) and ending now. On a
+        verified sqlite store in one transaction after the files (transfer.store_sql); else through the client
+        API, FAILED if any of it cannot be written."""
         tags = {ROLE: role, PARENT: self.parent_id, "study": self.study, **tags, **({NOTE: note} if note else {})}
         params = {k: str(v)[:6000] for k, v in (params or {}).items()}
         if self._sql is not None:
@@ -181,9 +183,9 @@ class StudyWriter:
             if files:  # first: a FINISHED run always has its files
                 self.log_files(run_id, files, get_artifact_repository(self._sql.artifact_uri(run_id),
                                                                       tracking_uri=self.uri))
-            self._sql.write(run_id, run_name, tags, metrics or {}, params, list(inputs))
+            self._sql.write(run_id, run_name, tags, metrics or {}, params, list(inputs), start_ms)
             return run_id
-        info = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags).info
+        info = self.client.create_run(self.experiment_id, start_time=start_ms, run_name=run_name, tags=tags).info
         run_id = info.run_id
         try:
             now = int(time.time() * 1000)
@@ -221,7 +223,7 @@ class StudyWriter:
         return self.log_run(tags["run_name"], {k: v for k, v in tags.items() if k != "run_name"}, result.metrics,
                             cell_params(cell), {PREDICTIONS: result.predictions, CELL_CONFIG: cell},
                             note=f"{tags['setting']} / {tags['method']} / seed {tags['seed']}",
-                            inputs=dataset_inputs(cell, result.predictions))
+                            inputs=dataset_inputs(cell, result.predictions), start_ms=result.started_ms)
 
     def log_failure(self, tags: dict[str, str], error: str) -> str:
         """A cell that raised: a FAILED run with its error, so the report can say which cells are missing and why

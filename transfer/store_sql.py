@@ -51,8 +51,9 @@ class RunWriter:
         return append_to_uri_path(self.artifact_location, run_id, "artifacts")  # as SqlAlchemyStore.create_run
 
     def write(self, run_id: str, run_name: str, tags: dict[str, str], metrics: dict[str, float],
-              params: dict[str, object], inputs: list[DatasetInput] = ()) -> None:
-        """One FINISHED run with its tags, metrics (step 0), params and dataset inputs, in one transaction."""
+              params: dict[str, object], inputs: list[DatasetInput] = (), start_ms: int | None = None) -> None:
+        """One FINISHED run with its tags, metrics (step 0), params and dataset inputs, in one transaction; it
+        started at `start_ms` (default: now) and ends now."""
         from mlflow.store.tracking.dbmodels.models import (SqlDataset, SqlInput, SqlInputTag, SqlLatestMetric,
                                                            SqlMetric, SqlParam, SqlRun, SqlTag)
         from mlflow.utils.validation import _validate_batch_log_data, _validate_dataset_inputs, _validate_run_id
@@ -67,7 +68,7 @@ class RunWriter:
         run = dict(run_uuid=run_id, name=run_name, artifact_uri=self.artifact_uri(run_id),
                    experiment_id=int(self.experiment_id), source_type="UNKNOWN", source_name="",
                    entry_point_name="", user_id="unknown", status=RunStatus.to_string(RunStatus.FINISHED),
-                   start_time=now, end_time=now, deleted_time=None, source_version="",
+                   start_time=start_ms or now, end_time=now, deleted_time=None, source_version="",
                    lifecycle_stage=LifecycleStage.ACTIVE)
         metric_rows = []
         for m in metric_list:
