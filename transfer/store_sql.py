@@ -54,8 +54,7 @@ class RunWriter:
               params: dict[str, object], inputs: list[DatasetInput] = (), start_ms: int | None = None) -> None:
         """One FINISHED run with its tags, metrics (step 0), params and dataset inputs, in one transaction; it
         started at `start_ms` (default: now) and ends now."""
-        from mlflow.store.tracking.dbmodels.models import (SqlDataset, SqlInput, SqlInputTag, SqlLatestMetric,
-                                                           SqlMetric, SqlParam, SqlRun, SqlTag)
+        from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
         from mlflow.utils.validation import _validate_batch_log_data, _validate_dataset_inputs, _validate_run_id
 
         now = int(time.time() * 1000)
@@ -86,11 +85,13 @@ class RunWriter:
                 session.execute(SqlMetric.__table__.insert(), metric_rows)
                 session.execute(SqlLatestMetric.__table__.insert(), metric_rows)
             if inputs:
-                self._inputs(session, run_id, inputs, SqlDataset, SqlInput, SqlInputTag)
+                self._inputs(session, run_id, inputs)
 
-    def _inputs(self, session, run_id: str, inputs, SqlDataset, SqlInput, SqlInputTag) -> None:
+    def _inputs(self, session, run_id: str, inputs: list[DatasetInput]) -> None:
         """As SqlAlchemyStore.log_inputs: a dataset row per (name, digest) new to the experiment, an input edge to
         the run per dataset, the input's tags."""
+        from mlflow.store.tracking.dbmodels.models import SqlDataset, SqlInput, SqlInputTag
+
         first = {}
         for i in inputs:  # one per (name, digest), the first
             first.setdefault((i.dataset.name, i.dataset.digest), i)
