@@ -41,6 +41,23 @@ def _group_tests(g: Group, study: Study, cfg: dict) -> dict:
     return out
 
 
+def with_failed_seeds(rows: dict[str, dict], failed: pd.DataFrame, setting: str, dataset: str) -> dict[str, dict]:
+    """A method whose cells failed on some seeds (no finished rerun) is judged on the seeds that survived, which are
+    selected by whatever made the others fail (an unconfident teacher, say): its lab verdict is inconclusive and
+    says how many seeds failed, whatever the survivors show."""
+    here = failed[(failed.setting == setting) & (failed.dataset == dataset)] if len(failed) else failed
+    for m, row in rows.items():
+        n_failed = int((here.method == m).sum()) if len(here) else 0
+        row["failed_seeds"] = n_failed
+        if n_failed:
+            n = row["all"]["n"] + n_failed
+            row["verdict"], row["reason"] = "lab inconclusive", (
+                f"{n_failed} of {n} seeds FAILED (no finished rerun): the {n - n_failed} that finished are a "
+                f"selected sample; rerun them (or give the method a fallback) before reading its ΔPGR "
+                f"[without them: {row['verdict']}]")
+    return rows
+
+
 def _pairings(lab: list[Group], prod: list[Group], cfg: dict) -> list[tuple[Group, Group]]:
     by_ds = {g.dataset: g for g in lab}
     pairs = []
@@ -101,7 +118,8 @@ def analyze(study: Study, cfg: dict, lab_study: Study | None = None) -> dict:
             groups.append((s, g))
             tests[s.name, setting, dataset] = _group_tests(g, s, cfg)
             if setting == cfg["lab_setting"] and g.delta:
-                lab_rows[s.name, setting, dataset] = lab_stage(_per_seed_delta(g), margins, _undefined(g))
+                lab_rows[s.name, setting, dataset] = with_failed_seeds(
+                    lab_stage(_per_seed_delta(g), margins, _undefined(g)), s.failed, setting, dataset)
     lab_src = lab_study or study
     lab_groups = [g for s, g in groups if s is lab_src and g.setting == cfg["lab_setting"]]
     prod_groups = [g for s, g in groups if s is study and g.setting == cfg["production_setting"]]

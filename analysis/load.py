@@ -33,6 +33,9 @@ class Study:
     examples: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     tags: dict = field(default_factory=dict)
+    # cells that FAILED with no finished rerun: setting, dataset, method, seed (their seeds are missing from the
+    # method's sample, which the verdicts must not ignore)
+    failed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["setting", "dataset", "method", "seed"]))
 
 
 def _cell_row(run) -> dict:
@@ -118,15 +121,17 @@ def load_study(name: str, tracking_uri: str | None = None, with_examples: bool =
         raise StudyError(f"study {name!r}: cells without metric n_test and without predictions.parquet: "
                          f"{cells.loc[cells['n_test'].isna(), 'run_id'].tolist()[:5]}")
     tags = dict(parent.data.tags) if parent else {}
+    missing, failed = _missing(client, exp.experiment_id, cells, tags)
     return Study(name=name, experiment_id=exp.experiment_id, parent_run_id=parent.info.run_id if parent else None,
                  cells=cells, baselines=_baselines(client, exp.experiment_id, cells), examples=examples,
-                 notes=notes + ex_notes + _missing(client, exp.experiment_id, cells, tags), tags=tags)
+                 notes=notes + ex_notes + missing, tags=tags, failed=failed)
 
 
-def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> list[str]:
+def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> tuple[list[str], pd.DataFrame]:
     """Methods the study declared (parent tag `methods`) without a finished cell, and failed cell runs with their
-    error: a method whose cells all failed must not vanish from a report without a word."""
-    notes = []
+    error: a method whose cells all failed must not vanish from a report without a word. Also the failed cells
+    themselves (setting, dataset, method, seed) for the verdicts."""
+    notes, rows = [], []
     declared = [m for m in tags.get("methods", "").split(",") if m]
     absent = sorted(set(declared) - set(cells["method"]))
     if absent:
@@ -138,4 +143,6 @@ def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> list[str]:
         if (t.get("setting"), t.get("dataset"), t.get("method"), t.get("seed")) not in done:
             notes.append(f"cell {t.get('setting')}/{t.get('method')}/seed {t.get('seed')} FAILED and has no finished "
                          f"rerun: {t.get('error') or 'no error recorded (see the sweep log)'}")
-    return notes
+            rows.append({k: t.get(k) for k in ("setting", "dataset", "method", "seed")})
+    failed = pd.DataFrame(rows, columns=["setting", "dataset", "method", "seed"]).drop_duplicates()
+    return notes, failed
