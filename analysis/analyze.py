@@ -152,10 +152,20 @@ def _group_json(s: Study, g: Group, tests: dict, lab_rows: dict | None) -> dict:
     cells = s.cells[(s.cells.setting == g.setting) & (s.cells.dataset == g.dataset)]
     return {"study": s.name, "setting": g.setting, "dataset": g.dataset, "baseline": g.baseline,
             "methods": g.methods, "n_baseline_seeds": g.n_baseline_seeds, "paired_baseline_seeds": g.paired,
-            "weak_acc": g.weak, "ceiling_acc": g.ceiling, "gap": g.gap,
+            "weak_acc": g.weak, "ceiling_acc": g.ceiling, "gap": g.gap, "recipe": _recipe(cells),
             "n_test": float(cells["n_test"].median()), "pgr": g.pgr, "delta": g.delta, "tests": tests,
             "original_methods": dict(zip(cells.method, cells.original_method)), "lab_verdicts": lab_rows or {},
             "data_issues": _issues(cells)}
+
+
+def _recipe(cells: pd.DataFrame) -> dict[str, float]:
+    """The roles' chosen penalties over the group's seeds (median, range): what the report says the lab used."""
+    out = {}
+    for m in ("teacher_l2", "ceiling_l2"):
+        v = cells.drop_duplicates("seed")[m].dropna() if m in cells else pd.Series(dtype=float)
+        if len(v):
+            out[m] = {"median": float(v.median()), "min": float(v.min()), "max": float(v.max())}
+    return out
 
 
 def _issues(cells: pd.DataFrame) -> dict[str, list[str]]:

@@ -38,6 +38,10 @@ class Study:
     failed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["setting", "dataset", "method", "seed"]))
 
 
+# what the roles' cross-validation chose for the teacher and the ceiling (transfer/roles.py); absent on old records
+RECIPE_METRICS = ("teacher_l2", "ceiling_l2")
+
+
 def _cell_row(run) -> dict:
     tags, metrics = run.data.tags, run.data.metrics
     missing = [t for t in REQUIRED_TAGS if not tags.get(t)] + [m for m in REQUIRED_METRICS if m not in metrics]
@@ -45,7 +49,7 @@ def _cell_row(run) -> dict:
         raise StudyError(f"cell run {run.info.run_id} ({run.info.run_name}) lacks {missing}; see docs/tracking.md")
     row = {"run_id": run.info.run_id, **{t: tags[t] for t in REQUIRED_TAGS}, "seed": int(tags["seed"]),
            "artifact_uri": run.info.artifact_uri}
-    for m in (*REQUIRED_METRICS, "gap", "pgr", "n_test"):
+    for m in (*REQUIRED_METRICS, "gap", "pgr", "n_test", *RECIPE_METRICS):
         row[m] = metrics.get(m, float("nan"))
     row["original_method"] = tags.get("original_method", row["method"])
     # data issues flagged on the record (e.g. the AAR import's `aar.data_issues`): the report prints them as caveats
