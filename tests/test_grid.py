@@ -60,7 +60,8 @@ F32 = ["setting.weak_backend.dtype=float32", "setting.strong_backend.dtype=float
 # old cells had no `roles:` block (one head config for teacher, ceiling and student): without it the grid composes
 # exactly the configs it did; with it (every cell now) the teacher and ceiling change, so every hash changes too
 # (nor confident_only's fallback: without it, its old cells failed where it now degrades)
-OLD = [*F32, "~roles"]
+# (and their models read 128 tokens, not 192)
+OLD = [*F32, "~roles", "setting.weak.max_tokens=128", "setting.strong.max_tokens=128"]
 NO_FALLBACK = ["~method.fallback", "~method.fallback_keep"]
 
 
@@ -170,7 +171,7 @@ def test_power_seeds_reruns_the_same_grid_with_more_seeds(monkeypatch, capsys):
 
 def test_replay_cells_come_from_the_plan_with_the_old_hashes(fixed_data, legacy_hash):
     plan = copy.deepcopy(PLAN)
-    plan["overrides"] += ["setting.weak_backend.dtype=float32", "~roles"]  # what the old cells computed
+    plan["overrides"] += ["setting.weak_backend.dtype=float32", *OLD[2:]]  # what the old cells computed
     sweep = from_plan(plan, "sim-replay", "sqlite:///x.db", ["runtime.progress=false"])
     assert keys(sweep) == [("production", m, s) for m in ("vanilla", "logconf") for s in (0, 1, 2)]
     hashes = {(c.method, c.seed): c.config_hash for c in sweep.cells}

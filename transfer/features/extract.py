@@ -52,14 +52,14 @@ def pair_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> list[str]:
     return better + worse
 
 
-def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str]) -> tuple[str, dict]:
+def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str], fmt: dict | None = None) -> tuple[str, dict]:
     parts = {
         "weights": weights_fingerprint(resolve_path(model_cfg)),
         "texts": texts_hash(texts),
         "layer": model_cfg.get("layer"),
         "pooling": model_cfg.get("pooling"),
         "max_tokens": model_cfg.get("max_tokens"),
-        "chat_template": bool(model_cfg.get("chat_template")),
+        "chat_template": uses_chat_template(model_cfg, fmt or {}),  # as the texts were rendered
         "backend": backend_cfg["name"],
         "extractor": EXTRACTOR_VERSION,
     }
@@ -107,7 +107,7 @@ def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fm
         from transfer.features.items import extract_item_features
         return extract_item_features(pairs, model_cfg, backend_cfg, fmt, shard_size, backend)
     texts = pair_texts(pairs, model_cfg, fmt)
-    key, parts = feature_key(model_cfg, backend_cfg, texts)
+    key, parts = feature_key(model_cfg, backend_cfg, texts, fmt)
     cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"],
                                                           "dataset": pairs.name}, len(texts), shard_size)
     own = backend is None
