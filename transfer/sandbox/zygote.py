@@ -36,6 +36,7 @@ def main(fd: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the harness
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: what a method process detaches stays findable (reap)
     _warm()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     control = socket.socket(fileno=fd)
@@ -50,6 +51,7 @@ def main(fd: int) -> None:
         pid = os.fork()
         if pid == 0:
             control.close()
+            sys.dont_write_bytecode = True  # no .pyc written from a method process: it would be code for others
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             _child(fds[0])
         os.close(fds[0])
