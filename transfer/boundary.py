@@ -186,7 +186,11 @@ def _off_limits_dirs() -> tuple[str, ...]:
     for name in OFF_LIMITS:
         spec = importlib.util.find_spec(name)
         dirs += list(spec.submodule_search_locations or []) if spec else []
-    return tuple(str(Path(d).resolve()) + os.sep for d in dirs) + (str(Path(__file__).with_name("store.py")),)
+    # as found and resolved: code objects carry the path they were imported by (a venv reached through a symlink
+    # would otherwise slip past the tracer)
+    found = {str(Path(d).resolve()) + os.sep for d in dirs} | {os.path.abspath(d) + os.sep for d in dirs}
+    store = Path(__file__).with_name("store.py")
+    return tuple(sorted(found)) + (str(store), str(store.resolve()))
 
 
 def _trace(frame, event, arg):
