@@ -33,7 +33,9 @@ CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP, CLONE_NEWTIME = 0x04000000, 0x08000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
-SYS_PIVOT_ROOT, SYS_CAPSET, SYS_MOUNT_SETATTR = 155, 126, 442  # x86_64 (seccomp below is x86_64 only too)
+# syscall numbers without a libc wrapper: x86_64, else aarch64 (the generic table)
+SYS_PIVOT_ROOT, SYS_CAPSET = (155, 126) if __import__("platform").machine() == "x86_64" else (41, 91)
+SYS_MOUNT_SETATTR = 442  # the same on both
 AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
 INNER_UID = 65534  # the method's uid in its nested namespace: not root there either

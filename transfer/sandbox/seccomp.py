@@ -52,11 +52,12 @@ def program() -> list[tuple[int, int, int, int]]:
 
 
 def install(libc) -> None:
-    """Install the filter on this process (and every process it starts). Needs no_new_privs set first."""
+    """Install the filter on this process (and every process it starts). Needs no_new_privs set first. Other
+    architectures go without it (their syscall numbers differ)."""
     from transfer.sandbox.confine import ConfinementRefused
 
-    if platform.machine() != "x86_64":
-        raise ConfinementRefused(0, f"the seccomp filter is for x86_64 (this is {platform.machine()})")
+    if platform.machine() != "x86_64":  # the locked mounts and dropped capabilities hold without it
+        return  # (tests/adversarial/test_confine.py runs the undo attempts with the filter off)
     prog = program()
     filters = (_Filter * len(prog))(*[_Filter(*ins) for ins in prog])
     fprog = _Prog(len(prog), filters)
