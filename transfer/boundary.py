@@ -8,6 +8,7 @@ The lab's lesson: agents gamed the evaluation. Method code (a plugin) therefore 
   (`select_on: test`, `early_stop_on: ood`, ...) or whose class asks the harness for more than the view offers.
 * `check_view` refuses a view that carries anything but the documented fields, or an array that shares memory
   with a gold-label array.
+* `load_guarded` runs the method module's import and its `__init__` the same way, before `guard_method`.
 * `guard_method` runs `fit`, `targets` and the returned predictor's `predict_proba` in a fresh thread, so the call
   stack the method can walk (sys._getframe, inspect.stack) holds no harness frame with gold in its locals. While
   that thread runs, a process-wide audit hook (PEP 578) refuses, *in that thread*: opening the data files, the
@@ -18,9 +19,9 @@ The lab's lesson: agents gamed the evaluation. Method code (a plugin) therefore 
   from the environment meanwhile. A refused attempt raises in the method; one the method swallows is still
   recorded, and the cell fails with a BoundaryError naming it.
 
-Where the platform gives no OS confinement (runtime.sandbox=process, or auto on a kernel without user namespaces),
-the guard also confines writes to the cell's scratch folder and refuses ctypes (see docs/replay.md for what is
-and is not covered on each path).
+Without OS confinement (runtime.sandbox=process: an explicit opt-in for trusted code), the guard also confines
+writes to the cell's scratch folder and refuses ctypes (see docs/replay.md for what is and is not covered on each
+path).
 """
 
 from __future__ import annotations
