@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 MODES = ("auto", "namespaces", "process")
 TRUSTED_OPT_IN = "runtime.sandbox=process (trusted method code only: it then runs without OS confinement)"
 DEFAULT_TIMEOUT_S = 300.0
-LIMITS = {"memory_mb": 4096, "nproc": 256, "file_mb": 1024}  # runtime.method_<name> overrides each
+LIMITS = {"memory_mb": 4096, "nproc": 301, "file_mb": 1024}  # runtime.method_<name> overrides each
 ZYGOTE_ENV = ("PATH", "LANG", "LC_", "TZ", "HOME", "USER", "TERM", "OMP_", "MKL_", "OPENBLAS_", "CUDA_", "NVIDIA_",
               "TORCH", "PYTORCH_", "PYTHONHASHSEED")
 _lock = threading.Lock()

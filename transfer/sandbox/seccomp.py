@@ -51,16 +51,27 @@ def program() -> list[tuple[int, int, int, int]]:
     return prog
 
 
+_FPROG: _Prog | None = None  # built once, in the zygote (transfer.sandbox.zygote imports this module)
+X86_64 = platform.machine() == "x86_64"
+
+
+def compiled() -> _Prog:
+    global _FPROG
+    if _FPROG is None:
+        prog = program()
+        filters = (_Filter * len(prog))(*[_Filter(*ins) for ins in prog])
+        _FPROG = _Prog(len(prog), filters)
+        _FPROG._keep = filters  # the array must outlive the struct that points at it
+    return _FPROG
+
+
 def install(libc) -> None:
     """Install the filter on this process (and every process it starts). Needs no_new_privs set first. Other
     architectures go without it (their syscall numbers differ)."""
     from transfer.sandbox.confine import ConfinementRefused
 
-    if platform.machine() != "x86_64":  # the locked mounts and dropped capabilities hold without it
+    if not X86_64:  # the locked mounts and dropped capabilities hold without it
         return  # (tests/adversarial/test_confine.py runs the undo attempts with the filter off)
-    prog = program()
-    filters = (_Filter * len(prog))(*[_Filter(*ins) for ins in prog])
-    fprog = _Prog(len(prog), filters)
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(compiled()), 0, 0) != 0:
         err = ctypes.get_errno()
         raise ConfinementRefused(err, f"seccomp filter: {os.strerror(err)}")

@@ -72,11 +72,12 @@ def serve(sock: socket.socket, spec: dict) -> None:
 
 
 def _limit(limits: dict) -> None:
-    """Hard limits the method cannot raise: address space, processes, file size, no core dumps."""
-    for name, value in (("RLIMIT_AS", limits.get("memory_mb")), ("RLIMIT_NPROC", limits.get("nproc")),
-                        ("RLIMIT_FSIZE", limits.get("file_mb")), ("RLIMIT_CORE", 0)):
+    """Hard limits the method cannot raise: address space, file size, no core dumps. (Not RLIMIT_NPROC: it counts
+    every thread of the user, Ray's included, and root ignores it; processes are capped by the PID namespace.)"""
+    for name, value in (("RLIMIT_AS", limits.get("memory_mb")), ("RLIMIT_FSIZE", limits.get("file_mb")),
+                        ("RLIMIT_CORE", 0)):
         if value is not None:
-            n = int(value) * (1 << 20) if name in ("RLIMIT_AS", "RLIMIT_FSIZE") else int(value)
+            n = int(value) * (1 << 20) if name != "RLIMIT_CORE" else 0
             resource.setrlimit(getattr(resource, name), (n, n))
 
 

@@ -27,6 +27,7 @@ def _warm() -> None:
     from transfer.heads import soft_bce, train_head
     from transfer.methods import base  # noqa: F401
     from transfer.sandbox import confine, replies, seccomp, worker  # noqa: F401  (imported once, not per cell)
+    seccomp.compiled()  # the filter program, built once
     x, y = np.ones((2, 1), dtype=np.float32), np.array([1.0, 0.0])
     for loss in (soft_bce, lambda z, t, p: soft_bce(z, t, p)):  # the closed-form path and autograd's (any other
         train_head(x, y, seed=0, epochs=1, lr=0.01, l2=0.0, batch_size=None, loss_fn=loss)  # loss): both warmed
