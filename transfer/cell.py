@@ -57,6 +57,7 @@ class CellResult:
     predictions: pd.DataFrame
     where: dict[str, str] = field(default_factory=dict)  # the Ray node it ran on (transfer.raytasks), logged as tags
     started_ms: int | None = None  # when run_cell began (ms since the epoch): the run's start in the MLflow UI
+    tags: dict[str, str] = field(default_factory=dict)  # the harness's record of the method's boundary
 
 
 def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -110,7 +111,7 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
         boundary.check_view(view, [tu.a_is_better, te.a_is_better] + ([ood.a_is_better] if ood is not None else []))
         out = run_mode(ModeInputs(cell=cell, pairs=inputs.pairs, ood_pairs=inputs.ood, features=inputs.features,
                                   train_unlabel=tu, test=te, ood=ood, method=method, view=view, ceiling=ceiling))
-        method_diagnostics, confinement = method.diagnostics, method.confinement
+        method_diagnostics, confinement, dropped = method.diagnostics, method.confinement, method.dropped
     who = f"method {cell['method']['name']!r} ({mode_name(cell)} mode)"
     di = out.diag_index
     w2s_tu = scoring.check_probs(out.w2s["train_unlabel"], len(di), who)
@@ -127,7 +128,8 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
         "student_weak_agreement_test": scoring.agreement(w2s_te, weak_te), "w2s_ece_test": scoring.ece(w2s_te, te.a_is_better),
         "n_train_label": len(tl), "n_train_unlabel": len(tu), "n_test": len(te), "n_train_unlabel_scored": len(di),
         **{f"method_{k}": float(v) for k, v in method_diagnostics.items()},
-        "boundary_namespaces": float(confinement == "namespaces"),
+        "boundary_namespaces": float(confinement == "namespaces"),  # the harness's knowledge, never the method's
+        "boundary_dropped_diagnostics": float(len(dropped)),
         **{k: float(v) for k, v in shared.recipe.items()},  # the roles' cross-validated penalties (transfer/roles.py)
         **{f"mode_{k}": float(v) for k, v in out.diagnostics.items()},
     }
@@ -145,4 +147,7 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
             metrics[f"ood_{role}_acc"] = scoring.accuracy(probs, ood.a_is_better)
             rows.append(("ood", role, ood_ids[ood.index], ood_sub[ood.index], probs, ood.a_is_better))
         metrics["n_ood"] = len(ood)
-    return CellResult(cell=cell, metrics=metrics, predictions=scoring.prediction_frame(rows), started_ms=started_ms)
+    tags = {"boundary.confinement": confinement,
+            **({"boundary.dropped_diagnostics": "; ".join(dropped)[:2000]} if dropped else {})}
+    return CellResult(cell=cell, metrics=metrics, predictions=scoring.prediction_frame(rows), started_ms=started_ms,
+                      tags=tags)

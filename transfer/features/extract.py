@@ -1,9 +1,14 @@
 """Per-pair features: f(prompt + better reply) and f(prompt + worse reply), cached under a content hash of
 everything that changes them (weights, texts, template, layer, pooling, max tokens, backend, dtype, extractor
-version)."""
+version).
+
+Nothing on disk says which reply is better: the cache stores each pair's two rows in the order of their texts'
+SHA-256 (`cache_texts`), and which of the two is the better one is recomputed in memory from the data, which a
+method process never sees. (Before, rows were f(better) then f(worse): reading a cache was reading gold.)"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +57,23 @@ def pair_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> list[str]:
     return better + worse
 
 
-def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str], fmt: dict | None = None) -> tuple[str, dict]:
+def cache_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> tuple[list[str], np.ndarray]:
+    """The texts in the order the cache stores them, and `swap`: for each pair, whether its better reply's text is
+    the second of its two (by SHA-256 of the texts, which says nothing about which reply is better)."""
+    texts = pair_texts(pairs, model_cfg, fmt)
+    n = len(pairs)
+    digest = lambda t: hashlib.sha256(t.encode()).digest()  # noqa: E731
+    swap = np.array([digest(texts[i]) > digest(texts[n + i]) for i in range(n)], dtype=bool)
+    first = [texts[n + i] if swap[i] else texts[i] for i in range(n)]
+    second = [texts[i] if swap[i] else texts[n + i] for i in range(n)]
+    return first + second, swap
+
+
+PAIR_LAYOUT = "sha256-order"
+
+
+def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str], layout: str | None = None,
+                fmt: dict | None = None) -> tuple[str, dict]:
     parts = {
         "weights": weights_fingerprint(resolve_path(model_cfg)),
         "texts": texts_hash(texts),
@@ -63,6 +84,8 @@ def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str], fmt: dict 
         "backend": backend_cfg["name"],
         "extractor": EXTRACTOR_VERSION,
     }
+    if layout:  # pair rows by their texts' hashes, not better-then-worse: a deliberate new key (cache_texts)
+        parts["layout"] = layout
     dtype = compute_dtype(backend_cfg)  # as resolved here: `auto` is bfloat16 or float32 by the hardware
     if dtype != "float32" or backend_cfg["name"] != "hf":
         parts["dtype"] = dtype  # hf keys predate dtype and were all float32: absent = float32 keeps those caches
@@ -106,8 +129,8 @@ def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fm
     if pairs.kind == "binary":  # one text per item (transfer/features/items.py)
         from transfer.features.items import extract_item_features
         return extract_item_features(pairs, model_cfg, backend_cfg, fmt, shard_size, backend)
-    texts = pair_texts(pairs, model_cfg, fmt)
-    key, parts = feature_key(model_cfg, backend_cfg, texts, fmt)
+    texts, swap = cache_texts(pairs, model_cfg, fmt)
+    key, parts = feature_key(model_cfg, backend_cfg, texts, PAIR_LAYOUT, fmt)
     cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"],
                                                           "dataset": pairs.name}, len(texts), shard_size)
     own = backend is None
@@ -118,4 +141,5 @@ def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fm
         if own:
             backend.close()
     n = len(pairs)
-    return PairFeatures(better=rows[:n], worse=rows[n:])
+    first, second = rows[:n], rows[n:]
+    return PairFeatures(better=np.where(swap[:, None], second, first), worse=np.where(swap[:, None], first, second))

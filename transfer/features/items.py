@@ -42,7 +42,7 @@ def item_texts(items: ItemSet, model_cfg: dict, fmt: dict) -> list[str]:
 def extract_item_features(items: ItemSet, model_cfg: dict, backend_cfg: dict, fmt: dict, shard_size: int = 256,
                           backend: LazyBackend | None = None) -> ItemFeatures:
     texts = item_texts(items, model_cfg, fmt)
-    key, parts = feature_key(model_cfg, backend_cfg, texts, fmt)
+    key, parts = feature_key(model_cfg, backend_cfg, texts, fmt=fmt)
     cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"], "dataset": items.name},
                          len(texts), shard_size)
     own = backend is None
