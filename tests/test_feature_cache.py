@@ -132,3 +132,31 @@ def test_the_cache_does_not_say_which_reply_is_better(minilm_copy, tmp_path, mon
     assert len(list((tmp_path / "home" / "features").iterdir())) == 1  # one key: the flip is not in it
     assert np.array_equal(a.better, b.worse) and np.array_equal(a.worse, b.better)
     assert not np.array_equal(a.better, a.worse)
+
+
+def test_a_cache_of_the_old_layout_is_reordered_not_recomputed_then_removed(minilm_copy, tmp_path, monkeypatch):
+    """A cache written better-then-worse (before the sha256 layout) holds the features already: the harness reorders
+    them into the new layout without loading a model, and removes the old folder, which encodes gold."""
+    from transfer.features import extract
+
+    monkeypatch.setenv("TRANSFER_HOME", str(tmp_path / "home"))
+    model = {**MINILM, "pretrained": str(minilm_copy)}
+    data = pairs("because it rains", "so it goes", "as I said")
+    fresh = extract.extract_pair_features(data, model, HF, FMT)  # the reference, computed
+    shutil.rmtree(tmp_path / "home" / "features")
+    old_texts = pair_texts(data, model, FMT)
+    old_key, parts = feature_key(model, HF, old_texts, None, FMT)
+    old = FeatureCache(paths.home() / "features", old_key, parts, len(old_texts), shard_size=2)
+    old.fill(old_texts, lambda chunk: np.stack([np.concatenate([fresh.better, fresh.worse])[old_texts.index(t)]
+                                                for t in chunk]))
+    for f in old.dir.glob("*.sha256"):
+        f.unlink()  # the old layout had no checksums
+
+    def no_model(*_):
+        raise AssertionError("a model was loaded although the features were on disk")
+
+    monkeypatch.setattr(extract, "LazyBackend", lambda *a: type("B", (), {"features": no_model,
+                                                                           "close": lambda s: None})())
+    got = extract.extract_pair_features(data, model, HF, FMT)
+    assert np.array_equal(got.better, fresh.better) and np.array_equal(got.worse, fresh.worse)
+    assert not old.dir.exists() and len(list((tmp_path / "home" / "features").iterdir())) == 1

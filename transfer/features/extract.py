@@ -9,6 +9,9 @@ method process never sees. (Before, rows were f(better) then f(worse): reading a
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import shutil
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +22,8 @@ from transfer.data.pairs import PairSet
 from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
 from transfer.features.text import render, uses_chat_template
 from transfer.models import resolve_path, weights_fingerprint
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,10 +141,37 @@ def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fm
     own = backend is None
     backend = backend or LazyBackend(backend_cfg, model_cfg)
     try:
-        rows = cache.fill(texts, backend.features, desc=f"{model_cfg['name']} on {pairs.name}")
+        compute, old = backend.features, None
+        if cache.missing():  # a cache of the better-then-worse layout is reordered, not recomputed
+            compute, old = _from_old_layout(pairs, model_cfg, backend_cfg, fmt, compute)
+        rows = cache.fill(texts, compute, desc=f"{model_cfg['name']} on {pairs.name}")
+        if old is not None:  # it encodes gold: gone once its rows are in the new layout
+            shutil.rmtree(old, ignore_errors=True)
+            log.info("feature cache %s: reordered into the %s layout and removed", old, PAIR_LAYOUT)
     finally:
         if own:
             backend.close()
     n = len(pairs)
     first, second = rows[:n], rows[n:]
     return PairFeatures(better=np.where(swap[:, None], second, first), worse=np.where(swap[:, None], first, second))
+
+
+def _from_old_layout(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fmt: dict, compute):
+    """`compute`, answered from a complete cache of the same texts in the layout before PAIR_LAYOUT (rows
+    f(better) then f(worse)) where one exists, and that cache's folder (None: none): the caller removes it once the
+    rows are in the new layout, since it encodes gold. Features cost minutes a model; reordering them costs nothing."""
+    old_texts = pair_texts(pairs, model_cfg, fmt)
+    old_key, _ = feature_key(model_cfg, backend_cfg, old_texts, None, fmt)
+    old_dir = paths.home() / "features" / old_key
+    if not (old_dir / "meta.json").exists():
+        return compute, None
+    try:
+        shard_size = int(json.loads((old_dir / "meta.json").read_text())["shard_size"])
+        n_shards = (len(old_texts) + shard_size - 1) // shard_size
+        rows = np.concatenate([np.load(old_dir / f"shard-{i:05d}.npy", allow_pickle=False) for i in range(n_shards)])
+    except (OSError, ValueError, KeyError):
+        return compute, None  # incomplete or unreadable: compute as usual
+    if rows.shape[0] != len(old_texts):
+        return compute, None
+    lookup = dict(zip(old_texts, rows))
+    return (lambda chunk: np.stack([lookup[t] for t in chunk])), old_dir
