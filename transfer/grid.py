@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from transfer import paths
 from transfer.config import config_hash, to_plain
 from transfer.errors import ConfigError
+from transfer.grid_keys import check_grid, check_repeats
 
 AXES = {"setting": "settings", "method": "methods", "seed": "seeds"}  # a cell's key -> the grid list it comes from
 
@@ -68,6 +69,7 @@ class Sweep:
 
 def expand(overrides: list[str]) -> Sweep:
     """A sweep from the command line's Hydra overrides of conf/config.yaml."""
+    check_repeats(overrides)
     axes, fields, rest = _split(overrides)
     with _hydra():
         root = _compose(rest)
@@ -75,6 +77,7 @@ def expand(overrides: list[str]) -> Sweep:
             root.grid[AXES[key]] = values
         base = to_plain(root)
         grid = base["grid"]
+        check_grid(grid)
         _check_names(grid)
         grid["seeds"] = _seeds(grid["seeds"])
         grid["datasets"] = _datasets(grid.get("datasets"), rest)
