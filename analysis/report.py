@@ -79,7 +79,9 @@ def markdown(res: dict, figs: list[str]) -> str:
            f"Every number here is in `results.json`.", ""]
     if res.get("plan"):
         p = res["plan"]
-        out += [f"**Pre-registered transfer plan** `{p['sha256']}` (lab study `{p['lab_study']}`): methods "
+        where = f" on `{p['lab_dataset']}` -> production on {', '.join(f'`{d}`' for d in p['production_datasets'])}" \
+            if p.get("production_datasets") else ""
+        out += [f"**Pre-registered transfer plan** `{p['sha256']}` (lab study `{p['lab_study']}`{where}): methods "
                 + ", ".join(f"`{m}` ({r})" for m, r in p["methods"].items()) + f"; seeds {p['seeds']}; "
                 f"alpha {cfg['alpha']}, SESOI {cfg['sesoi']} PGR, {cfg['correction']} correction. Tests, fixed "
                 "before any production cell ran: " + "; ".join(p["tests"]) + ".", ""]
@@ -217,7 +219,8 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
     res["tracking_uri"] = tracking_uri
     if plan is not None:
         res["plan"] = {"sha256": sha, "methods": {m["name"]: m["role"] for m in plan["methods"]},
-                       "seeds": plan["seeds"], "tests": plan["tests"], "lab_study": plan["lab_study"]}
+                       "seeds": plan["seeds"], "tests": plan["tests"], "lab_study": plan["lab_study"],
+                       "lab_dataset": plan.get("lab_dataset"), "production_datasets": plan.get("production_datasets")}
     dest = Path(out) / study_name
     figs = figures.forest(res, dest / "figures") + figures.scatter(res, dest / "figures") + \
         figures.strip(res, dest / "figures")

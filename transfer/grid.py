@@ -104,7 +104,7 @@ def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] 
     methods = {m["name"]: m["config"] for m in plan["methods"]}
     _check_names({"settings": [setting], "methods": []})
     with _hydra():
-        root = _compose([*overrides, f"setting={setting}"])
+        root = _ood_follows_data(_compose([*overrides, f"setting={setting}"]), [*overrides, f"setting={setting}"])
     base = to_plain(root)
     base["study"] = study
     base["grid"] = {**base["grid"], "settings": [setting], "methods": list(methods), "seeds": _seeds(plan["seeds"])}
@@ -216,7 +216,12 @@ def _conf_dirs(rest: list[str]) -> list[Path]:
 def _compose_cell(overrides: list[str], dataset: str | None) -> DictConfig:
     """A cell's config on `dataset` (None: the setting's own); a data yaml's `ood:` key picks the OOD set."""
     overrides = [*overrides, *([f"data@setting.data={dataset}"] if dataset else [])]
-    cfg = _compose(overrides)
+    return _ood_follows_data(_compose(overrides), overrides)
+
+
+def _ood_follows_data(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """A data yaml's `ood:` key (a conf/ood/ name, or null for none) sets the setting's OOD set; without the key the
+    setting's own stays (so cells on such data keep their config_hash)."""
     if "ood" not in cfg.setting.data:
         return cfg
     ood, has = cfg.setting.data.ood, "ood" in cfg.setting and cfg.setting.ood is not None
