@@ -170,7 +170,7 @@ def transfer_stage(lab: dict[str, dict], prod: dict[str, pd.Series], margins: Ma
         c, p = r["lab"]["confirmation"], r["production"]
         if m in tested:  # the lab SD from all lab seeds: selection acts on the mean, and 2x the seeds are less noisy
             r["power"] = pw.production_power(c["mean"], r["lab"]["all"]["sd"], c["n"], p["sd"], p["n"], margins, k,
-                                             rng_seed)
+                                             rng_seed, sd_df=p["n"] - 1, lab_sd_df=r["lab"]["all"]["n"] - 1)
         else:
             r["power"] = {v: {"scenario": s[0], "achieved": float("nan"), "seeds_needed": None,
                               "note": "no lab gain to transfer"} for v, s in pw.SCENARIOS.items()}
