@@ -106,8 +106,9 @@ def markdown(res: dict, figs: list[str]) -> str:
         out += [f"### Gain over `{cfg['baseline_method']}` (ΔPGR, paired by seed)", "",
                 _md_table(tables.DELTA_HEAD, tables.delta_rows(res)), "",
                 f"Two-sided p-values: paired t-test and Wilcoxon signed-rank over all seeds, adjusted across methods "
-                f"({cfg['correction']}). The CIs are the paired t-test's own {level}% intervals, *not* adjusted for "
-                f"multiplicity: a CI can exclude 0 while the adjusted p is above {cfg['alpha']}. These two-sided tests "
+                f"({cfg['correction']}). The CIs are Fieller's {level}% intervals of the ratio (mean difference / gap, the "
+                f"gap's noise counted), which exclude 0 exactly when the unadjusted paired t-test rejects; they are "
+                f"*not* adjusted for multiplicity: a CI can exclude 0 while the adjusted p is above {cfg['alpha']}. These two-sided tests "
                 f"describe; the verdicts use the one-sided tests below.", *_wilcoxon_notes(res), ""]
         mc = [(g, m, t) for g in res["groups"] for m, t in g["tests"].items() if t.get("mcnemar")]
         if mc:
@@ -142,13 +143,15 @@ def markdown(res: dict, figs: list[str]) -> str:
             f"teacher and ceiling accuracies. Seeds are the unit of inference: each seed draws its own split, so its "
             f"test-sampling noise is in the seed-to-seed spread. ΔPGR vs {cfg['baseline_method']} = mean over seeds of "
             f"(w2s_method - w2s_baseline) / (C - W), paired by seed. "
-            + ("CIs are estimate ± t(seeds - 1) × SE (ΔPGR: the paired t interval; PGR and gap: the SE of a "
-               f"bootstrap over seeds, {cfg['bootstrap']} replicates, rescaled by sqrt(n/(n-1))). "
+            + ("CIs of PGR and ΔPGR are Fieller's: the ratios r that a seed-level t-test of numerator - r × gap "
+               "= 0 does not reject, so the gap's own noise is in them (none when the gap's CI includes 0); the "
+               "gap's CI is estimate ± t(seeds - 1) × its SE over seeds. "
                if cfg["ci_method"] == "t" else
                f"CIs are percentiles of a bootstrap over seeds ({cfg['bootstrap']} replicates). ")
             + f"Measured coverage on simulated studies is in docs/analysis.md ({COVERAGE_NOTE}).", "",
-            f"**Verdict tests.** Per-seed ΔPGR, one-sided t-tests at alpha/2 = {cfg['alpha'] / 2:g} (so a decision "
-            f"agrees with whether the {level}% CI clears its bound), adjusted across methods ({cfg['correction']}). "
+            f"**Verdict tests.** Per-seed ΔPGR, one-sided t-tests at alpha/2 = {cfg['alpha'] / 2:g} (a gain is "
+            f"established exactly when the {level}% CI excludes 0; the tests against SESOI take the pooled gap as "
+            f"known), adjusted across methods ({cfg['correction']}). "
             f"Lab seeds are split: discovery seeds (1st, 3rd, ... in sorted order) decide whether a lab gain is "
             f"established; confirmation seeds (2nd, 4th, ...) estimate the lab effect that production is compared "
             f"with, which is therefore not the winner's-curse estimate of the seeds that selected it. Lab and "
