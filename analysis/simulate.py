@@ -21,8 +21,10 @@ DEFAULT = {"weak": 0.55, "ceiling": 0.73, "pgr": {"vanilla": 0.2, "better": 0.35
 
 
 def simulate(settings: dict, seeds: list[int], n_test: int, rng: np.random.Generator,
-             dataset: str = "sim", fixed_test: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """settings: name -> overrides of DEFAULT. Returns (cells, examples) in analysis.load's tidy format."""
+             dataset: str = "sim", fixed_test: bool = False,
+             with_examples: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """settings: name -> overrides of DEFAULT. Returns (cells, examples) in analysis.load's tidy format;
+    with_examples=False leaves the examples table empty (same draws, same cells)."""
     cells, examples = [], []
     for setting, over in settings.items():
         p = {**DEFAULT, **over}
@@ -40,15 +42,16 @@ def simulate(settings: dict, seeds: list[int], n_test: int, rng: np.random.Gener
             for row, a in acc.items():
                 z = p["rho"] * u + np.sqrt(1 - p["rho"] ** 2) * rng.standard_normal(n_test)
                 seen[row] = (z < stats.norm.ppf(np.clip(a, 1e-6, 1 - 1e-6))).astype(float)
-                examples.append(pd.DataFrame({"setting": setting, "dataset": dataset, "seed": seed, "row": row,
-                                              "example_id": [f"ex{i}" for i in ids], "correct": seen[row]}))
+                if with_examples:
+                    examples.append(pd.DataFrame({"setting": setting, "dataset": dataset, "seed": seed, "row": row,
+                                                  "example_id": [f"ex{i}" for i in ids], "correct": seen[row]}))
             for m in p["pgr"]:
                 w, c, s = seen["weak"].mean(), seen["ceiling"].mean(), seen[m].mean()
                 cells.append({"run_id": f"sim-{setting}-{m}-{seed}", "setting": setting, "method": m, "seed": seed,
                               "dataset": dataset, "weak_acc": w, "ceiling_acc": c, "w2s_acc": s, "gap": c - w,
                               "pgr": (s - w) / (c - w) if c != w else float("nan"), "n_test": float(n_test),
                               "original_method": m})
-    return pd.DataFrame(cells), pd.concat(examples, ignore_index=True)
+    return pd.DataFrame(cells), (pd.concat(examples, ignore_index=True) if examples else pd.DataFrame())
 
 
 def as_study(cells: pd.DataFrame, examples: pd.DataFrame, name: str = "simulated") -> Study:

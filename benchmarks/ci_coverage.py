@@ -17,6 +17,8 @@ SE relative to the estimator's true spread.
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
+import os
 import time
 
 import numpy as np
@@ -38,7 +40,7 @@ BASELINE_SEEDS = 16  # imported records: the AAR's teacher/ceiling seeds
 
 def generate(rng, seeds: list[int], n_test: int, generator: str) -> pd.DataFrame:
     if generator == "seed-split":
-        cells, _ = simulate({"lab": {}}, seeds, n_test, rng)
+        cells, _ = simulate({"lab": {}}, seeds, n_test, rng, with_examples=False)
         return cells.replace({"method": {"better": "treated"}})
     return planted({"lab": {}}, {"lab": seeds}, n_test, rng, fixed_test=True)[0]
 
@@ -80,32 +82,40 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=500)
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--rng", type=int, default=2024)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rows in parallel (same numbers)")
     args = ap.parse_args()
-    cfgs = {how: load_config([f"ci_method={how}", f"bootstrap={args.bootstrap}"]) for how in ("t", "percentile")}
     t0 = time.time()
     print(f"{args.sims} simulated studies per row, {args.n_test} test examples per seed, B={args.bootstrap}; "
           f"truth {TRUTH}\n")
     print("| generator | records | seeds | interval | PGR | ΔPGR | ΔPGR, known gap | gap | "
           "bootstrap SE / true SD (PGR, ΔPGR, gap) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for generator in args.generators:
-        for kind in args.kinds:
-            for seeds in args.seeds:
-                rng = np.random.default_rng([args.rng, seeds, len(kind), len(generator)])
-                rows = [one(rng, seeds, kind, generator, args, cfgs) for _ in range(args.sims)]
-                for how in cfgs:
-                    cov, ratio = [], []
-                    for k in QUANTITIES:
-                        hit = np.array([r[how, k][0] for r in rows])
-                        est = np.array([r[how, k][1] for r in rows])
-                        se = np.array([r[how, k][2] for r in rows])
-                        cov.append(_rate(hit))
-                        ratio.append(f"{se.mean() / est.std(ddof=1):.2f}")
-                    cov.insert(2, _rate(np.array([r["known"] for r in rows])) if how == "t" else "")
-                    base = f"{BASELINE_SEEDS} + " if kind == "imported" else ""
-                    print(f"| {generator} | {kind} | {base}{seeds} | {how} | " + " | ".join(cov) + " | "
-                          + ", ".join(ratio) + " |", flush=True)
-    print(f"\n{time.time() - t0:.0f} s")
+    jobs = [(g, k, n, args) for g in args.generators for k in args.kinds for n in args.seeds]
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        for lines in pool.imap(_row, jobs):  # each row has its own random stream: same numbers for any --workers
+            print("\n".join(lines), flush=True)
+    print(f"\n{time.time() - t0:.0f} s on {args.workers} worker(s)")
+
+
+def _row(job: tuple) -> list[str]:
+    generator, kind, seeds, args = job
+    cfgs = {how: load_config([f"ci_method={how}", f"bootstrap={args.bootstrap}"]) for how in ("t", "percentile")}
+    rng = np.random.default_rng([args.rng, seeds, len(kind), len(generator)])
+    rows = [one(rng, seeds, kind, generator, args, cfgs) for _ in range(args.sims)]
+    lines = []
+    for how in cfgs:
+        cov, ratio = [], []
+        for k in QUANTITIES:
+            hit = np.array([r[how, k][0] for r in rows])
+            est = np.array([r[how, k][1] for r in rows])
+            se = np.array([r[how, k][2] for r in rows])
+            cov.append(_rate(hit))
+            ratio.append(f"{se.mean() / est.std(ddof=1):.2f}")
+        cov.insert(2, _rate(np.array([r["known"] for r in rows])) if how == "t" else "")
+        base = f"{BASELINE_SEEDS} + " if kind == "imported" else ""
+        lines.append(f"| {generator} | {kind} | {base}{seeds} | {how} | " + " | ".join(cov) + " | "
+                     + ", ".join(ratio) + " |")
+    return lines
 
 
 def _rate(hit: np.ndarray) -> str:
