@@ -4,17 +4,21 @@ Study-level PGR = (mean_s w2s_s - W) / (C - W), with W, C the seed means of the 
 AAR's "fixed baselines" when its 16 teacher/ceiling seeds are imported as baseline runs). Per-seed values used by the
 seed-level tests share the same pooled denominator, so a test on ΔPGR_s is a test on accuracy differences and a
 noisy per-seed gap cannot blow a seed up. If the gap's CI includes 0, PGR is undefined ("gap too small"): no number.
+PGR and ΔPGR are ratios whose denominator, the gap, is estimated from the same seeds: their t intervals are Fieller's
+(significance.ratio_interval), so the gap's noise is in them and they are bounded exactly when PGR is defined.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.bootstrap import Block, hierarchical, point
+from analysis.bootstrap import Block, hierarchical, point, seed_accuracies
+from analysis.significance import ratio_interval
 
 GAP_TOO_SMALL = "gap too small: the ceiling - weak gap's CI includes 0, so PGR is undefined"
 
@@ -99,6 +103,7 @@ def _estimate_group(study, setting: str, dataset: str, cfg: dict, rng: np.random
     if paired:  # one draw of seeds for teacher, ceiling and students: they share seeds (and test examples)
         blocks = _blocks(rows, cell_seeds, acc, n, ex)
         est, reps = point(blocks, pairs), hierarchical(blocks, pairs, B, rng, within=False)
+        x_base = x_meth = seed_accuracies(blocks)
     else:  # imported studies: teacher/ceiling seeds (e.g. AAR's 16) resampled apart from the method seeds
         acc_b = acc[["weak", "ceiling"]].reindex(columns=rows)
         acc_m = acc.reindex(columns=rows).assign(weak=np.nan, ceiling=np.nan)
@@ -107,9 +112,15 @@ def _estimate_group(study, setting: str, dataset: str, cfg: dict, rng: np.random
         rep_b, rep_m = hierarchical(bb, [], B, rng, within=False), hierarchical(mb, pairs, B, rng, within=False)
         est, reps = est_m.copy(), rep_m.copy()
         est[:2], reps[:, :2] = est_b[:2], rep_b[:, :2]
+        x_base, x_meth = seed_accuracies(bb), seed_accuracies(mb)
     W, C = est[0], est[1]
     gap_reps = reps[:, 1] - reps[:, 0]
-    gap_ci = interval(C - W, gap_reps, len(base_seeds) - 1, alpha, how)
+    gap_s = x_base[:, 1] - x_base[:, 0]
+    gap_s = gap_s[np.isfinite(gap_s)]  # the seed-level SE (as for ΔPGR): the same test Fieller's bound uses
+    gap_se = float(np.std(gap_s, ddof=1) / np.sqrt(len(gap_s))) if len(gap_s) > 1 else None
+    gap_ci = interval(C - W, gap_reps, len(base_seeds) - 1, alpha, how, gap_se)
+    unit = np.eye(len(rows))
+    ratio = functools.partial(_ratio_samples, x_base, x_meth, paired, unit[1] - unit[0])
     g = Group(setting, dataset, bl, methods, len(base_seeds), float(W), float(C),
               gap={"estimate": float(C - W), "ci": gap_ci, "se_boot": float(np.nanstd(gap_reps, ddof=1)),
                    "defined": bool(gap_ci[0] > 0), "reason": None if gap_ci[0] > 0 else GAP_TOO_SMALL},
@@ -120,25 +131,47 @@ def _estimate_group(study, setting: str, dataset: str, cfg: dict, rng: np.random
         vals = g.seed_pgr[m].dropna()
         r = (reps[:, 2 + j] - reps[:, 0]) / gap_reps
         e = float((est[2 + j] - W) / (C - W))
-        g.pgr[m] = _summary(e, r, vals, alpha, how, g.defined, int(seed_acc[m].notna().sum()))
-    for p, (i, _) in enumerate(pairs):
+        fieller = ratio_interval(est[2 + j] - W, C - W, ratio(unit[2 + j] - unit[0]), alpha)
+        g.pgr[m] = _summary(e, r, vals, alpha, how, g.defined, int(seed_acc[m].notna().sum()), fieller)
+    for p, (i, j) in enumerate(pairs):
         m = rows[i]
         d = (seed_acc[m] - seed_acc[bl]).dropna() / (C - W)
         r = reps[:, len(rows) + p] / gap_reps
         n_pairs = int((seed_acc[m] - seed_acc[bl]).notna().sum())
-        g.delta[m] = _summary(float(est[len(rows) + p] / (C - W)), r, d, alpha, how, g.defined, n_pairs, analytic=True)
+        fieller = ratio_interval(est[len(rows) + p], C - W, ratio(unit[i] - unit[j]), alpha)
+        g.delta[m] = _summary(float(est[len(rows) + p] / (C - W)), r, d, alpha, how, g.defined, n_pairs, fieller)
         g.reps[f"delta:{m}"] = r if g.defined else np.full_like(r, np.nan)
     return g
 
 
+def _ratio_samples(x_base: np.ndarray, x_meth: np.ndarray, paired: bool, den: np.ndarray,
+                   num: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per-seed contributions (num . x_s, den . x_s) for significance.ratio_interval, per independent sample of
+    seeds: one when teacher, ceiling and students share seeds; else the baseline seeds (rows weak, ceiling) and the
+    method seeds (the rest). Seeds missing a row the combination uses are left out."""
+    parts = [(x_base, slice(None))] if paired else [(x_base, slice(0, 2)), (x_meth, slice(2, None))]
+    out = []
+    for x, cols in parts:
+        x, a, b = x[:, cols], num[cols], den[cols]
+        used = (a != 0) | (b != 0)
+        if not used.any():
+            continue
+        x = x[:, used][np.isfinite(x[:, used]).all(axis=1)]
+        out.append((x @ a[used], x @ b[used]))
+    return out
+
+
 def _summary(est: float, reps: np.ndarray, per_seed: pd.Series, alpha: float, how: str, defined: bool,
-             n: int, analytic: bool = False) -> dict:
-    """analytic: the t interval uses the seed-level SE of per-seed values (ΔPGR: the paired t-test's own interval,
-    so a CI excludes 0 exactly when the unadjusted two-sided t-test has p < alpha)."""
+             n: int, fieller: dict) -> dict:
+    """fieller: significance.ratio_interval of the estimate, the t interval (for ΔPGR it excludes 0 exactly when
+    the unadjusted two-sided paired t-test has p < alpha); ci_method=percentile takes the bootstrap's quantiles."""
     if not defined:
         return {"estimate": None, "se_seeds": None, "se_boot": None, "ci": (None, None), "n_seeds": n,
                 "per_seed": {}, "undefined": GAP_TOO_SMALL}
     se = float(per_seed.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    return {"estimate": est, "se_seeds": se, "se_boot": float(np.nanstd(reps, ddof=1)),
-            "ci": interval(est, reps, n - 1, alpha, how, se if analytic else None),
-            "n_seeds": n, "per_seed": {int(k): float(v) for k, v in per_seed.items()}, "undefined": None}
+    ci = fieller["ci"] if how == "t" or fieller["undefined"] else interval(est, reps, n - 1, alpha, how)
+    out = {"estimate": est, "se_seeds": se, "se_boot": float(np.nanstd(reps, ddof=1)), "ci": ci,
+           "n_seeds": n, "per_seed": {int(k): float(v) for k, v in per_seed.items()}, "undefined": None}
+    if fieller["undefined"]:  # no number rather than a +-1e13 interval
+        out["ci_undefined"] = fieller["undefined"]
+    return out

@@ -96,7 +96,9 @@ def markdown(res: dict, figs: list[str]) -> str:
            f"Every number here is in `results.json`.", ""]
     if res.get("plan"):
         p = res["plan"]
-        out += [f"**Pre-registered transfer plan** `{p['sha256']}` (lab study `{p['lab_study']}`): methods "
+        where = f" on `{p['lab_dataset']}` -> production on {', '.join(f'`{d}`' for d in p['production_datasets'])}" \
+            if p.get("production_datasets") else ""
+        out += [f"**Pre-registered transfer plan** `{p['sha256']}` (lab study `{p['lab_study']}`{where}): methods "
                 + ", ".join(f"`{m}` ({r})" for m, r in p["methods"].items()) + f"; seeds {p['seeds']}; "
                 f"alpha {cfg['alpha']}, SESOI {cfg['sesoi']} PGR, {cfg['correction']} correction. Tests, fixed "
                 "before any production cell ran: " + "; ".join(p["tests"]) + ".", ""]
@@ -122,8 +124,9 @@ def markdown(res: dict, figs: list[str]) -> str:
         out += [f"### Gain over `{cfg['baseline_method']}` (ΔPGR, paired by seed)", "",
                 _md_table(tables.DELTA_HEAD, tables.delta_rows(res)), "",
                 f"Two-sided p-values: paired t-test and Wilcoxon signed-rank over all seeds, adjusted across methods "
-                f"({cfg['correction']}). The CIs are the paired t-test's own {level}% intervals, *not* adjusted for "
-                f"multiplicity: a CI can exclude 0 while the adjusted p is above {cfg['alpha']}. These two-sided tests "
+                f"({cfg['correction']}). The CIs are Fieller's {level}% intervals of the ratio (mean difference / gap, the "
+                f"gap's noise counted), which exclude 0 exactly when the unadjusted paired t-test rejects; they are "
+                f"*not* adjusted for multiplicity: a CI can exclude 0 while the adjusted p is above {cfg['alpha']}. These two-sided tests "
                 f"describe; the verdicts use the one-sided tests below.", *_wilcoxon_notes(res), ""]
         mc = [(g, m, t) for g in res["groups"] for m, t in g["tests"].items() if t.get("mcnemar")]
         if mc:
@@ -158,13 +161,15 @@ def markdown(res: dict, figs: list[str]) -> str:
             f"teacher and ceiling accuracies. Seeds are the unit of inference: each seed draws its own split, so its "
             f"test-sampling noise is in the seed-to-seed spread. ΔPGR vs {cfg['baseline_method']} = mean over seeds of "
             f"(w2s_method - w2s_baseline) / (C - W), paired by seed. "
-            + ("CIs are estimate ± t(seeds - 1) × SE (ΔPGR: the paired t interval; PGR and gap: the SE of a "
-               f"bootstrap over seeds, {cfg['bootstrap']} replicates, rescaled by sqrt(n/(n-1))). "
+            + ("CIs of PGR and ΔPGR are Fieller's: the ratios r that a seed-level t-test of numerator - r × gap "
+               "= 0 does not reject, so the gap's own noise is in them (none when the gap's CI includes 0); the "
+               "gap's CI is estimate ± t(seeds - 1) × its SE over seeds. "
                if cfg["ci_method"] == "t" else
                f"CIs are percentiles of a bootstrap over seeds ({cfg['bootstrap']} replicates). ")
             + f"Measured coverage on simulated studies is in docs/analysis.md ({COVERAGE_NOTE}).", "",
-            f"**Verdict tests.** Per-seed ΔPGR, one-sided t-tests at alpha/2 = {cfg['alpha'] / 2:g} (so a decision "
-            f"agrees with whether the {level}% CI clears its bound), adjusted across methods ({cfg['correction']}). "
+            f"**Verdict tests.** Per-seed ΔPGR, one-sided t-tests at alpha/2 = {cfg['alpha'] / 2:g} (a gain is "
+            f"established exactly when the {level}% CI excludes 0; the tests against SESOI take the pooled gap as "
+            f"known), adjusted across methods ({cfg['correction']}). "
             f"Lab seeds are split: discovery seeds (1st, 3rd, ... in sorted order) decide whether a lab gain is "
             f"established; confirmation seeds (2nd, 4th, ...) estimate the lab effect that production is compared "
             f"with, which is therefore not the winner's-curse estimate of the seeds that selected it. Lab and "
@@ -235,7 +240,8 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
     res["tracking_uri"] = tracking_uri
     if plan is not None:
         res["plan"] = {"sha256": sha, "methods": {m["name"]: m["role"] for m in plan["methods"]},
-                       "seeds": plan["seeds"], "tests": plan["tests"], "lab_study": plan["lab_study"]}
+                       "seeds": plan["seeds"], "tests": plan["tests"], "lab_study": plan["lab_study"],
+                       "lab_dataset": plan.get("lab_dataset"), "production_datasets": plan.get("production_datasets")}
     dest = Path(out) / study_name
     figs = figures.forest(res, dest / "figures") + figures.scatter(res, dest / "figures") + \
         figures.strip(res, dest / "figures")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
@@ -119,3 +119,47 @@ def fieller_ratio(prod: pd.Series, lab: pd.Series, alpha: float, floor: float) -
     root = np.sqrt(max(disc, 0.0))
     return {"estimate": est, "ci": (float((-b - root) / (2 * a)), float((-b + root) / (2 * a))), "undefined": None,
             "method": "Fieller, Welch df at the floor"}
+
+
+def _var_parts(samples: list[tuple[np.ndarray, np.ndarray]], r: float) -> list[tuple[float, int]]:
+    """(Var of mean(num - r den), n) per independent sample of seeds."""
+    return [(float(np.var(a - r * b, ddof=1)) / len(a), len(a)) for a, b in samples]
+
+
+def _welch(parts: list[tuple[float, int]]) -> tuple[float, float]:
+    """(total variance, Welch-Satterthwaite df) of a sum of independent sample means' variances."""
+    v = sum(p for p, _ in parts)
+    den = sum(p * p / (n - 1) for p, n in parts if p > 0)
+    return v, (v * v / den if den > 0 else float("inf"))
+
+
+def ratio_interval(num: float, den: float, samples: list[tuple[np.ndarray, np.ndarray]], alpha: float) -> dict:
+    """Two-sided (1 - alpha) interval for num / den by test inversion (Fieller): the ratios r that the t-test of
+    num - r x den = 0 does not reject. samples: per independent set of seeds, the per-seed contributions (a_s, b_s)
+    to num and den (mean(a) - r mean(b) summed over samples is num - r den); the test's variance and Welch df come
+    from the per-seed values of a - r b, so the denominator's (the gap's) noise and its covariance with the
+    numerator's are counted. With one sample it is Fieller's interval at t(n - 1), and at r = 0 it is the plain
+    t-test of num: the interval excludes 0 exactly when that test rejects. Unbounded (undefined, with the reason)
+    when den is not distinguishable from 0 at this level."""
+    samples = [(np.asarray(a, float), np.asarray(b, float)) for a, b in samples if len(a)]
+    if not samples or any(len(a) < 2 for a, _ in samples) or not np.isfinite([num, den]).all():
+        return {"ci": (NAN, NAN), "undefined": "fewer than 2 seeds: no interval"}
+
+    def excess(r: float) -> float:  # > 0 where the test of num - r den = 0 rejects
+        v, df = _welch(_var_parts(samples, r))
+        return (num - r * den) ** 2 - stats.t.ppf(1 - alpha / 2, df) ** 2 * v
+
+    slope = [(float(np.var(b, ddof=1)) / len(b), len(b)) for _, b in samples]  # the variance's r^2 coefficient
+    v_den, df_den = _welch(slope)
+    if den ** 2 <= stats.t.ppf(1 - alpha / 2, df_den) ** 2 * v_den:
+        return {"ci": (NAN, NAN), "undefined": "the denominator's (gap's) CI includes 0: the ratio's interval is "
+                                               "unbounded (Fieller)"}
+    r0 = num / den
+    step = max(abs(r0), np.sqrt(max(_welch(_var_parts(samples, r0))[0], 0.0)) / abs(den), 1e-9)
+    ends = []
+    for sign in (-1, 1):
+        far = r0 + sign * step
+        while excess(far) <= 0:  # bounded: excess grows like r^2 (den^2 - t^2 v_den) > 0
+            far = r0 + 2 * (far - r0)
+        ends.append(float(optimize.brentq(excess, r0, far, xtol=1e-12)) if excess(r0) < 0 else r0)
+    return {"ci": (ends[0], ends[1]), "undefined": None}

@@ -1,7 +1,8 @@
 """Verdicts on the PGR scale: is there a lab gain over the baseline, and did it survive in production?
 
 Every decision is a one-sided seed-level t-test at level alpha/2 on per-seed ΔPGR (method - baseline, pooled
-denominator), so it agrees with whether the two-sided (1 - alpha) confidence interval clears its bound. p-values are
+denominator); a test against 0 agrees with whether the two-sided (1 - alpha) Fieller interval excludes 0 (tests
+against SESOI take the pooled gap as known, the interval does not). p-values are
 adjusted across the methods of a family (Holm by default). Lab seeds are split in two (sorted; 1st, 3rd, ... seeds
 are *discovery*, 2nd, 4th, ... *confirmation*): the discovery seeds decide whether a lab gain is established (the
 selection), the confirmation seeds estimate the lab effect that production is compared with, so that estimate is
@@ -170,7 +171,7 @@ def transfer_stage(lab: dict[str, dict], prod: dict[str, pd.Series], margins: Ma
         c, p = r["lab"]["confirmation"], r["production"]
         if m in tested:  # the lab SD from all lab seeds: selection acts on the mean, and 2x the seeds are less noisy
             r["power"] = pw.production_power(c["mean"], r["lab"]["all"]["sd"], c["n"], p["sd"], p["n"], margins, k,
-                                             rng_seed)
+                                             rng_seed, sd_df=p["n"] - 1, lab_sd_df=r["lab"]["all"]["n"] - 1)
         else:
             r["power"] = {v: {"scenario": s[0], "achieved": float("nan"), "seeds_needed": None,
                               "note": "no lab gain to transfer"} for v, s in pw.SCENARIOS.items()}

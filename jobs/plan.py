@@ -47,8 +47,35 @@ def make_plan(rcfg: dict, uri: str) -> tuple[dict, object]:
     acfg["lab_dataset"] = g["dataset"]
     plan = build_plan(rcfg, acfg, g, lab_cells(store.client(uri), cells))
     if "stop" not in plan:
+        plan["overrides"] += production_data(rcfg, plan, production_datasets(plan, rcfg["study"], uri))
         plan["production_datasets"] = production_datasets(plan, rcfg["study"], uri)
     return plan, lab
+
+
+def production_data(rcfg: dict, plan: dict, own: list[str]) -> list[str]:
+    """The override that puts production on the lab's dataset, so a task's winner is judged on that task: the
+    dataset named by replay.production_dataset (or a data override in replay.overrides), else the lab's own when it
+    is a conf/data dataset, else the production setting's own (`own`; the plan's notes say why). Nothing is added
+    when production already runs there, so such plans keep their sha256."""
+    named, lab_ds = rcfg.get("production_dataset"), plan["lab_dataset"]
+    known = sorted(p.stem for p in (paths.config_dir() / "data").glob("*.yaml"))
+    in_overrides = [o for o in plan["overrides"] if o.lstrip("+~").startswith(("data@setting.data=", "setting.data="))]
+    if named and in_overrides:
+        raise ConfigError(f"replay.production_dataset={named} and replay.overrides {in_overrides} both name the "
+                          f"production data: keep one")
+    if named and named not in known:
+        raise ConfigError(f"replay.production_dataset={named!r}: unknown dataset; known: {known} (conf/data/)")
+    if in_overrides:
+        return []
+    target = named or (lab_ds if lab_ds in known else None)
+    if target is None:
+        plan["notes"].append(f"the lab's dataset {lab_ds!r} is not a conf/data dataset: production runs on its "
+                             f"setting's own {own}; name another with replay.production_dataset=<conf/data name>")
+        return []
+    if named and named != lab_ds:
+        plan["notes"].append(f"production dataset {named!r} named by replay.production_dataset; the lab's is "
+                             f"{lab_ds!r}")
+    return [] if [target] == own else [f"data@setting.data={target}"]
 
 
 def production_datasets(plan: dict, study: str, uri: str) -> list[str]:

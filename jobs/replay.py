@@ -2,9 +2,11 @@
 
     python -m jobs.replay replay.lab=demo replay.setting=production
     python -m jobs.replay replay.lab=aar replay.lab_dataset=chat replay.setting=production
+    python -m jobs.replay replay.lab=bb-epi replay.production_dataset=hh_harmless   # not the lab's own dataset
 With RAY_ADDRESS set, the command submits itself as a Ray Job (transfer/submit.py) and streams its logs.
 
 1. Read the lab study (analysis/) and select winners by the declared rule; write the transfer plan (jobs/plan.py).
+   Production runs on the lab's dataset unless replay.production_dataset names another (jobs/plan.production_data).
 2. Attach the plan to the production study's parent run (transfer.store; refused if results exist under another
    plan).
 3. Build the production cells from the plan (transfer.grid.from_plan: its exact method configs, the lab's head and

@@ -58,6 +58,8 @@ def intended(args: tuple[str, ...]) -> tuple[list, list, list, list]:
         key, _, value = a.partition("=")
         if key.startswith("grid."):
             grid[key[5:]] = yaml.safe_load(value)
+        elif key == "seed" and value.startswith("range("):  # Hydra's range(start,stop)
+            grid["seeds"] = list(range(*map(int, value[6:-1].split(","))))
         elif key in ("setting", "method", "seed"):
             grid[key + "s"] = [yaml.safe_load(v) for v in value.split(",")]
     return grid["settings"], grid["methods"], grid["seeds"], grid.get("datasets")

@@ -121,3 +121,49 @@ def test_plan_names_the_production_datasets_and_runtime_cannot_change_them(uri):
     with pytest.raises(ConfigError, match=r"replay runtime override 'setting.data.max_pairs=5': only runtime\.\*"):
         from_plan(plan, "x", uri, ["setting.data.max_pairs=5"])
     assert len(from_plan(plan, "x", uri, ["runtime.num_cpus=1"]).cells) == len(plan["seeds"]) * len(plan["methods"])
+
+
+@pytest.fixture(scope="module")
+def bb_uri(uri):
+    """A lab study made with grid.datasets=[bigbench_epistemic_reasoning] (its data yaml says `ood: null`)."""
+    cells, ex = simulate(TRUTH, seeds=list(range(8)), n_test=500, rng=np.random.default_rng(3),
+                         dataset="bigbench_epistemic_reasoning")
+    write_study(uri, "bblab", cells, ex, with_predictions=False)
+    return uri
+
+
+def test_replay_runs_on_the_labs_own_dataset_with_its_ood_by_default(bb_uri):
+    from transfer.grid import from_plan
+
+    plan, _ = make_plan(rcfg(lab="bblab", study="bblab-replay"), bb_uri)
+    assert plan["lab_dataset"] == "bigbench_epistemic_reasoning"
+    assert plan["production_datasets"] == ["bigbench_epistemic_reasoning"]  # not the setting's hh_harmless
+    cells = from_plan(plan, "bblab-replay", bb_uri).cells
+    assert {c.dataset for c in cells} == {"bigbench_epistemic_reasoning"}
+    assert all(c.config["setting"].get("ood") is None for c in cells)  # `ood: null`: no HHH set in production
+    # the summary and the report say which datasets
+    from jobs.replay import summary
+    assert "lab bblab / bigbench_epistemic_reasoning -> production / bigbench_epistemic_reasoning" in \
+        summary(plan, store.plan_sha256(plan))
+
+
+def test_another_production_dataset_only_when_named(bb_uri):
+    from transfer.errors import ConfigError
+
+    named, _ = make_plan(rcfg(lab="bblab", study="x", production_dataset="hh_harmless"), bb_uri)
+    assert named["production_datasets"] == ["hh_harmless"]
+    assert any("named by replay.production_dataset" in n for n in named["notes"])
+    by_override, _ = make_plan(rcfg(lab="bblab", study="x", overrides=["data@setting.data=bigbench_navigate"]), bb_uri)
+    assert by_override["production_datasets"] == ["bigbench_navigate"]
+    with pytest.raises(ConfigError, match="both name the production data: keep one"):
+        make_plan(rcfg(lab="bblab", study="x", production_dataset="hh_harmless",
+                       overrides=["data@setting.data=bigbench_navigate"]), bb_uri)
+    with pytest.raises(ConfigError, match=r"replay.production_dataset='nope': unknown dataset; known: \["):
+        make_plan(rcfg(lab="bblab", study="x", production_dataset="nope"), bb_uri)
+
+
+def test_a_lab_dataset_outside_conf_data_keeps_the_settings_own_and_says_so(uri):
+    plan, _ = make_plan(rcfg(), uri)  # simulated lab dataset "sim"
+    assert plan["production_datasets"] == ["hh_harmless"]
+    assert not any(o.startswith("data@") for o in plan["overrides"])
+    assert any("the lab's dataset 'sim' is not a conf/data dataset" in n for n in plan["notes"])

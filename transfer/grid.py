@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from transfer import paths
 from transfer.config import config_hash, to_plain
 from transfer.errors import ConfigError
+from transfer.grid_keys import check_grid, check_repeats
 
 AXES = {"setting": "settings", "method": "methods", "seed": "seeds"}  # a cell's key -> the grid list it comes from
 
@@ -68,6 +69,7 @@ class Sweep:
 
 def expand(overrides: list[str]) -> Sweep:
     """A sweep from the command line's Hydra overrides of conf/config.yaml."""
+    check_repeats(overrides)
     axes, fields, rest = _split(overrides)
     with _hydra():
         root = _compose(rest)
@@ -75,6 +77,7 @@ def expand(overrides: list[str]) -> Sweep:
             root.grid[AXES[key]] = values
         base = to_plain(root)
         grid = base["grid"]
+        check_grid(grid)
         _check_names(grid)
         grid["seeds"] = _seeds(grid["seeds"])
         grid["datasets"] = _datasets(grid.get("datasets"), rest)
@@ -101,7 +104,7 @@ def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] 
     methods = {m["name"]: m["config"] for m in plan["methods"]}
     _check_names({"settings": [setting], "methods": []})
     with _hydra():
-        root = _compose([*overrides, f"setting={setting}"])
+        root = _ood_follows_data(_compose([*overrides, f"setting={setting}"]), [*overrides, f"setting={setting}"])
     base = to_plain(root)
     base["study"] = study
     base["grid"] = {**base["grid"], "settings": [setting], "methods": list(methods), "seeds": _seeds(plan["seeds"])}
@@ -213,7 +216,12 @@ def _conf_dirs(rest: list[str]) -> list[Path]:
 def _compose_cell(overrides: list[str], dataset: str | None) -> DictConfig:
     """A cell's config on `dataset` (None: the setting's own); a data yaml's `ood:` key picks the OOD set."""
     overrides = [*overrides, *([f"data@setting.data={dataset}"] if dataset else [])]
-    cfg = _compose(overrides)
+    return _ood_follows_data(_compose(overrides), overrides)
+
+
+def _ood_follows_data(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """A data yaml's `ood:` key (a conf/ood/ name, or null for none) sets the setting's OOD set; without the key the
+    setting's own stays (so cells on such data keep their config_hash)."""
     if "ood" not in cfg.setting.data:
         return cfg
     ood, has = cfg.setting.data.ood, "ood" in cfg.setting and cfg.setting.ood is not None

@@ -14,7 +14,7 @@ from analysis.analyze import analyze
 from analysis.bootstrap import Block, hierarchical
 from analysis.config import load_config
 from analysis.estimates import estimate_group
-from analysis.simulate import as_study
+from analysis.simulate import as_study, simulate
 from tests.analysis.conftest import FAST
 
 
@@ -85,20 +85,99 @@ def test_bootstrap_se_matches_analytic_two_stage_variance():
     assert reps.std() == pytest.approx(np.sqrt(analytic), rel=0.03)
 
 
+def _inverted_t(a: np.ndarray, b: np.ndarray, grid: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """The ratios on `grid` that scipy's one-sample t-test of a - r b = 0 does not reject: Fieller, by brute force."""
+    keep = grid[stats.ttest_1samp(a[None, :] - grid[:, None] * b[None, :], 0, axis=1).pvalue >= alpha]
+    return keep.min(), keep.max()
+
+
 def test_ci_methods(sim_tables):
     cells, ex = sim_tables
     study = as_study(cells, ex)
     t = estimate_group(study, "lab", "sim", load_config(FAST + ["ci_method=t"]), np.random.default_rng(1))
     p = estimate_group(study, "lab", "sim", load_config(FAST + ["ci_method=percentile"]), np.random.default_rng(1))
-    est, se = t.pgr["vanilla"]["estimate"], t.pgr["vanilla"]["se_boot"]
-    half = stats.t.ppf(0.975, 11) * se * np.sqrt(12 / 11)  # a seed bootstrap's SD is the ddof=0 SE
-    assert t.pgr["vanilla"]["ci"] == pytest.approx((est - half, est + half))
-    lo, hi = p.pgr["vanilla"]["ci"]
-    assert lo < p.pgr["vanilla"]["estimate"] < hi and (hi - lo) < 2 * half
-    # ΔPGR's t interval is the paired t-test's own
-    d = pd.Series(t.delta["better"]["per_seed"])
-    ref = stats.ttest_1samp(d, 0).confidence_interval(0.95)
-    assert t.delta["better"]["ci"] == pytest.approx((ref.low, ref.high))
+    lab = cells[(cells.setting == "lab")]
+    acc = lab.pivot(index="seed", columns="method", values="w2s_acc")
+    base = lab.groupby("seed")[["weak_acc", "ceiling_acc"]].first()
+    gap = base.ceiling_acc - base.weak_acc
+    grid = np.arange(-1, 1.5, 1e-4)
+    # PGR and ΔPGR: the ratios the per-seed t-test of numerator - r x gap does not reject (the gap's noise counted)
+    lo, hi = _inverted_t((acc.vanilla - base.weak_acc).to_numpy(), gap.to_numpy(), grid)
+    assert t.pgr["vanilla"]["ci"] == pytest.approx((lo, hi), abs=2e-4)
+    d = (acc.better - acc.vanilla).to_numpy()
+    lo, hi = _inverted_t(d, gap.to_numpy(), grid)
+    assert t.delta["better"]["ci"] == pytest.approx((lo, hi), abs=2e-4)
+    # ... and it excludes 0 exactly when the paired t-test rejects
+    assert (lo > 0 or hi < 0) == (stats.ttest_1samp(d, 0).pvalue < 0.05)
+    plo, phi = p.pgr["vanilla"]["ci"]
+    assert plo < p.pgr["vanilla"]["estimate"] < phi and (phi - plo) < 2 * (t.pgr["vanilla"]["ci"][1] - lo)
+
+
+def test_ratio_interval_inverts_welch_for_separate_baseline_seeds():
+    """Imported records: teacher/ceiling on their own 16 seeds, methods on 5. At each end of the interval the Welch
+    test of mean(method) - [(1 - r) W + r C] = 0 sits exactly at alpha."""
+    rng = np.random.default_rng(3)
+    w, c = rng.normal(0.53, 0.01, 16), rng.normal(0.73, 0.01, 16)
+    s = rng.normal(0.57, 0.02, 5)
+    num, den = s.mean() - w.mean(), c.mean() - w.mean()
+    out = sig.ratio_interval(num, den, [(s, np.zeros(5)), (-w, c - w)], 0.05)
+    for r in out["ci"]:
+        p = stats.ttest_ind(s, (1 - r) * w + r * c, equal_var=False).pvalue
+        assert p == pytest.approx(0.05, abs=1e-6)
+    assert out["ci"][0] < num / den < out["ci"][1]
+
+
+def test_ratio_interval_is_undefined_not_huge_when_the_gap_nears_zero():
+    """navigate-like: a gap whose CI just includes 0 gives no interval (with the reason); one whose CI just clears
+    0 gives a finite Fieller interval, never +-1e13."""
+    rng = np.random.default_rng(4)
+    g0 = rng.normal(0, 0.02, 6)
+    g0 -= g0.mean()
+    se = g0.std(ddof=1) / np.sqrt(6)
+    crit = stats.t.ppf(0.975, 5)
+    num = rng.normal(0, 0.02, 6)
+    for shift, bounded in ((0.95 * crit * se, False), (1.05 * crit * se, True)):
+        out = sig.ratio_interval(num.mean() + 0.01, shift, [(num + 0.01, g0 + shift)], 0.05)
+        assert (out["undefined"] is None) == bounded
+        if bounded:
+            assert all(np.isfinite(out["ci"])) and out["ci"][0] < out["ci"][1]
+            assert max(map(abs, out["ci"])) < 1e3
+        else:
+            assert "unbounded" in out["undefined"] and all(np.isnan(out["ci"]))
+
+
+def test_pgr_is_defined_exactly_when_its_interval_is_bounded():
+    """The gap's t interval and Fieller's bound use the same seed-level test: over studies with gaps near 0, a
+    defined PGR always has a finite interval and an undefined one has no number."""
+    cfg = load_config(FAST)
+    seen = set()
+    for i in range(12):
+        truth = {"lab": {"weak": 0.6, "ceiling": 0.6 + 0.004 * i, "acc_sd": 0.01}}
+        cells, ex = simulate(truth, list(range(5)), 300, np.random.default_rng(i))
+        g = estimate_group(as_study(cells, ex), "lab", "sim", cfg, np.random.default_rng(0))
+        seen.add(g.defined)
+        for est in [*g.pgr.values(), *g.delta.values()]:
+            if g.defined:
+                assert all(np.isfinite(est["ci"])) and "ci_undefined" not in est
+            else:
+                assert est["estimate"] is None and est["undefined"]
+    assert seen == {True, False}
+
+
+def test_fieller_covers_where_the_known_gap_interval_does_not():
+    """Ratio of means with a noisy denominator (relative SE of the gap 0.1 per seed-mean): the interval that takes
+    the pooled gap as known under-covers; Fieller's covers at the nominal rate. 1,500 simulated samples of 10."""
+    rng = np.random.default_rng(5)
+    hits, naive = [], []
+    for _ in range(1500):
+        gap = rng.normal(0.1, 0.03, 10)
+        d = rng.normal(0.1, 0.03, 10)  # true ratio 1.0, the numerator as noisy as the gap
+        lo, hi = sig.ratio_interval(d.mean(), gap.mean(), [(d, gap)], 0.05)["ci"]
+        hits.append(lo <= 1.0 <= hi)
+        k = stats.ttest_1samp(d / gap.mean(), 0).confidence_interval(0.95)
+        naive.append(k.low <= 1.0 <= k.high)
+    assert 0.935 <= np.mean(hits) <= 0.965
+    assert np.mean(naive) < 0.90
 
 
 def test_seed_bootstrap_keeps_pairs_without_per_example_records():
