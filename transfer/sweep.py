@@ -12,6 +12,7 @@ from transfer.errors import TransferError
 from transfer.grid import CellSpec, Sweep, expand
 from transfer.lease import StudyLease
 from transfer.mlflow_view import study_url
+from transfer.variants import base_of, short_hash
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
@@ -20,6 +21,8 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
             "dataset": s["data"]["name"], "ood_dataset": (s.get("ood") or {}).get("name", ""),
             "weak_model": s["weak"]["name"], "strong_model": s["strong"]["name"], "training_mode": mode,
             "config_hash": cell["config_hash"], "git_sha": git_sha,
+            # the ledger of a lab's variants (analysis/ledger.py) counts distinct method configs, not just names
+            "method_base": base_of(cell["method"]["name"]), "method_hash": short_hash(cell["method"]),
             # one run-name scheme for native and imported runs (analysis/import_aar.py writes the same)
             "run_name": f"{s['name']}/{s['data']['name']}/{cell['method']['name']}"
                         + (f"/{mode}" if mode != "head" else "") + f"/seed{cell['seed']}"}

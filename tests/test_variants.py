@@ -1,0 +1,153 @@
+"""Method variants as a grid axis (transfer/variants.py through transfer.grid): names, configs, hashes, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from transfer.errors import ConfigError
+from transfer.grid import expand
+from transfer.methods.base import StudentView, student_head
+from transfer.methods.vanilla import Vanilla
+from transfer.variants import base_of, short_hash
+
+ONE = ["grid.seeds=[0]"]
+
+
+def methods(sweep):
+    return sweep.base["grid"]["methods"]
+
+
+def by_method(sweep):
+    return {c.method: c for c in sweep.cells}
+
+
+def test_a_swept_knob_makes_named_variants_that_replace_the_method_but_not_the_baseline():
+    sweep = expand([*ONE, "method.alpha_max=0.1,0.3,1.0"])
+    names = methods(sweep)
+    assert names[:2] == ["vanilla", "confident_only"] and len(names) == 5  # plain logconf is replaced
+    cells = by_method(sweep)
+    for name, alpha in zip(names[2:], (0.1, 0.3, 1.0)):
+        cfg = cells[name].config["method"]
+        assert cfg["alpha_max"] == alpha and cfg["warmup_frac"] == 0.2 and cfg["name"] == name
+        assert name == f"logconf[alpha_max={alpha:g}]#{short_hash(cfg)}" and base_of(name) == "logconf"
+        assert sweep.base["grid"]["variants"][name] == {"of": "logconf", "knobs": {"alpha_max": alpha},
+                                                        "source": "override"}
+    assert len({c.config_hash for c in sweep.cells}) == 5
+    # the methods that were not swept are the same cells as without the sweep
+    plain = by_method(expand(ONE))
+    assert cells["vanilla"].config_hash == plain["vanilla"].config_hash
+    assert cells["confident_only"].config_hash == plain["confident_only"].config_hash
+
+
+def test_a_range_sweeps_numbers_and_rounds_them():
+    names = methods(expand([*ONE, "grid.methods=[logconf]", "method.alpha_max=range(0.1,1.0,0.3)"]))
+    assert [n.split("#")[0] for n in names] == [f"logconf[alpha_max={a}]" for a in ("0.1", "0.4", "0.7", "1")]
+
+
+def test_two_swept_knobs_cross_and_a_fixed_override_still_applies():
+    sweep = expand([*ONE, "grid.methods=[logconf]", "method.alpha_max=0.2,0.4", "method.student_l2=0.1,1",
+                    "method.warmup_frac=0.5"])
+    cfgs = [c.config["method"] for c in sweep.cells]
+    assert sorted((c["alpha_max"], c["student_l2"]) for c in cfgs) == [(0.2, 0.1), (0.2, 1), (0.4, 0.1), (0.4, 1)]
+    assert all(c["warmup_frac"] == 0.5 for c in cfgs)
+
+
+def test_the_student_l2_knob_of_every_head_method_sweeps_and_vanilla_keeps_its_plain_self():
+    sweep = expand([*ONE, "method.student_l2=0.03,3"])
+    names = methods(sweep)
+    assert names[0] == "vanilla" and len(names) == 1 + 3 * 2
+    assert {base_of(n) for n in names} == {"vanilla", "confident_only", "logconf"}
+    assert by_method(sweep)["vanilla"].config["method"]["student_l2"] is None  # null = head.l2
+
+
+def test_student_l2_null_leaves_existing_cells_hashes_and_a_set_value_changes_them():
+    plain = [c.config_hash for c in expand(ONE).cells]
+    assert plain == [c.config_hash for c in expand([*ONE, "method.student_l2=null"]).cells]
+    assert set(plain).isdisjoint(c.config_hash for c in expand([*ONE, "method.student_l2=0.1"]).cells)
+
+
+def test_the_demo_search_declares_every_variant_once():
+    sweep = expand([*ONE, "search=demo"])
+    names = methods(sweep)
+    assert names[0] == "vanilla" and "knn_relabel" not in names  # knn_relabel joins as its variants only
+    count = {b: sum(base_of(n) == b for n in names[1:]) for b in ("vanilla", "logconf", "confident_only",
+                                                                  "knn_relabel")}
+    assert count == {"vanilla": 2, "logconf": 6, "confident_only": 4, "knn_relabel": 2}
+    assert len(set(names)) == len(names) == len(sweep.cells) == 15
+    assert expand([*ONE, "grid.search=demo"]).base["grid"]["methods"] == names  # search= is grid.search=
+
+
+def write_search(tmp_path, text: str) -> list[str]:
+    (tmp_path / "search").mkdir(exist_ok=True)
+    (tmp_path / "search" / "mine.yaml").write_text(text)
+    return [*ONE, f"hydra.searchpath=[file://{tmp_path}]", "search=mine"]
+
+
+def test_a_random_search_is_seeded(tmp_path):
+    spec = ("sample: random\nn: 5\nseed: {seed}\nmethods:\n  logconf:\n    alpha_max: {{low: 0.01, high: 1.0, "
+            "log: true}}\n    warmup_frac: [0.1, 0.2]\n  knn_relabel:\n    k: {{low: 5, high: 60}}\n")
+    first = methods(expand(write_search(tmp_path, spec.format(seed=0))))
+    assert first == methods(expand(write_search(tmp_path, spec.format(seed=0))))
+    assert first != methods(expand(write_search(tmp_path, spec.format(seed=1))))
+    cfgs = [c.config["method"] for c in expand(write_search(tmp_path, spec.format(seed=0))).cells]
+    alphas = [c["alpha_max"] for c in cfgs if base_of(c["name"]) == "logconf"]
+    ks = [c["k"] for c in cfgs if base_of(c["name"]) == "knn_relabel"]
+    assert 3 <= len(alphas) <= 5 and all(0.01 <= a <= 1.0 for a in alphas) and len(set(alphas)) == len(alphas)
+    assert ks and all(isinstance(k, int) and 5 <= k <= 60 for k in ks)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["method.alpah_max=0.1,0.2"], "no method in the grid ['vanilla', 'confident_only', 'logconf'] has a knob "
+                                   "'alpah_max'; knobs: vanilla: ['labels', 'student_l2']"),
+    (["grid.methods=[vanilla,ccs]", "method.alpha_max=0.1,0.2"], "has a knob 'alpha_max'"),
+    (["grid.methods=[ccs]", "method.student_l2=0.1,1"], "no method in the grid ['ccs'] has a knob 'student_l2'"),
+    (["+method.foo=1,2"], "a swept knob must be a field of the method's yaml"),
+    (["method.alpha_max=[0.1],0.2"], "cannot name a variant"),
+    (["mode=lora_cpu", "method.student_l2=0.1,1"], "trains no head; drop student_l2 or use mode=head"),
+    (["method.student_l2=-1"], "student_l2=-1: a number >= 0"),
+    (["search=nope"], "search='nope': no conf/search/nope.yaml; known: ['demo']"),
+    (["search=demo,other"], "one search file per study"),
+])
+def test_bad_variant_specs_are_one_line_errors(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        expand([*ONE, *overrides])
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("methods:\n  vanilla:\n    alpha_max: [0.1]\n", "method 'vanilla' has no knob 'alpha_max'; its knobs: "
+                                                     "['labels', 'student_l2']"),
+    ("methods:\n  vanila:\n    labels: [hard]\n", "unknown method 'vanila'"),
+    ("methods:\n  logconf:\n    impl: [x]\n", "has no knob 'impl'"),
+    ("methods:\n  logconf:\n    alpha_max: {low: 0.1, high: 1}\n", "needs `sample: random`"),
+    ("sample: random\nmethods:\n  logconf:\n    alpha_max: [0.1]\n", "sample: random needs n:"),
+    ("sample: random\nn: 2\nmethods:\n  logconf:\n    alpha_max: {low: 1, high: 0.1}\n", "a range is {low: a, high: b}"),
+    ("sample: bayes\nmethods:\n  logconf:\n    alpha_max: [0.1]\n", "sample='bayes'; use grid"),
+    ("method:\n  logconf:\n    alpha_max: [0.1]\n", "unknown keys ['method']"),
+    ("methods: [logconf]\n", "needs a non-empty `methods:` mapping"),
+    ("methods:\n  logconf: 0.3\n", "methods.logconf must map knobs to values"),
+    ("methods:\n  logconf:\n    alpha_max: [0.1\n", "not valid yaml"),
+    ("methods:\n  knn_relabel:\n    action: ['drop it']\n", "cannot name a variant"),
+])
+def test_a_malformed_search_file_is_one_line_that_names_the_fix(tmp_path, text, message):
+    with pytest.raises(ConfigError) as err:
+        expand(write_search(tmp_path, text))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_student_l2_trains_the_student_head_with_its_own_l2_only():
+    head = {"epochs": 200, "lr": 0.05, "l2": 0.3, "batch_size": None}
+    assert student_head(head, {"student_l2": None}) is head
+    assert student_head(head, {"student_l2": 30}) == {**head, "l2": 30.0} and head["l2"] == 0.3
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8)).astype(np.float32)
+    probs = (1 / (1 + np.exp(-x @ rng.normal(size=8)))).astype(np.float32)
+
+    def weights(method_cfg):
+        view = StudentView(x=x, strong_a=None, strong_b=None, weak_probs=probs, example_ids=tuple(map(str, range(200))),
+                           seed=0, head=student_head(head, method_cfg))
+        return np.abs(Vanilla({"labels": "soft", **method_cfg}).fit(view).predict_proba(x) - 0.5).mean()
+
+    # a strong L2 shrinks the student's head towards 0: predictions closer to 0.5
+    assert weights({"student_l2": 30.0}) < 0.5 * weights({"student_l2": None})
