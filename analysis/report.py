@@ -17,6 +17,7 @@ from analysis.config import AnalysisError, load_config
 from analysis.estimates import GAP_TOO_SMALL
 from analysis.format import ci, num, pval
 from analysis.load import StudyError, load_study
+from analysis.search import family_line
 from analysis.verdicts import VERDICT_MEANINGS
 from transfer import store  # the store's reader and the parent run's annotations (imports no pipeline code)
 
@@ -60,6 +61,20 @@ def _lab_summary(res: dict) -> list[str]:
             for g in res["groups"] for m, v in g.get("lab_verdicts", {}).items()]
 
 
+def _curse_section(res: dict, level: int) -> list[str]:
+    """How big the lab's search was, and the naive best of it beside the estimates that were not selected on."""
+    fams = [(g, g["family"]) for g in res["groups"] if g.get("family") and g.get("lab_verdicts")]
+    lines = [f"- **{g['setting']} / {g['dataset']}**: best of {family_line(f)}; the lab-gain test is adjusted "
+             f"across all {f['size']} ({res['config']['correction']})." for g, f in fams]
+    return ["## The lab's search and the winner's curse", "", *lines, "",
+            _md_table(tables.CURSE_HEAD, tables.curse_rows(res)), "",
+            f"Per lab: the variant with the best mean ΔPGR over all its seeds (what a search reports as its "
+            f"winner, rank 1) and every variant with an established lab gain. The naive estimate is that mean with "
+            f"its unadjusted {level}% t interval; the confirmation estimate uses only the seeds that did not select "
+            f"it; production is the replay's estimate. A naive estimate well above the other two is the winner's "
+            f"curse.", ""]
+
+
 def _caveats(res: dict) -> list[str]:
     return [f"- **{m}** ({g['setting']} / {g['dataset']}, study {g['study']}): " + "; ".join(issues)
             for g in res["groups"] for m, issues in g.get("data_issues", {}).items()]
@@ -88,6 +103,8 @@ def markdown(res: dict, figs: list[str]) -> str:
         out += ["## Summary: did the lab gains survive?", "", *_summary(res), ""]
     if any(g.get("lab_verdicts") for g in res["groups"]):
         out += ["## Lab verdicts", "", *_lab_summary(res), ""]
+    if res.get("winners_curse"):
+        out += _curse_section(res, level)
     if _caveats(res):
         out += ["## Caveats: data issues flagged on the records", "",
                 "Every number of these methods below rests on records with these issues:", "", *_caveats(res), ""]
@@ -220,7 +237,7 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
                        "seeds": plan["seeds"], "tests": plan["tests"], "lab_study": plan["lab_study"]}
     dest = Path(out) / study_name
     figs = figures.forest(res, dest / "figures") + figures.scatter(res, dest / "figures") + \
-        figures.strip(res, dest / "figures")
+        figures.strip(res, dest / "figures") + figures.curse(res, dest / "figures")
     res["files"] = {"tables": tables.write_tables(res, dest / "tables"), "figures": figs}
     (dest / "report.md").write_text(markdown(res, figs))
     (dest / "results.json").write_text(json.dumps(_jsonable(res), indent=1, allow_nan=False))

@@ -87,14 +87,21 @@ def _sample(x: pd.Series) -> dict:
             "values": {int(s): float(v) for s, v in x.items()}}
 
 
-def _adjust(rows: dict, key: str, correction: str) -> None:
-    adj = sig.adjust({m: r[key]["p"] for m, r in rows.items()}, correction)
+def _adjust(rows: dict, key: str, correction: str, family: int = 0) -> None:
+    """Adjust across the family: rows, plus (family - len(rows)) hypotheses tested elsewhere (the lab's earlier
+    variants), entered with p = 1. Holm and BH only get stricter as p-values grow, so this keeps the error rate of
+    the whole family whatever those p-values were."""
+    ps = {m: r[key]["p"] for m, r in rows.items()}
+    ps.update({("untested here", i): 1.0 for i in range(max(0, family - len(rows)))})
+    adj = sig.adjust(ps, correction)
     for m in rows:
         rows[m][key]["p_adj"] = adj[m]
 
 
-def lab_stage(per_seed: dict[str, pd.Series], margins: Margins, undefined: str | None = None) -> dict[str, dict]:
-    """per_seed: method -> the lab's per-seed ΔPGR vs the baseline. One family: every method here."""
+def lab_stage(per_seed: dict[str, pd.Series], margins: Margins, undefined: str | None = None,
+              family: int = 0) -> dict[str, dict]:
+    """per_seed: method -> the lab's per-seed ΔPGR vs the baseline. One family: every method here, and `family` in
+    all when the lab's search tried more variants than this study holds (analysis.search)."""
     rows = {}
     for m, d in per_seed.items():
         d = pd.Series(d, dtype=float).dropna()
@@ -103,8 +110,8 @@ def lab_stage(per_seed: dict[str, pd.Series], margins: Margins, undefined: str |
                    "gain": sig.mean_test(d.loc[disc], 0.0, "greater"),
                    "futility": sig.mean_test(d, margins.sesoi, "less")}
     for key in ("gain", "futility"):
-        _adjust(rows, key, margins.correction)
-    k = max(len(rows), 1)
+        _adjust(rows, key, margins.correction, family)
+    k = max(len(rows), family, 1)
     for m, r in rows.items():
         r["power"] = _lab_power(r, margins, k)
         r["verdict"], r["reason"] = _lab_decide(r, margins, undefined)
