@@ -68,11 +68,12 @@ def _curse_section(res: dict, level: int) -> list[str]:
              f"across all {f['size']} ({res['config']['correction']})." for g, f in fams]
     return ["## The lab's search and the winner's curse", "", *lines, "",
             _md_table(tables.CURSE_HEAD, tables.curse_rows(res)), "",
-            f"Per lab: the variant with the best mean ΔPGR over all its seeds (what a search reports as its "
-            f"winner, rank 1) and every variant with an established lab gain. The naive estimate is that mean with "
-            f"its unadjusted {level}% t interval; the confirmation estimate uses only the seeds that did not select "
-            f"it; production is the replay's estimate. A naive estimate well above the other two is the winner's "
-            f"curse.", ""]
+            f"Per lab: every variant with an established lab gain (else the best on the discovery seeds, which the "
+            f"harness would carry forward) and the naive pick, the best mean ΔPGR over all seeds (what a search "
+            f"reports as its winner; rank = its place by that mean). Naive = that mean with its unadjusted {level}% "
+            f"t interval; confirmation = the seeds that did not select it (not so for a naive pick only: it was "
+            f"chosen on them too); production = the replay's estimate. A naive estimate well above the other two is "
+            f"the winner's curse.", ""]
 
 
 def _caveats(res: dict) -> list[str]:

@@ -91,14 +91,14 @@ def curse_rows(res: dict) -> list[list[str]]:
     rows = []
     for r in res.get("winners_curse", []):
         p = r["production"] or {}
-        rows.append([f"{r['setting']} / {r['dataset']}", r["method"], f"{r['rank']} of {r['of']}",
+        rows.append([f"{r['setting']} / {r['dataset']}", r["method"], r["picked_by"], f"{r['rank']} of {r['of']}",
                      num(r["naive"]["mean"]), ci(r["naive"]["ci"]), num(r["confirmation"]["mean"]),
                      ci(r["confirmation"]["ci"]), num(p.get("mean")) if p else "--", ci(p["ci"]) if p else "--",
                      r["lab_verdict"], r["verdict"] or "--"])
     return rows
 
 
-CURSE_HEAD = ["setting / dataset", "variant", "rank", "ΔPGR naive (all seeds)", "CI naive", "ΔPGR confirmation",
+CURSE_HEAD = ["setting / dataset", "variant", "picked by", "rank (all seeds)", "ΔPGR naive (all seeds)", "CI naive", "ΔPGR confirmation",
               "CI conf.", "ΔPGR production", "CI prod.", "lab verdict", "transfer verdict"]
 PGR_HEAD = ["setting / dataset", "method", "PGR", "SE (seeds)", "CI", "seeds"]
 DELTA_HEAD = ["setting / dataset", "method", "ΔPGR", "CI (unadj.)", "p t (adj)", "p Wilcoxon (adj)", "seeds"]
@@ -136,9 +136,10 @@ def write_tables(res: dict, out: Path) -> list[str]:
     test_h, test_r = _select(VERDICT_HEAD, verdict_rows(res), ["dataset", "method", "p gain", "p keep", "p drop",
                                                               "p < SESOI", "power S / A / V"])
     one_sided = f"one-sided, adjusted ({res['config']['correction']}), decided at alpha/2"
-    curse_h, curse_r = _select(CURSE_HEAD, curse_rows(res), ["variant", "rank", "ΔPGR naive (all seeds)",
+    curse_h, curse_r = _select(CURSE_HEAD, curse_rows(res), ["variant", "rank (all seeds)", "ΔPGR naive (all seeds)",
                                                             "ΔPGR confirmation", "ΔPGR production", "lab verdict"],
                                {"ΔPGR naive (all seeds)": "ΔPGR naive", "ΔPGR confirmation": "ΔPGR conf.",
+                                "rank (all seeds)": "rank",
                                 "ΔPGR production": "ΔPGR prod."})
     curse_r = [[*r[:-1], _SHORT_VERDICT.get(r[-1], r[-1])] for r in curse_r]
     specs = [("pgr", PGR_HEAD, pgr_rows(res), f"PGR per setting and method ({level}% CI over seeds)."),
