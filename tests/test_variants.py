@@ -151,3 +151,35 @@ def test_student_l2_trains_the_student_head_with_its_own_l2_only():
 
     # a strong L2 shrinks the student's head towards 0: predictions closer to 0.5
     assert weights({"student_l2": 30.0}) < 0.5 * weights({"student_l2": None})
+
+
+@pytest.mark.slow
+def test_a_swept_sweep_logs_each_variant_as_a_method_with_its_params(tmp_path, ray_local):
+    """Real data, models, Ray and a sqlite store: variants are cells with their own tags and params."""
+    from hydra import initialize_config_dir
+    from mlflow.tracking import MlflowClient
+
+    from transfer import paths
+    from transfer.sweep import main as sweep_main
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
+        assert sweep_main(["setting.data.max_pairs=120", "grid.methods=[vanilla,logconf]", "grid.seeds=[0]",
+                           "head.epochs=10", "method.alpha_max=0.2,0.9", "method.student_l2=0.01",
+                           f"runtime.tracking_uri={uri}", "study=variants"]) == 0
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("variants")
+    runs = {r.data.tags["method"]: r for r in client.search_runs([exp.experiment_id], "tags.`transfer.role` = 'cell'")}
+    names = sorted(n for n in runs if n != "vanilla")
+    assert len(runs) == 3 and [n.split("#")[0] for n in names] == ["logconf[alpha_max=0.2]", "logconf[alpha_max=0.9]"]
+    for n in names:
+        r = runs[n]
+        assert r.data.params["method.alpha_max"] == n.split("=")[1].split("]")[0] and r.data.params["method.student_l2"] == "0.01"
+        assert r.data.tags["method_base"] == "logconf" and n.endswith("#" + r.data.tags["method_hash"])
+        assert r.info.run_name == f"lab/hh_harmless/{n}/seed0"
+    assert runs["vanilla"].data.tags["method_hash"] == short_hash({"name": "vanilla", "labels": "soft",
+                                                                   "impl": "transfer.methods.vanilla:Vanilla",
+                                                                   "student_l2": 0.01})
+    # the two variants trained different students
+    assert runs[names[0]].data.metrics["w2s_acc"] != runs[names[1]].data.metrics["w2s_acc"] or \
+        runs[names[0]].data.metrics["student_weak_agreement"] != runs[names[1]].data.metrics["student_weak_agreement"]
