@@ -105,3 +105,34 @@ def test_the_report_says_how_big_the_search_was_and_shows_the_curse(searched, tm
     assert "| lab / sim | late_b | best on discovery seeds | 1 of 9 |" in md
     assert (dest / "figures" / "winners_curse.png").stat().st_size > 0
     assert "late\\_b" in (dest / "tables" / "winners_curse.tex").read_text()
+
+
+def test_the_replay_plan_records_the_search_and_a_bigger_search_is_another_plan(tmp_path):
+    from jobs.plan import make_plan
+    from tests.test_replay_plan import rcfg
+    from transfer import store
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    write_study(uri, "simlab", *tables({"logconf": 0.5, "confident_only": 0.2}, 8, 5), with_predictions=False)
+    first, _ = make_plan(rcfg(), uri)
+    assert first["search"]["size"] == 2 and first["search"]["here"] == 2 and first["search"]["scope"] == "search"
+    write_study(uri, "simlab-more", *tables({"knn_relabel": 0.2, "bootstrap": 0.2}, 4, 6), with_predictions=False)
+    second, _ = make_plan(rcfg(), uri)
+    assert second["search"]["size"] == 4 and second["search"]["studies"] == ["simlab", "simlab-more"]
+    assert store.plan_sha256(first) != store.plan_sha256(second)
+
+
+def test_variant_names_reach_the_parent_runs_summary_and_report_metrics(tmp_path):
+    from jobs.summary import summarize
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    name = "logconf[alpha_max=0.5]#abcdef"
+    write_study(uri, "named", *tables({name: 0.4, "logconf": 0.2}, 4, 8), with_predictions=False)
+    text = summarize("named", uri)
+    assert f"  {name}  " in text
+    build("named", tracking_uri=uri, out=str(tmp_path), overrides=FAST, log=True)
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("named")
+    parent = client.search_runs([exp.experiment_id], "tags.`transfer.role` = 'study'")[0]
+    assert "summary.lab.sim.logconf_alpha_max_0.5__abcdef.pgr" in parent.data.metrics
+    assert "summary.lab.sim.logconf.pgr" in parent.data.metrics
