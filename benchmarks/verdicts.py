@@ -2,6 +2,7 @@
 prints match how often it does?  (`make verdict-check`)
 
     .venv/bin/python benchmarks/verdicts.py [--studies 200] [--lab-seeds 20] [--prod-seeds 20] [--n-test 600]
+        [--variants 5 20 48]
 
 Each study is SIMULATED by analysis.simulate.planted (latent item difficulty, students sharing half their error
 noise, a fresh test set per seed, gaps that differ between settings) with a planted lab and production ΔPGR of
@@ -9,8 +10,14 @@ noise, a fresh test set per seed, gaps that differ between settings) with a plan
 rates of each lab and transfer verdict, the wrong rate (a decisive verdict the truth contradicts), and calibration:
 the mean power the report printed for the verdict the truth calls for vs the rate it was reached.
 
-Bars (issue 9): wrong <= 5% in every case; right >= 80% where the printed power says >= 80%; false "lab gain
-established" under no gain <= alpha. The exit code is 1 when a bar fails.
+The winner's-curse case (`--variants N ...`, default 20; `--variants` alone skips it): lab searches of N variants,
+none better than vanilla (analysis.simulate.planted_search); printed: how often the naive best-of-N "wins" (its
+unadjusted one-sided t on all seeds, p < alpha/2), its mean ΔPGR, the confirmation mean of the variant the harness
+would carry forward (best on discovery seeds) and the harness's false "lab gain established" rate.
+
+Bars (issue 9, issue 24): wrong <= 5% in every case; right >= 80% where the printed power says >= 80%; false "lab
+gain established" under no gain <= alpha, in a single method's study and in searches of N. The exit code is 1 when
+a bar fails.
 """
 
 from __future__ import annotations
