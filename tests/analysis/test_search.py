@@ -136,3 +136,16 @@ def test_variant_names_reach_the_parent_runs_summary_and_report_metrics(tmp_path
     parent = client.search_runs([exp.experiment_id], "tags.`transfer.role` = 'study'")[0]
     assert "summary.lab.sim.logconf_alpha_max_0.5__abcdef.pgr" in parent.data.metrics
     assert "summary.lab.sim.logconf.pgr" in parent.data.metrics
+
+
+def test_the_curse_rows_carry_production_where_a_replay_exists(store):
+    """conftest's `sim`: lab and production cells; `better` and `robust` both gain +0.15 in the lab."""
+    res = analyze(load_study("sim", store, with_examples=False), load_config(FAST))
+    rows = {r["method"]: r for r in res["winners_curse"]}
+    comps = {c["method"]: c for c in res["comparisons"]}
+    established = [m for m, c in comps.items() if c["lab_verdict"] == "lab gain established"]
+    assert established and set(established) <= set(rows)
+    for m in established:
+        assert rows[m]["production"]["mean"] == comps[m]["prod_delta"]["estimate"]
+        assert rows[m]["verdict"] == comps[m]["verdict"] and rows[m]["picked_by"] == "lab gain established"
+        assert rows[m]["naive"]["n"] == 12 and rows[m]["confirmation"]["n"] == 6
