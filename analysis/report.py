@@ -136,7 +136,8 @@ def markdown(res: dict, figs: list[str]) -> str:
     out += datasets.markdown(res)  # method × dataset, and the meta-analysis across datasets
     if any(g.get("lab_verdicts") for g in res["groups"]):
         out += ["### Lab verdicts", "", _md_table(tables.LAB_HEAD, tables.lab_rows(res)), "",
-                f"One-sided p-values, adjusted across methods ({cfg['correction']}), decided at alpha/2 = "
+                f"One-sided p-values, adjusted across the lab's search ({cfg['correction']}; its size: "
+                f"'The lab's search' above), decided at alpha/2 = "
                 f"{cfg['alpha'] / 2:g}: p gain on the discovery seeds, p < SESOI on all seeds. Power (gain): of the "
                 f"discovery-seed test for the mean ΔPGR of all lab seeds; seeds for gain: lab seeds in all (half "
                 f"decide) for {cfg['power']:.0%} power.", ""]

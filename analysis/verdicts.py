@@ -2,8 +2,8 @@
 
 Every decision is a one-sided seed-level t-test at level alpha/2 on per-seed ΔPGR (method - baseline, pooled
 denominator), so it agrees with whether the two-sided (1 - alpha) confidence interval clears its bound. p-values are
-adjusted across the methods of a family (Holm by default). Lab seeds are split in two (sorted; 1st, 3rd, ... seeds
-are *discovery*, 2nd, 4th, ... *confirmation*): the discovery seeds decide whether a lab gain is established (the
+adjusted across the methods of a family (Holm by default; the lab's family is its whole search, analysis/search.py).
+Lab seeds are split in two (sorted; 1st, 3rd, ... seeds are *discovery*, 2nd, 4th, ... *confirmation*): the discovery seeds decide whether a lab gain is established (the
 selection), the confirmation seeds estimate the lab effect that production is compared with, so that estimate is
 not the winner's-curse estimate of the seeds that selected it.
 """
@@ -32,7 +32,8 @@ VERDICT_MEANINGS = [
 
 RULES = """\
 Lab (per method; discovery seeds decide, confirmation seeds estimate):
-- **lab gain established**: ΔPGR > 0 on the discovery seeds (one-sided t, level alpha/2, adjusted across methods).
+- **lab gain established**: ΔPGR > 0 on the discovery seeds (one-sided t, level alpha/2, adjusted across every
+  variant tried on this lab (setting, dataset) in the store, earlier studies' too; analysis.family=study: this study's).
   The lab effect carried forward is the mean ΔPGR of the confirmation seeds.
 - **no lab gain >= SESOI**: otherwise, if ΔPGR < SESOI on all lab seeds (one-sided t, alpha/2, adjusted).
 - **lab inconclusive**: otherwise; the report gives the lab seeds each test would need.

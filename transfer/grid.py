@@ -5,7 +5,10 @@ grid axes `grid.settings`, `grid.methods`, `grid.seeds`; giving an axis both way
 (conf/data/ names; null = each setting's own) replaces the setting's data, one set of cells per dataset; a data yaml
 with an `ood:` key (a conf/ood/ name, or null) also sets the setting's out-of-distribution set. `method.<field>=v`
 reaches the grid's methods that have <field> (one that none has is an error), so the root config (study, grid,
-runtime) is composed without it. Each (setting, method) is composed once; its seeds only set `seed` and resolve.
+runtime) is composed without it. `method.<knob>=a,b` (or a range) and `search=<name>` (grid.search) make method
+variants (transfer/variants.py): each runs as a method of its own, named by its knobs and config hash, in place of
+its base method (the analysis baseline also runs as itself). Each (setting, method) is composed once; its seeds
+only set `seed` and resolve.
 
 A replay composes its production setting once with the plan's overrides and puts the plan's exact method configs
 and the lab's head/splits into the resolved cells: nothing is written back into override strings.
