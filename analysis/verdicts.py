@@ -3,9 +3,10 @@
 Every decision is a one-sided seed-level t-test at level alpha/2 on per-seed ΔPGR (method - baseline, pooled
 denominator), so it agrees with whether the two-sided (1 - alpha) confidence interval clears its bound. p-values are
 adjusted across the methods of a family (Holm by default; the lab's family is its whole search, analysis/search.py).
-Lab seeds are split in two (sorted; 1st, 3rd, ... seeds are *discovery*, 2nd, 4th, ... *confirmation*): the discovery seeds decide whether a lab gain is established (the
-selection), the confirmation seeds estimate the lab effect that production is compared with, so that estimate is
-not the winner's-curse estimate of the seeds that selected it.
+Lab seeds are split in two (sorted; 1st, 3rd, ... seeds are *discovery*, 2nd, 4th, ... *confirmation*): the
+discovery seeds decide whether a lab gain is established (the selection), the confirmation seeds estimate the lab
+effect that production is compared with, so that estimate is not the winner's-curse estimate of the seeds that
+selected it.
 """
 
 from __future__ import annotations
