@@ -98,8 +98,8 @@ def curse_rows(res: dict) -> list[list[str]]:
     return rows
 
 
-CURSE_HEAD = ["setting / dataset", "variant", "picked by", "rank (all seeds)", "ΔPGR naive (all seeds)", "CI naive", "ΔPGR confirmation",
-              "CI conf.", "ΔPGR production", "CI prod.", "lab verdict", "transfer verdict"]
+CURSE_HEAD = ["setting / dataset", "variant", "picked by", "rank (all seeds)", "ΔPGR naive (all seeds)", "CI naive",
+              "ΔPGR confirmation", "CI conf.", "ΔPGR production", "CI prod.", "lab verdict", "transfer verdict"]
 PGR_HEAD = ["setting / dataset", "method", "PGR", "SE (seeds)", "CI", "seeds"]
 DELTA_HEAD = ["setting / dataset", "method", "ΔPGR", "CI (unadj.)", "p t (adj)", "p Wilcoxon (adj)", "seeds"]
 LAB_HEAD = ["setting / dataset", "method", "ΔPGR discovery", "p gain (adj)", "ΔPGR confirmation", "ΔPGR all",

@@ -107,6 +107,8 @@ def test_a_random_search_is_seeded(tmp_path):
     (["mode=lora_cpu", "method.student_l2=0.1,1"], "trains no head; drop student_l2 or use mode=head"),
     (["method.student_l2=-1"], "student_l2=-1: a number >= 0"),
     (["search=nope"], "search='nope': no conf/search/nope.yaml; known: ['demo']"),
+    (["method.alpha_max=0.1,high"], "knob alpha_max='high' is a word; its default 0.75 is a number: give numbers"),
+    (["method.labels=soft,1"], "knob labels=1 is a number; its default 'soft' is a word: give words"),
     (["search=demo,other"], "one search file per study"),
 ])
 def test_bad_variant_specs_are_one_line_errors(overrides, message):
@@ -122,7 +124,8 @@ def test_bad_variant_specs_are_one_line_errors(overrides, message):
     ("methods:\n  logconf:\n    impl: [x]\n", "has no knob 'impl'"),
     ("methods:\n  logconf:\n    alpha_max: {low: 0.1, high: 1}\n", "needs `sample: random`"),
     ("sample: random\nmethods:\n  logconf:\n    alpha_max: [0.1]\n", "sample: random needs n:"),
-    ("sample: random\nn: 2\nmethods:\n  logconf:\n    alpha_max: {low: 1, high: 0.1}\n", "a range is {low: a, high: b}"),
+    ("sample: random\nn: 2\nmethods:\n  logconf:\n    alpha_max: {low: 1, high: 0.1}\n",
+     "a range is {low: a, high: b}"),
     ("sample: bayes\nmethods:\n  logconf:\n    alpha_max: [0.1]\n", "sample='bayes'; use grid"),
     ("method:\n  logconf:\n    alpha_max: [0.1]\n", "unknown keys ['method']"),
     ("methods: [logconf]\n", "needs a non-empty `methods:` mapping"),
@@ -174,7 +177,8 @@ def test_a_swept_sweep_logs_each_variant_as_a_method_with_its_params(tmp_path, r
     assert len(runs) == 3 and [n.split("#")[0] for n in names] == ["logconf[alpha_max=0.2]", "logconf[alpha_max=0.9]"]
     for n in names:
         r = runs[n]
-        assert r.data.params["method.alpha_max"] == n.split("=")[1].split("]")[0] and r.data.params["method.student_l2"] == "0.01"
+        assert r.data.params["method.alpha_max"] == n.split("=")[1].split("]")[0]
+        assert r.data.params["method.student_l2"] == "0.01"
         assert r.data.tags["method_base"] == "logconf" and n.endswith("#" + r.data.tags["method_hash"])
         assert r.info.run_name == f"lab/hh_harmless/{n}/seed0"
     assert runs["vanilla"].data.tags["method_hash"] == short_hash({"name": "vanilla", "labels": "soft",

@@ -39,6 +39,7 @@ class Variant:
         """The base method's resolved config with the knobs set and the variant's name."""
         cfg = OmegaConf.create({k: v for k, v in method_cfg.items() if k != "name"})
         for key, value in self.knobs:
+            _check_type(self.base, key, OmegaConf.select(cfg, key), value)
             OmegaConf.update(cfg, key, value, merge=False)
         plain = OmegaConf.to_container(cfg, resolve=True)
         return {"name": self.name(plain), **plain}
@@ -46,6 +47,21 @@ class Variant:
     def name(self, unnamed_cfg: dict) -> str:
         knobs = ",".join(f"{k}={_show(v)}" for k, v in self.knobs)
         return f"{self.base}[{knobs}]#{short_hash(unnamed_cfg)}"
+
+
+def _kind(v) -> str:
+    return "null" if v is None else "bool" if isinstance(v, bool) else "number" if isinstance(v, (int, float)) \
+        else "word"
+
+
+def _check_type(method: str, knob: str, default, value) -> None:
+    """A knob keeps its yaml default's kind (a number stays a number; null defaults take numbers): a wrong kind
+    would fail in the method, inside Ray, one cell at a time."""
+    allowed = {_kind(default), "null"} | ({"number"} if default is None else set())
+    if _kind(value) not in allowed:
+        kind = _kind(default)
+        raise ConfigError(f"method {method!r}: knob {knob}={value!r} is a {_kind(value)}; its default "
+                          f"{default!r} is a {kind}: give {'numbers' if kind == 'number' else kind + 's'}")
 
 
 def short_hash(method_cfg: dict) -> str:
