@@ -42,6 +42,23 @@ def _group_tests(g: Group, study: Study, cfg: dict) -> dict:
     return out
 
 
+def with_failed_seeds(rows: dict[str, dict], failed: pd.DataFrame, setting: str, dataset: str) -> dict[str, dict]:
+    """A method whose cells failed on some seeds (no finished rerun) is judged on the seeds that survived, which are
+    selected by whatever made the others fail (an unconfident teacher, say): its lab verdict is inconclusive and
+    says how many seeds failed, whatever the survivors show."""
+    here = failed[(failed.setting == setting) & (failed.dataset == dataset)] if len(failed) else failed
+    for m, row in rows.items():
+        n_failed = int((here.method == m).sum()) if len(here) else 0
+        row["failed_seeds"] = n_failed
+        if n_failed:
+            n = row["all"]["n"] + n_failed
+            row["verdict"], row["reason"] = "lab inconclusive", (
+                f"{n_failed} of {n} seeds FAILED (no finished rerun): the {n - n_failed} that finished are a "
+                f"selected sample; rerun them (or give the method a fallback) before reading its ΔPGR "
+                f"[without them: {row['verdict']}]")
+    return rows
+
+
 def _pairings(lab: list[Group], prod: list[Group], cfg: dict) -> list[tuple[Group, Group]]:
     by_ds = {g.dataset: g for g in lab}
     pairs = []
@@ -104,7 +121,8 @@ def analyze(study: Study, cfg: dict, lab_study: Study | None = None) -> dict:
             if setting == cfg["lab_setting"] and g.delta:
                 fam = family(s.ledgers.get((setting, dataset)), g.methods, g.baseline, cfg["family"])
                 families[s.name, setting, dataset] = fam
-                lab_rows[s.name, setting, dataset] = lab_stage(_per_seed_delta(g), margins, _undefined(g), fam["size"])
+                lab_rows[s.name, setting, dataset] = with_failed_seeds(
+                    lab_stage(_per_seed_delta(g), margins, _undefined(g), fam["size"]), s.failed, setting, dataset)
     lab_src = lab_study or study
     lab_groups = [g for s, g in groups if s is lab_src and g.setting == cfg["lab_setting"]]
     prod_groups = [g for s, g in groups if s is study and g.setting == cfg["production_setting"]]
@@ -139,10 +157,20 @@ def _group_json(s: Study, g: Group, tests: dict, lab_rows: dict | None, fam: dic
     cells = s.cells[(s.cells.setting == g.setting) & (s.cells.dataset == g.dataset)]
     return {"study": s.name, "setting": g.setting, "dataset": g.dataset, "baseline": g.baseline,
             "methods": g.methods, "n_baseline_seeds": g.n_baseline_seeds, "paired_baseline_seeds": g.paired,
-            "weak_acc": g.weak, "ceiling_acc": g.ceiling, "gap": g.gap,
+            "weak_acc": g.weak, "ceiling_acc": g.ceiling, "gap": g.gap, "recipe": _recipe(cells),
             "n_test": float(cells["n_test"].median()), "pgr": g.pgr, "delta": g.delta, "tests": tests,
             "original_methods": dict(zip(cells.method, cells.original_method)), "lab_verdicts": lab_rows or {},
             "data_issues": _issues(cells), "family": fam}
+
+
+def _recipe(cells: pd.DataFrame) -> dict[str, float]:
+    """The roles' chosen penalties over the group's seeds (median, range): what the report says the lab used."""
+    out = {}
+    for m in ("teacher_l2", "ceiling_l2"):
+        v = cells.drop_duplicates("seed")[m].dropna() if m in cells else pd.Series(dtype=float)
+        if len(v):
+            out[m] = {"median": float(v.median()), "min": float(v.min()), "max": float(v.max())}
+    return out
 
 
 def _issues(cells: pd.DataFrame) -> dict[str, list[str]]:

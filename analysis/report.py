@@ -76,6 +76,23 @@ def _curse_section(res: dict, level: int) -> list[str]:
             f"the winner's curse.", ""]
 
 
+def _recipe_lines(res: dict) -> list[str]:
+    """How the weak teacher and the ceiling were fitted: each role's L2 penalty, chosen per seed by CV on its own
+    training gold (transfer/roles.py), so a reader can see the ceiling was the strong model's best, not a default."""
+    rows = []
+    for g in res["groups"]:
+        r = g.get("recipe") or {}
+        if r:
+            rows.append([f"{g['setting']} / {g['dataset']}", *[
+                f"{r[k]['median']:g} ({r[k]['min']:g}–{r[k]['max']:g})" if k in r else "—"
+                for k in ("teacher_l2", "ceiling_l2")]])
+    if not rows:
+        return []
+    return ["Each role's L2 penalty, chosen per seed by k-fold CV (`roles.cv`) on its own training gold (teacher: "
+            "`train_label`, ceiling: `train_unlabel`; test never read), median (range) over seeds:", "",
+            _md_table(["setting / dataset", "weak teacher l2", "ceiling l2"], rows), ""]
+
+
 def _caveats(res: dict) -> list[str]:
     return [f"- **{m}** ({g['setting']} / {g['dataset']}, study {g['study']}): " + "; ".join(issues)
             for g in res["groups"] for m, issues in g.get("data_issues", {}).items()]
@@ -116,6 +133,7 @@ def markdown(res: dict, figs: list[str]) -> str:
             _md_table(["setting / dataset", "study", "weak acc", "ceiling acc", "gap", f"{level}% CI", "seeds",
                        "test n", "PGR defined"], gaps), "",
             f"PGR is reported only where the gap's {level}% CI excludes 0 (otherwise: {GAP_TOO_SMALL}).", "",
+            *_recipe_lines(res),
             f"### PGR per method ({level}% CI over seeds, unadjusted)", "",
             _md_table(tables.PGR_HEAD, tables.pgr_rows(res)), ""]
     if any(g["delta"] for g in res["groups"]):

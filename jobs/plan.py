@@ -194,11 +194,11 @@ def _method_config(m: str, lab_cells: list[dict]) -> tuple[dict, str]:
 
 
 def _harness(lab_cells: list[dict], notes: list[str]) -> dict:
-    """Head training, split fractions and data subset the lab used (identical across its cells), if recorded."""
+    """Head training, the roles' fitting, split fractions and data subset the lab used (identical across its cells), if recorded."""
     out = {}
-    for key, get in {"head": lambda c: c["head"], "splits": lambda c: c["splits"],
+    for key, get in {"head": lambda c: c["head"], "roles": lambda c: c.get("roles"), "splits": lambda c: c["splits"],
                      "data": lambda c: {"max_pairs": c["setting"]["data"].get("max_pairs")}}.items():
-        vals = {json.dumps(get(c["config"]), sort_keys=True) for c in lab_cells if c.get("config")}
+        vals = {json.dumps(get(c["config"]), sort_keys=True) for c in lab_cells if c.get("config")} - {"null"}
         if len(vals) == 1:
             out[key] = json.loads(vals.pop())
         elif len(vals) > 1:

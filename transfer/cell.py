@@ -26,7 +26,7 @@ from transfer.methods import StudentView, check_kind
 from transfer.methods.base import student_head
 from transfer.modes import ModeInputs, mode_name, run_mode
 from transfer.sandbox.client import method_process
-from transfer.seedwork import SeedWork, cell_splits, head_config, pair_x, seed_key, weak_teacher
+from transfer.seedwork import SeedWork, cell_splits, compute_seed_work, head_config, pair_x, seed_key
 
 
 @dataclass
@@ -89,18 +89,17 @@ def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray,
 
 def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
     """Score one cell. `shared`: its seed's weak teacher and ceiling (transfer.seedwork), computed once for all
-    methods of the seed; without it the cell trains them itself (the same numbers, bit for bit)."""
+    methods of the seed; without it the cell computes them itself (the same numbers, bit for bit)."""
     started_ms, seeds = int(time.time() * 1000), cell["seeds"]
-    torch.manual_seed(int(seeds["student"]))
-    splits, ood = shared.splits if shared is not None and shared.splits else cell_splits(cell, inputs)
-    tl, tu, te = splits["train_label"], splits["train_unlabel"], splits["test"]
     if shared is None:
-        weak, ceiling = weak_teacher(cell, inputs, splits, ood), None  # the mode trains the ceiling
+        shared = compute_seed_work(cell, inputs)
     elif shared.key != seed_key(cell):
         raise TransferError(f"cell {cell.get('config_hash', '?')[:12]}: shared seed work {shared.key[:12]} is not "
                             f"this cell's ({seed_key(cell)[:12]})")
-    else:
-        weak, ceiling = shared.weak, shared.ceiling
+    torch.manual_seed(int(seeds["student"]))
+    splits, ood = shared.splits if shared.splits else cell_splits(cell, inputs)
+    tl, tu, te = splits["train_label"], splits["train_unlabel"], splits["test"]
+    weak, ceiling = shared.weak, shared.ceiling
 
     # ceiling and W2S student, as the training mode defines them; the method sees only the view (no gold), in its
     # own process (transfer.sandbox): nothing it does there reaches this interpreter, the scores or a later cell
@@ -131,6 +130,7 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
         "n_train_label": len(tl), "n_train_unlabel": len(tu), "n_test": len(te), "n_train_unlabel_scored": len(di),
         **{f"method_{k}": float(v) for k, v in method_diagnostics.items()},
         "boundary_namespaces": float(confinement == "namespaces"),
+        **{k: float(v) for k, v in shared.recipe.items()},  # the roles' cross-validated penalties (transfer/roles.py)
         **{f"mode_{k}": float(v) for k, v in out.diagnostics.items()},
     }
     ids, subsets = inputs.column("pairs", "example_id"), inputs.column("pairs", "subset")

@@ -167,7 +167,7 @@ def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] 
     base["study"] = study
     base["grid"] = {**base["grid"], "settings": [setting], "methods": list(methods), "seeds": _seeds(plan["seeds"])}
     base["runtime"]["tracking_uri"] = tracking_uri
-    harness = {k: plan["harness"][k] for k in ("head", "splits") if k in plan["harness"]}
+    harness = {k: plan["harness"][k] for k in ("head", "roles", "splits") if k in plan["harness"]}
     templates = {(setting, None, m): (root, {"study": study, "runtime": base["runtime"], "method": cfg, **harness})
                  for m, cfg in methods.items()}
     return Sweep(base, _cells(templates, base["grid"]), templates)

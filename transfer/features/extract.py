@@ -12,7 +12,7 @@ from transfer import paths
 from transfer.backends.precision import compute_dtype
 from transfer.data.pairs import PairSet
 from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
-from transfer.features.text import render
+from transfer.features.text import render, uses_chat_template
 from transfer.models import resolve_path, weights_fingerprint
 
 
@@ -44,7 +44,7 @@ class PairFeatures:
 
 def pair_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> list[str]:
     tokenizer = None
-    if model_cfg.get("chat_template"):
+    if uses_chat_template(model_cfg, fmt):
         from transformers import AutoTokenizer
         tokenizer = AutoTokenizer.from_pretrained(resolve_path(model_cfg))
     better = [render(p.prompt, p.better, fmt, tokenizer) for p in pairs.pairs]

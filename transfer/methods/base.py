@@ -66,8 +66,8 @@ def hard(probs: np.ndarray) -> np.ndarray:
 
 
 def student_head(head: dict, method_cfg: dict) -> dict:
-    """The student head's settings: the method's `student_l2` knob, when set, replaces head.l2 (the teacher's and
-    the ceiling's stay as the head block says), so a search can tune the student's regularization alone."""
+    """The student head's settings: the method's `student_l2` knob, when set, replaces head.l2 (every method's
+    default) for this method alone, so a search can tune each variant's student regularization."""
     l2 = method_cfg.get("student_l2")
     return head if l2 is None else {**head, "l2": float(l2)}
 
