@@ -187,3 +187,36 @@ def test_a_swept_sweep_logs_each_variant_as_a_method_with_its_params(tmp_path, r
     # the two variants trained different students
     assert runs[names[0]].data.metrics["w2s_acc"] != runs[names[1]].data.metrics["w2s_acc"] or \
         runs[names[0]].data.metrics["student_weak_agreement"] != runs[names[1]].data.metrics["student_weak_agreement"]
+
+
+def test_a_lab_variant_is_selected_and_replayed_with_its_exact_config(tmp_path):
+    """A lab study of two logconf variants (cells carrying their real cell_config.json, SIMULATED metrics): the plan
+    picks the planted winner, records the search, and the production cells run the variant's own config."""
+    from analysis.simulate import simulate
+    from jobs.plan import make_plan
+    from tests.test_replay_plan import rcfg
+    from transfer import store
+    from transfer.grid import from_plan
+
+    seeds = list(range(8))
+    lab = expand(["grid.methods=[vanilla,logconf]", "method.alpha_max=0.6,0.9", f"grid.seeds={seeds}"])
+    good, other = methods(lab)[1:]
+    truth = {"lab": {"pgr": {"vanilla": 0.2, good: 0.5, other: 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
+    cells, _ = simulate(truth, seeds, 500, np.random.default_rng(3))
+    configs = {(c.method, c.seed): c.cell() for c in lab.cells}
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    writer = store.StudyWriter("varlab", uri)
+    for c in cells.itertuples():
+        tags = {"setting": "lab", "method": c.method, "seed": str(c.seed), "dataset": "hh_harmless",
+                "config_hash": configs[c.method, c.seed]["config_hash"]}
+        writer.log_run(f"lab/{c.method}/{c.seed}", tags, {"weak_acc": c.weak_acc, "ceiling_acc": c.ceiling_acc,
+                                                         "w2s_acc": c.w2s_acc, "n_test": c.n_test},
+                       files={store.CELL_CONFIG: configs[c.method, c.seed]})
+    writer.finish()
+    plan, _ = make_plan(rcfg(lab="varlab", study="varlab-replay"), uri)
+    assert plan["selection"]["winners"] == [good] and plan["search"]["size"] == 2
+    replayed = next(m for m in plan["methods"] if m["name"] == good)
+    assert replayed["config_source"] == "lab cell_config.json" and replayed["config"]["alpha_max"] == 0.6
+    prod = from_plan(plan, "varlab-replay", uri)
+    assert {c.method for c in prod.cells} == {"vanilla", good}
+    assert all(c.config["method"] == replayed["config"] for c in prod.cells if c.method == good)
