@@ -140,7 +140,7 @@ def curse(res: dict, out: Path) -> list[str]:
         fig, ax = plt.subplots(figsize=(5.0, 0.9 + 0.45 * len(rows)))
         handles = {}
         for i, r in enumerate(rows):
-            for k, (key, label) in enumerate((("naive", "naive best-of-N (all lab seeds)"),
+            for k, (key, label) in enumerate((("naive", "naive: mean of all lab seeds (its rank of N)"),
                                               ("confirmation", "lab confirmation seeds"),
                                               ("production", "production"))):
                 est = r[key]
