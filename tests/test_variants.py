@@ -220,3 +220,11 @@ def test_a_lab_variant_is_selected_and_replayed_with_its_exact_config(tmp_path):
     prod = from_plan(plan, "varlab-replay", uri)
     assert {c.method for c in prod.cells} == {"vanilla", good}
     assert all(c.config["method"] == replayed["config"] for c in prod.cells if c.method == good)
+
+
+def test_the_docs_example_name_is_the_one_the_code_makes():
+    from transfer import paths
+
+    name = methods(expand([*ONE, "grid.methods=[logconf]", "method.alpha_max=0.3,0.5"]))[0]
+    for doc in ("README.md", "docs/methods.md"):
+        assert f"`{name}`" in (paths.repo_root() / doc).read_text(), doc

@@ -269,7 +269,7 @@ class StudyWriter:
 
 
 def metric_key(key: str) -> str:
-    """A metric name MLflow accepts: a variant's name (logconf[alpha_max=0.3]#f3df74) has [ ] = , # in it, which
+    """A metric name MLflow accepts: a variant's name (logconf[alpha_max=0.3]#9a328b) has [ ] = , # in it, which
     become _ (the 6 hex digits keep names apart)."""
     return re.sub(r"[^\w\-./ ]", "_", key)
 
