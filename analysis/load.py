@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis.search import ledger
 from transfer import store  # the store's reader: MLflow names, paginated queries (imports no pipeline code)
 from transfer.store import StudyError  # noqa: F401  (re-exported: a study that cannot be analysed as stored)
 
@@ -33,6 +34,8 @@ class Study:
     examples: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     tags: dict = field(default_factory=dict)
+    # (setting, dataset) -> every method config tried on it in the store (analysis.search.ledger); empty: unknown
+    ledgers: dict = field(default_factory=dict)
     # cells that FAILED with no finished rerun: setting, dataset, method, seed (their seeds are missing from the
     # method's sample, which the verdicts must not ignore)
     failed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["setting", "dataset", "method", "seed"]))
@@ -125,10 +128,11 @@ def load_study(name: str, tracking_uri: str | None = None, with_examples: bool =
         raise StudyError(f"study {name!r}: cells without metric n_test and without predictions.parquet: "
                          f"{cells.loc[cells['n_test'].isna(), 'run_id'].tolist()[:5]}")
     tags = dict(parent.data.tags) if parent else {}
+    ledgers = {(st, ds): ledger(client, st, ds) for st, ds in sorted(set(zip(cells.setting, cells.dataset)))}
     missing, failed = _missing(client, exp.experiment_id, cells, tags)
     return Study(name=name, experiment_id=exp.experiment_id, parent_run_id=parent.info.run_id if parent else None,
                  cells=cells, baselines=_baselines(client, exp.experiment_id, cells), examples=examples,
-                 notes=notes + ex_notes + missing, tags=tags, failed=failed)
+                 notes=notes + ex_notes + missing, tags=tags, failed=failed, ledgers=ledgers)
 
 
 def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> tuple[list[str], pd.DataFrame]:

@@ -106,7 +106,8 @@ def test_method_setting_seed_overrides_set_the_grid():
     (["method=vanilla", "method=logconf"], "method given twice"),
     (["~method"], "a cell's method comes from grid.methods"),
     (["seed=x"], "grid.seeds: seeds are integers"),
-    (["head.lr=0.1,0.01"], "lists several values: a sweep's grid is grid.settings, grid.methods and grid.seeds"),
+    (["head.lr=0.1,0.01"], "lists several values: a sweep's grid is grid.settings, grid.methods, grid.seeds and a "
+                           "method's knobs"),
     (["method=vanila"], "grid.methods: unknown method ['vanila']"),
     (["head.lrr=1"], "Could not override 'head.lrr'"),
     (["grid.methods=[vanilla,"], "bad override:"),
@@ -182,7 +183,7 @@ def test_replay_cells_come_from_the_plan_with_the_old_hashes(fixed_data, legacy_
         assert c.config["setting"]["data"]["max_pairs"] == 40 and "ood" not in c.config["setting"]
         assert c.config["study"] == "sim-replay" and c.config_hash == config_hash(c.config)
     assert sweep.base["grid"] == {"settings": ["production"], "methods": ["vanilla", "logconf"], "seeds": [0, 1, 2],
-                                  "power_seeds": None, "datasets": None}
+                                  "power_seeds": None, "datasets": None, "search": None}
     assert sweep.base["runtime"]["tracking_uri"] == "sqlite:///x.db" and sweep.base["runtime"]["progress"] is False
 
 

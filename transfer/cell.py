@@ -23,6 +23,7 @@ from transfer.data.splits import Split
 from transfer.errors import TransferError
 from transfer.features.extract import PairFeatures
 from transfer.methods import StudentView, check_kind
+from transfer.methods.base import student_head
 from transfer.modes import ModeInputs, mode_name, run_mode
 from transfer.sandbox.client import method_process
 from transfer.seedwork import SeedWork, cell_splits, compute_seed_work, head_config, pair_x, seed_key
@@ -82,7 +83,8 @@ def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray,
         zero_shot = orient_zero_shot(zs, tu.index, tu.a_is_better)  # A/B as the view shows them: no gold in it
     ids = inputs.column("pairs", "example_id")
     return StudentView(x=xs, strong_a=a, strong_b=b, weak_probs=weak_tu, example_ids=tuple(ids[tu.index]),
-                       seed=int(cell["seeds"]["student"]), head=head_config(cell, inputs.pairs.kind),
+                       seed=int(cell["seeds"]["student"]),
+                       head=student_head(head_config(cell, inputs.pairs.kind), cell["method"]),
                        zero_shot=zero_shot, kind=inputs.pairs.kind)
 
 

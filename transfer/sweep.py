@@ -12,6 +12,7 @@ from transfer.errors import TransferError
 from transfer.grid import CellSpec, Sweep, expand
 from transfer.lease import StudyLease
 from transfer.mlflow_view import study_url
+from transfer.variants import base_of, short_hash
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
@@ -22,6 +23,8 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
             "config_hash": cell["config_hash"], "git_sha": git_sha,
             # how the method's code was confined, from the config the harness enforces (transfer/sandbox/client.py)
             "boundary.sandbox": str((cell.get("runtime") or {}).get("sandbox") or "auto"),
+            # the ledger of a lab's variants (analysis/ledger.py) counts distinct method configs, not just names
+            "method_base": base_of(cell["method"]["name"]), "method_hash": short_hash(cell["method"]),
             # one run-name scheme for native and imported runs (analysis/import_aar.py writes the same)
             "run_name": f"{s['name']}/{s['data']['name']}/{cell['method']['name']}"
                         + (f"/{mode}" if mode != "head" else "") + f"/seed{cell['seed']}"}
