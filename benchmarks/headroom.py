@@ -65,8 +65,8 @@ def one_dataset(dataset: str, seeds: int, overrides: list[str]) -> dict:
         tl, tu, te = splits["train_label"], splits["train_unlabel"], splits["test"]
         weak, chose_t = weak_teacher(c, inputs, splits, None)
         ceil, chose_c = head_ceiling(c, feats, tu, te, None)
-        xw = {k: pair_x(feats["weak"], sp) for k, sp in splits.items()}
-        xs = {k: pair_x(feats["strong"], sp) for k, sp in splits.items()}
+        xw = {k: pair_x(feats["weak"], sp) for k, sp in splits.splits.items()}
+        xs = {k: pair_x(feats["strong"], sp) for k, sp in splits.splits.items()}
         rows.append({
             "weak": accuracy(weak["test"], te.a_is_better), "ceiling": accuracy(ceil["test"], te.a_is_better),
             "plain_weak": plain_accuracy(xw["train_label"], tl.a_is_better, xw["test"], te.a_is_better, data.kind, seed),
