@@ -42,7 +42,7 @@ assets: $(STAMP) ## fetch, verify (sha256) and assemble the real models into .tr
 	$(PY) -m transfer.assets
 
 DEMO_STUDY ?= demo
-demo: assets ## the lab study (6 methods, all pairs, seeds by its power analysis: 6 pilot, at most 30), then its replay on production (vLLM)
+demo: assets ## a lab search on epistemic_reasoning (17 variants, seeds by its power analysis: 6 pilot, at most 30), then its replay on production (vLLM)
 	$(PY) -m jobs.sweep experiment=demo study=$(DEMO_STUDY) $(ARGS)
 	$(PY) -m jobs.replay replay.lab=$(DEMO_STUDY) replay.setting=production
 

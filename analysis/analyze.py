@@ -10,6 +10,7 @@ import pandas as pd
 from analysis import significance as sig
 from analysis.estimates import Group, estimate_group
 from analysis.load import Study, StudyError
+from analysis.search import curse_rows, family
 from analysis.verdicts import RULES, Margins, lab_stage, transfer_stage
 
 
@@ -39,6 +40,23 @@ def _group_tests(g: Group, study: Study, cfg: dict) -> dict:
         for m in out:
             out[m][f"{key}_adj"] = adj[m]
     return out
+
+
+def with_failed_seeds(rows: dict[str, dict], failed: pd.DataFrame, setting: str, dataset: str) -> dict[str, dict]:
+    """A method whose cells failed on some seeds (no finished rerun) is judged on the seeds that survived, which are
+    selected by whatever made the others fail (an unconfident teacher, say): its lab verdict is inconclusive and
+    says how many seeds failed, whatever the survivors show."""
+    here = failed[(failed.setting == setting) & (failed.dataset == dataset)] if len(failed) else failed
+    for m, row in rows.items():
+        n_failed = int((here.method == m).sum()) if len(here) else 0
+        row["failed_seeds"] = n_failed
+        if n_failed:
+            n = row["all"]["n"] + n_failed
+            row["verdict"], row["reason"] = "lab inconclusive", (
+                f"{n_failed} of {n} seeds FAILED (no finished rerun): the {n - n_failed} that finished are a "
+                f"selected sample; rerun them (or give the method a fallback) before reading its ΔPGR "
+                f"[without them: {row['verdict']}]")
+    return rows
 
 
 def _pairings(lab: list[Group], prod: list[Group], cfg: dict) -> list[tuple[Group, Group]]:
@@ -94,14 +112,17 @@ def analyze(study: Study, cfg: dict, lab_study: Study | None = None) -> dict:
     rng = np.random.default_rng(cfg["rng_seed"])
     margins = Margins.from_config(cfg)
     sources = [("prod", study)] + ([("lab", lab_study)] if lab_study else [])
-    groups, tests, lab_rows = [], {}, {}
+    groups, tests, lab_rows, families = [], {}, {}, {}
     for _, s in sources:
         for (setting, dataset), _c in s.cells.groupby(["setting", "dataset"]):
             g = estimate_group(s, setting, dataset, cfg, rng)
             groups.append((s, g))
             tests[s.name, setting, dataset] = _group_tests(g, s, cfg)
             if setting == cfg["lab_setting"] and g.delta:
-                lab_rows[s.name, setting, dataset] = lab_stage(_per_seed_delta(g), margins, _undefined(g))
+                fam = family(s.ledgers.get((setting, dataset)), g.methods, g.baseline, cfg["family"])
+                families[s.name, setting, dataset] = fam
+                lab_rows[s.name, setting, dataset] = with_failed_seeds(
+                    lab_stage(_per_seed_delta(g), margins, _undefined(g), fam["size"]), s.failed, setting, dataset)
     lab_src = lab_study or study
     lab_groups = [g for s, g in groups if s is lab_src and g.setting == cfg["lab_setting"]]
     prod_groups = [g for s, g in groups if s is study and g.setting == cfg["production_setting"]]
@@ -112,14 +133,16 @@ def analyze(study: Study, cfg: dict, lab_study: Study | None = None) -> dict:
     else:
         notes.append(f"no transfer verdicts: need cells with setting={cfg['lab_setting']!r} and "
                      f"setting={cfg['production_setting']!r} (or --lab STUDY); lab verdicts and estimates only")
-    return with_datasets({
+    res = with_datasets({
         "study": study.name, "lab_study": lab_study.name if lab_study else None, "config": cfg,
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "notes": notes, "rules": RULES,
-        "groups": [_group_json(s, g, tests[s.name, g.setting, g.dataset], lab_rows.get((s.name, g.setting, g.dataset)))
-                   for s, g in groups],
+        "groups": [_group_json(s, g, tests[s.name, g.setting, g.dataset], lab_rows.get((s.name, g.setting, g.dataset)),
+                               families.get((s.name, g.setting, g.dataset))) for s, g in groups],
         "comparisons": comparisons,
     })
+    res["winners_curse"] = curse_rows(res)
+    return res
 
 
 def with_datasets(res: dict) -> dict:
@@ -130,14 +153,24 @@ def with_datasets(res: dict) -> dict:
     return res
 
 
-def _group_json(s: Study, g: Group, tests: dict, lab_rows: dict | None) -> dict:
+def _group_json(s: Study, g: Group, tests: dict, lab_rows: dict | None, fam: dict | None = None) -> dict:
     cells = s.cells[(s.cells.setting == g.setting) & (s.cells.dataset == g.dataset)]
     return {"study": s.name, "setting": g.setting, "dataset": g.dataset, "baseline": g.baseline,
             "methods": g.methods, "n_baseline_seeds": g.n_baseline_seeds, "paired_baseline_seeds": g.paired,
-            "weak_acc": g.weak, "ceiling_acc": g.ceiling, "gap": g.gap,
+            "weak_acc": g.weak, "ceiling_acc": g.ceiling, "gap": g.gap, "recipe": _recipe(cells),
             "n_test": float(cells["n_test"].median()), "pgr": g.pgr, "delta": g.delta, "tests": tests,
             "original_methods": dict(zip(cells.method, cells.original_method)), "lab_verdicts": lab_rows or {},
-            "data_issues": _issues(cells)}
+            "data_issues": _issues(cells), "family": fam}
+
+
+def _recipe(cells: pd.DataFrame) -> dict[str, float]:
+    """The roles' chosen penalties over the group's seeds (median, range): what the report says the lab used."""
+    out = {}
+    for m in ("teacher_l2", "ceiling_l2"):
+        v = cells.drop_duplicates("seed")[m].dropna() if m in cells else pd.Series(dtype=float)
+        if len(v):
+            out[m] = {"median": float(v.median()), "min": float(v.min()), "max": float(v.max())}
+    return out
 
 
 def _issues(cells: pd.DataFrame) -> dict[str, list[str]]:

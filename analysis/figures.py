@@ -125,3 +125,36 @@ def strip(res: dict, out: Path) -> list[str]:
         ax.set_title(f"{g['setting']} / {g['dataset']}", fontsize=8)
     axes[0][0].set_ylabel("PGR per seed (dots), estimate and CI (bar)")
     return _save(fig, out, "strip_pgr_per_seed")
+
+
+CURSE_COLORS = {"naive": "#7f7f7f", "confirmation": COLORS["lab"], "production": COLORS["production"]}
+
+
+def curse(res: dict, out: Path) -> list[str]:
+    """Per selected variant: the naive best-of-N lab ΔPGR (all seeds), the confirmation-seed estimate and the
+    production estimate, with their unadjusted CIs; the drop from the first to the others is the winner's curse."""
+    rows = res.get("winners_curse") or []
+    if not rows:
+        return []
+    with plt.rc_context(PAPER):
+        fig, ax = plt.subplots(figsize=(5.0, 0.9 + 0.45 * len(rows)))
+        handles = {}
+        for i, r in enumerate(rows):
+            for k, (key, label) in enumerate((("naive", "naive: mean of all lab seeds (its rank of N)"),
+                                              ("confirmation", "lab confirmation seeds"),
+                                              ("production", "production"))):
+                est = r[key]
+                if not est or est.get("mean") is None or est["ci"][0] is None:
+                    continue
+                h = ax.errorbar(est["mean"], i + (k - 1) * 0.22, xerr=_err(est["mean"], est["ci"]), fmt="o", ms=4,
+                                capsize=2, color=CURSE_COLORS[key])
+                handles.setdefault(label, h)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(range(len(rows)), [f"{r['method']} ({r['rank']} of {r['of']})" for r in rows], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"ΔPGR vs {res['config']['baseline_method']}")
+        level = int(round(100 * (1 - res["config"]["alpha"])))
+        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False,
+                   bbox_to_anchor=(0.5, 1.0), title=f"the winner's curse ({level}% CI, unadjusted)",
+                   title_fontsize=8)
+    return _save(fig, out, "winners_curse")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis.search import ledger
 from transfer import store  # the store's reader: MLflow names, paginated queries (imports no pipeline code)
 from transfer.store import StudyError  # noqa: F401  (re-exported: a study that cannot be analysed as stored)
 
@@ -33,6 +34,15 @@ class Study:
     examples: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     tags: dict = field(default_factory=dict)
+    # (setting, dataset) -> every method config tried on it in the store (analysis.search.ledger); empty: unknown
+    ledgers: dict = field(default_factory=dict)
+    # cells that FAILED with no finished rerun: setting, dataset, method, seed (their seeds are missing from the
+    # method's sample, which the verdicts must not ignore)
+    failed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["setting", "dataset", "method", "seed"]))
+
+
+# what the roles' cross-validation chose for the teacher and the ceiling (transfer/roles.py); absent on old records
+RECIPE_METRICS = ("teacher_l2", "ceiling_l2")
 
 
 def _cell_row(run) -> dict:
@@ -42,7 +52,7 @@ def _cell_row(run) -> dict:
         raise StudyError(f"cell run {run.info.run_id} ({run.info.run_name}) lacks {missing}; see docs/tracking.md")
     row = {"run_id": run.info.run_id, **{t: tags[t] for t in REQUIRED_TAGS}, "seed": int(tags["seed"]),
            "artifact_uri": run.info.artifact_uri}
-    for m in (*REQUIRED_METRICS, "gap", "pgr", "n_test"):
+    for m in (*REQUIRED_METRICS, "gap", "pgr", "n_test", *RECIPE_METRICS):
         row[m] = metrics.get(m, float("nan"))
     row["original_method"] = tags.get("original_method", row["method"])
     # data issues flagged on the record (e.g. the AAR import's `aar.data_issues`): the report prints them as caveats
@@ -118,15 +128,18 @@ def load_study(name: str, tracking_uri: str | None = None, with_examples: bool =
         raise StudyError(f"study {name!r}: cells without metric n_test and without predictions.parquet: "
                          f"{cells.loc[cells['n_test'].isna(), 'run_id'].tolist()[:5]}")
     tags = dict(parent.data.tags) if parent else {}
+    ledgers = {(st, ds): ledger(client, st, ds) for st, ds in sorted(set(zip(cells.setting, cells.dataset)))}
+    missing, failed = _missing(client, exp.experiment_id, cells, tags)
     return Study(name=name, experiment_id=exp.experiment_id, parent_run_id=parent.info.run_id if parent else None,
                  cells=cells, baselines=_baselines(client, exp.experiment_id, cells), examples=examples,
-                 notes=notes + ex_notes + _missing(client, exp.experiment_id, cells, tags), tags=tags)
+                 notes=notes + ex_notes + missing, tags=tags, failed=failed, ledgers=ledgers)
 
 
-def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> list[str]:
+def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> tuple[list[str], pd.DataFrame]:
     """Methods the study declared (parent tag `methods`) without a finished cell, and failed cell runs with their
-    error: a method whose cells all failed must not vanish from a report without a word."""
-    notes = []
+    error: a method whose cells all failed must not vanish from a report without a word. Also the failed cells
+    themselves (setting, dataset, method, seed) for the verdicts."""
+    notes, rows = [], []
     declared = [m for m in tags.get("methods", "").split(",") if m]
     absent = sorted(set(declared) - set(cells["method"]))
     if absent:
@@ -138,4 +151,6 @@ def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> list[str]:
         if (t.get("setting"), t.get("dataset"), t.get("method"), t.get("seed")) not in done:
             notes.append(f"cell {t.get('setting')}/{t.get('method')}/seed {t.get('seed')} FAILED and has no finished "
                          f"rerun: {t.get('error') or 'no error recorded (see the sweep log)'}")
-    return notes
+            rows.append({k: t.get(k) for k in ("setting", "dataset", "method", "seed")})
+    failed = pd.DataFrame(rows, columns=["setting", "dataset", "method", "seed"]).drop_duplicates()
+    return notes, failed

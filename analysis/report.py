@@ -17,6 +17,7 @@ from analysis.config import AnalysisError, load_config
 from analysis.estimates import GAP_TOO_SMALL
 from analysis.format import ci, num, pval
 from analysis.load import StudyError, load_study
+from analysis.search import family_line
 from analysis.verdicts import VERDICT_MEANINGS
 from transfer import store  # the store's reader and the parent run's annotations (imports no pipeline code)
 
@@ -60,6 +61,38 @@ def _lab_summary(res: dict) -> list[str]:
             for g in res["groups"] for m, v in g.get("lab_verdicts", {}).items()]
 
 
+def _curse_section(res: dict, level: int) -> list[str]:
+    """How big the lab's search was, and the naive best of it beside the estimates that were not selected on."""
+    fams = [(g, g["family"]) for g in res["groups"] if g.get("family") and g.get("lab_verdicts")]
+    lines = [f"- **{g['setting']} / {g['dataset']}**: best of {family_line(f)}; the lab-gain test is adjusted "
+             f"across all {f['size']} ({res['config']['correction']})." for g, f in fams]
+    return ["## The lab's search and the winner's curse", "", *lines, "",
+            _md_table(tables.CURSE_HEAD, tables.curse_rows(res)), "",
+            f"Per lab: every variant with an established lab gain (else the best on the discovery seeds, which the "
+            f"harness would carry forward) and the naive pick, the best mean ΔPGR over all seeds (what a search "
+            f"reports as its winner; rank = its place by that mean). Naive = that mean with its unadjusted {level}% "
+            f"t interval; confirmation = the seeds that did not select it (not so for a naive pick only: it was "
+            f"chosen on them too); production = the replay's estimate. A naive estimate well above the other two is "
+            f"the winner's curse.", ""]
+
+
+def _recipe_lines(res: dict) -> list[str]:
+    """How the weak teacher and the ceiling were fitted: each role's L2 penalty, chosen per seed by CV on its own
+    training gold (transfer/roles.py), so a reader can see the ceiling was the strong model's best, not a default."""
+    rows = []
+    for g in res["groups"]:
+        r = g.get("recipe") or {}
+        if r:
+            rows.append([f"{g['setting']} / {g['dataset']}", *[
+                f"{r[k]['median']:g} ({r[k]['min']:g}–{r[k]['max']:g})" if k in r else "—"
+                for k in ("teacher_l2", "ceiling_l2")]])
+    if not rows:
+        return []
+    return ["Each role's L2 penalty, chosen per seed by k-fold CV (`roles.cv`) on its own training gold (teacher: "
+            "`train_label`, ceiling: `train_unlabel`; test never read), median (range) over seeds:", "",
+            _md_table(["setting / dataset", "weak teacher l2", "ceiling l2"], rows), ""]
+
+
 def _caveats(res: dict) -> list[str]:
     return [f"- **{m}** ({g['setting']} / {g['dataset']}, study {g['study']}): " + "; ".join(issues)
             for g in res["groups"] for m, issues in g.get("data_issues", {}).items()]
@@ -90,6 +123,8 @@ def markdown(res: dict, figs: list[str]) -> str:
         out += ["## Summary: did the lab gains survive?", "", *_summary(res), ""]
     if any(g.get("lab_verdicts") for g in res["groups"]):
         out += ["## Lab verdicts", "", *_lab_summary(res), ""]
+    if res.get("winners_curse"):
+        out += _curse_section(res, level)
     if _caveats(res):
         out += ["## Caveats: data issues flagged on the records", "",
                 "Every number of these methods below rests on records with these issues:", "", *_caveats(res), ""]
@@ -100,6 +135,7 @@ def markdown(res: dict, figs: list[str]) -> str:
             _md_table(["setting / dataset", "study", "weak acc", "ceiling acc", "gap", f"{level}% CI", "seeds",
                        "test n", "PGR defined"], gaps), "",
             f"PGR is reported only where the gap's {level}% CI excludes 0 (otherwise: {GAP_TOO_SMALL}).", "",
+            *_recipe_lines(res),
             f"### PGR per method ({level}% CI over seeds, unadjusted)", "",
             _md_table(tables.PGR_HEAD, tables.pgr_rows(res)), ""]
     if any(g["delta"] for g in res["groups"]):
@@ -121,7 +157,8 @@ def markdown(res: dict, figs: list[str]) -> str:
     out += datasets.markdown(res)  # method × dataset, and the meta-analysis across datasets
     if any(g.get("lab_verdicts") for g in res["groups"]):
         out += ["### Lab verdicts", "", _md_table(tables.LAB_HEAD, tables.lab_rows(res)), "",
-                f"One-sided p-values, adjusted across methods ({cfg['correction']}), decided at alpha/2 = "
+                f"One-sided p-values, adjusted across the lab's search ({cfg['correction']}; its size: "
+                f"'The lab's search' above), decided at alpha/2 = "
                 f"{cfg['alpha'] / 2:g}: p gain on the discovery seeds, p < SESOI on all seeds. Power (gain): of the "
                 f"discovery-seed test for the mean ΔPGR of all lab seeds; seeds for gain: lab seeds in all (half "
                 f"decide) for {cfg['power']:.0%} power.", ""]
@@ -226,7 +263,7 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
                        "lab_dataset": plan.get("lab_dataset"), "production_datasets": plan.get("production_datasets")}
     dest = Path(out) / study_name
     figs = figures.forest(res, dest / "figures") + figures.scatter(res, dest / "figures") + \
-        figures.strip(res, dest / "figures")
+        figures.strip(res, dest / "figures") + figures.curse(res, dest / "figures")
     res["files"] = {"tables": tables.write_tables(res, dest / "tables"), "figures": figs}
     (dest / "report.md").write_text(markdown(res, figs))
     (dest / "results.json").write_text(json.dumps(_jsonable(res), indent=1, allow_nan=False))

@@ -118,3 +118,32 @@ def planted(settings: dict, seeds: dict, n_test: int, rng: np.random.Generator, 
                               "gap": c - w, "pgr": (s - w) / (c - w) if c != w else float("nan"),
                               "n_test": float(n_test), "original_method": m})
     return pd.DataFrame(cells), (pd.concat(ex, ignore_index=True) if ex else pd.DataFrame())
+
+
+def planted_search(n_variants: int, seeds: list[int], n_test: int, rng: np.random.Generator, delta: float = 0.0,
+                   setting: str = "lab", dataset: str = "sim", **over) -> pd.DataFrame:
+    """SIMULATED lab search: `vanilla` and N variants `v1`..`vN`, each with the same planted ΔPGR `delta` (0: no
+    variant is better), drawn as `planted` draws its rows (latent item difficulty, students sharing `share` of
+    their error noise, a fresh test set per seed), each variant with its own method-by-seed noise. Cells only."""
+    p = {**PLANTED, **over}
+    gap, cells = p["ceiling"] - p["weak"], []
+    for seed in seeds:
+        target = {"weak": p["weak"] + rng.normal(0, p["acc_sd"]), "ceiling": p["ceiling"] + rng.normal(0, p["acc_sd"])}
+        target["vanilla"] = p["weak"] + (p["vanilla_pgr"] + rng.normal(0, p["seed_sd"])) * gap
+        for i in range(1, n_variants + 1):
+            target[f"v{i}"] = target["vanilla"] + (delta + rng.normal(0, p["method_sd"])) * gap
+        u, shared = rng.standard_normal(n_test), rng.standard_normal(n_test)
+        acc = {}
+        for row, a in target.items():
+            own = rng.standard_normal(n_test)
+            if row not in ("weak", "ceiling"):
+                own = np.sqrt(p["share"]) * shared + np.sqrt(1 - p["share"]) * own
+            z = p["rho"] * u + np.sqrt(1 - p["rho"] ** 2) * own
+            acc[row] = float((z < stats.norm.ppf(np.clip(a, 1e-6, 1 - 1e-6))).mean())
+        w, c = acc["weak"], acc["ceiling"]
+        for m in [r for r in target if r not in ("weak", "ceiling")]:
+            cells.append({"run_id": f"search-{m}-{seed}", "setting": setting, "method": m, "seed": seed,
+                          "dataset": dataset, "weak_acc": w, "ceiling_acc": c, "w2s_acc": acc[m], "gap": c - w,
+                          "pgr": (acc[m] - w) / (c - w) if c != w else float("nan"), "n_test": float(n_test),
+                          "original_method": m})
+    return pd.DataFrame(cells)

@@ -86,6 +86,20 @@ def lab_rows(res: dict) -> list[list[str]]:
     return rows
 
 
+def curse_rows(res: dict) -> list[list[str]]:
+    """The winner's curse, per selected variant (analysis.search.curse_rows): naive, confirmation, production."""
+    rows = []
+    for r in res.get("winners_curse", []):
+        p = r["production"] or {}
+        rows.append([f"{r['setting']} / {r['dataset']}", r["method"], r["picked_by"], f"{r['rank']} of {r['of']}",
+                     num(r["naive"]["mean"]), ci(r["naive"]["ci"]), num(r["confirmation"]["mean"]),
+                     ci(r["confirmation"]["ci"]), num(p.get("mean")) if p else "--", ci(p["ci"]) if p else "--",
+                     r["lab_verdict"], r["verdict"] or "--"])
+    return rows
+
+
+CURSE_HEAD = ["setting / dataset", "variant", "picked by", "rank (all seeds)", "ΔPGR naive (all seeds)", "CI naive",
+              "ΔPGR confirmation", "CI conf.", "ΔPGR production", "CI prod.", "lab verdict", "transfer verdict"]
 PGR_HEAD = ["setting / dataset", "method", "PGR", "SE (seeds)", "CI", "seeds"]
 DELTA_HEAD = ["setting / dataset", "method", "ΔPGR", "CI (unadj.)", "p t (adj)", "p Wilcoxon (adj)", "seeds"]
 LAB_HEAD = ["setting / dataset", "method", "ΔPGR discovery", "p gain (adj)", "ΔPGR confirmation", "ΔPGR all",
@@ -122,10 +136,18 @@ def write_tables(res: dict, out: Path) -> list[str]:
     test_h, test_r = _select(VERDICT_HEAD, verdict_rows(res), ["dataset", "method", "p gain", "p keep", "p drop",
                                                               "p < SESOI", "power S / A / V"])
     one_sided = f"one-sided, adjusted ({res['config']['correction']}), decided at alpha/2"
+    curse_h, curse_r = _select(CURSE_HEAD, curse_rows(res), ["variant", "rank (all seeds)", "ΔPGR naive (all seeds)",
+                                                            "ΔPGR confirmation", "ΔPGR production", "lab verdict"],
+                               {"ΔPGR naive (all seeds)": "ΔPGR naive", "ΔPGR confirmation": "ΔPGR conf.",
+                                "rank (all seeds)": "rank",
+                                "ΔPGR production": "ΔPGR prod."})
+    curse_r = [[*r[:-1], _SHORT_VERDICT.get(r[-1], r[-1])] for r in curse_r]
     specs = [("pgr", PGR_HEAD, pgr_rows(res), f"PGR per setting and method ({level}% CI over seeds)."),
              ("delta_pgr", DELTA_HEAD, delta_rows(res), f"ΔPGR vs {res['config']['baseline_method']}, paired by seed."),
              ("lab_verdicts", lab_h, lab_r, f"Is there a lab gain? Discovery seeds decide; p-values {one_sided}."),
              ("verdicts", est_h, est_r, "Did the lab gain survive in production?"),
+             ("winners_curse", curse_h, curse_r, "The winner's curse: the naive best of the lab's search (mean of all "
+                                                 "its seeds), the confirmation-seed estimate, and production."),
              ("verdict_tests", test_h, test_r, f"The tests behind the transfer verdicts; p-values {one_sided}. Power: "
                                                "of survives / attenuated / vanishes under full / floor / no transfer.")]
     written = []

@@ -2,11 +2,11 @@
 
 Every decision is a one-sided seed-level t-test at level alpha/2 on per-seed ΔPGR (method - baseline, pooled
 denominator); a test against 0 agrees with whether the two-sided (1 - alpha) Fieller interval excludes 0 (tests
-against SESOI take the pooled gap as known, the interval does not). p-values are
-adjusted across the methods of a family (Holm by default). Lab seeds are split in two (sorted; 1st, 3rd, ... seeds
-are *discovery*, 2nd, 4th, ... *confirmation*): the discovery seeds decide whether a lab gain is established (the
-selection), the confirmation seeds estimate the lab effect that production is compared with, so that estimate is
-not the winner's-curse estimate of the seeds that selected it.
+against SESOI take the pooled gap as known, the interval does not). p-values are adjusted across the methods of a
+family (Holm by default; the lab's family is its whole search, analysis/search.py). Lab seeds are split in two
+(sorted; 1st, 3rd, ... seeds are *discovery*, 2nd, 4th, ... *confirmation*): the discovery seeds decide whether a
+lab gain is established (the selection), the confirmation seeds estimate the lab effect that production is compared
+with, so that estimate is not the winner's-curse estimate of the seeds that selected it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ VERDICT_MEANINGS = [
 
 RULES = """\
 Lab (per method; discovery seeds decide, confirmation seeds estimate):
-- **lab gain established**: ΔPGR > 0 on the discovery seeds (one-sided t, level alpha/2, adjusted across methods).
+- **lab gain established**: ΔPGR > 0 on the discovery seeds (one-sided t, level alpha/2, adjusted across every
+  variant tried on this lab (setting, dataset) in the store, earlier studies' too; analysis.family=study: this study's).
   The lab effect carried forward is the mean ΔPGR of the confirmation seeds.
 - **no lab gain >= SESOI**: otherwise, if ΔPGR < SESOI on all lab seeds (one-sided t, alpha/2, adjusted).
 - **lab inconclusive**: otherwise; the report gives the lab seeds each test would need.
@@ -88,14 +89,21 @@ def _sample(x: pd.Series) -> dict:
             "values": {int(s): float(v) for s, v in x.items()}}
 
 
-def _adjust(rows: dict, key: str, correction: str) -> None:
-    adj = sig.adjust({m: r[key]["p"] for m, r in rows.items()}, correction)
+def _adjust(rows: dict, key: str, correction: str, family: int = 0) -> None:
+    """Adjust across the family: rows, plus (family - len(rows)) hypotheses tested elsewhere (the lab's earlier
+    variants), entered with p = 1. Holm and BH only get stricter as p-values grow, so this keeps the error rate of
+    the whole family whatever those p-values were."""
+    ps = {m: r[key]["p"] for m, r in rows.items()}
+    ps.update({("untested here", i): 1.0 for i in range(max(0, family - len(rows)))})
+    adj = sig.adjust(ps, correction)
     for m in rows:
         rows[m][key]["p_adj"] = adj[m]
 
 
-def lab_stage(per_seed: dict[str, pd.Series], margins: Margins, undefined: str | None = None) -> dict[str, dict]:
-    """per_seed: method -> the lab's per-seed ΔPGR vs the baseline. One family: every method here."""
+def lab_stage(per_seed: dict[str, pd.Series], margins: Margins, undefined: str | None = None,
+              family: int = 0) -> dict[str, dict]:
+    """per_seed: method -> the lab's per-seed ΔPGR vs the baseline. One family: every method here, and `family` in
+    all when the lab's search tried more variants than this study holds (analysis.search)."""
     rows = {}
     for m, d in per_seed.items():
         d = pd.Series(d, dtype=float).dropna()
@@ -104,8 +112,8 @@ def lab_stage(per_seed: dict[str, pd.Series], margins: Margins, undefined: str |
                    "gain": sig.mean_test(d.loc[disc], 0.0, "greater"),
                    "futility": sig.mean_test(d, margins.sesoi, "less")}
     for key in ("gain", "futility"):
-        _adjust(rows, key, margins.correction)
-    k = max(len(rows), 1)
+        _adjust(rows, key, margins.correction, family)
+    k = max(len(rows), family, 1)
     for m, r in rows.items():
         r["power"] = _lab_power(r, margins, k)
         r["verdict"], r["reason"] = _lab_decide(r, margins, undefined)

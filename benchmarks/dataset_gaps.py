@@ -1,7 +1,8 @@
 """Which datasets give the lab ladder a gap? Decided on the training splits only (test is never read).
 
-Per dataset and seed: the weak teacher (weak features, head on `train_label` gold) scored on `train_unlabel`, and
-the ceiling's 5-fold cross-validated accuracy on `train_unlabel` gold (strong features). The gap is their
+Per dataset and seed: the weak teacher (weak features, fitted on `train_label` gold as a sweep fits it) scored on
+`train_unlabel`, and the ceiling's nested 5-fold cross-validated accuracy on `train_unlabel` gold (strong features;
+inside each fold the penalty is chosen as the harness chooses it, `roles:` in conf/config.yaml). The gap is their
 difference; its 95% t interval over seeds says whether the dataset is worth a study. Features come from the cache
 a sweep filled (a missing one is extracted).
 
@@ -20,38 +21,45 @@ from scipy import stats
 
 import transfer.config  # noqa: F401  (registers ${transfer_data:})
 from transfer import paths
-from transfer.cell import pair_inputs
 from transfer.config import to_plain
-from transfer.data import load_dataset_from_config, make_splits
+from transfer.data import load_dataset_from_config
 from transfer.features.extract import extract_pair_features
-from transfer.heads import train_head
+from transfer.roles import role_config, role_head
 from transfer.scoring import accuracy
-from transfer.seedwork import head_config
+from transfer.seedwork import cell_splits, pair_x, weak_teacher
 
 
-def cv_accuracy(x, y, head, seed, folds=5):
+def nested_cv_accuracy(x, y, role_cfg, kind, seed, folds=5):
+    """The ceiling's accuracy on held-out folds of its own gold, each fold's head fitted as the harness fits the
+    ceiling (its penalty chosen by CV inside the fold): an honest estimate, test never read."""
     fold = np.random.default_rng(seed).permutation(len(x)) % folds
-    accs = [accuracy(train_head(x[fold != k], y[fold != k].astype(np.float32), seed=seed, **head)
+    accs = [accuracy(role_head(x[fold != k], y[fold != k], role_cfg, seed=seed, bias=kind == "binary")[0]
                      .predict_proba(x[fold == k]), y[fold == k]) for k in range(folds)]
     return float(np.mean(accs))
 
 
+class _Inputs:  # the fields of transfer.cell.CellInputs the weak teacher reads
+    def __init__(self, pairs, features):
+        self.pairs, self.ood, self.features = pairs, None, features
+
+
 def train_gap(dataset: str, seeds: int, overrides: list[str]) -> dict:
     with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
-        cfg = to_plain(compose("config", overrides=[f"data@setting.data={dataset}", *overrides]))
+        cfg = to_plain(compose("config", overrides=[f"data@setting.data={dataset}", "~setting.ood", *overrides]))
     s = cfg["setting"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = load_dataset_from_config(s["data"])
     feats = {r: extract_pair_features(data, s[r], s[f"{r}_backend"], s["data"]["format"]) for r in ("weak", "strong")}
-    head = head_config(cfg, data.kind)
-    weak, ceil = [], []
+    inputs, weak, ceil = _Inputs(data, feats), [], []
     for seed in range(seeds):
-        sd = make_splits(data, cfg["splits"], seed)
-        tl, tu = sd["train_label"], sd["train_unlabel"]
-        teacher = train_head(pair_inputs(feats["weak"], tl)[0], tl.a_is_better.astype(np.float32), seed=seed, **head)
-        weak.append(accuracy(teacher.predict_proba(pair_inputs(feats["weak"], tu)[0]), tu.a_is_better))
-        ceil.append(cv_accuracy(pair_inputs(feats["strong"], tu)[0], tu.a_is_better, head, seed))
+        cell = {**cfg, "seeds": {"split": seed, "teacher": seed, "student": seed}}
+        splits, _ = cell_splits(cell, inputs)
+        tu = splits["train_unlabel"]
+        teacher, _ = weak_teacher(cell, inputs, splits, None)  # the harness's teacher, on train_label gold
+        weak.append(accuracy(teacher["train_unlabel"], tu.a_is_better))
+        ceil.append(nested_cv_accuracy(pair_x(feats["strong"], tu), tu.a_is_better, role_config(cell, "ceiling"),
+                                       data.kind, seed))
     gap = np.array(ceil) - np.array(weak)
     half = stats.t.ppf(0.975, seeds - 1) * gap.std(ddof=1) / np.sqrt(seeds)
     return {"dataset": dataset, "kind": data.kind, "n": len(data), "weak": float(np.mean(weak)),

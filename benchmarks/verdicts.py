@@ -2,6 +2,7 @@
 prints match how often it does?  (`make verdict-check`)
 
     .venv/bin/python benchmarks/verdicts.py [--studies 200] [--lab-seeds 20] [--prod-seeds 20] [--n-test 600]
+        [--variants 5 20 48]
 
 Each study is SIMULATED by analysis.simulate.planted (latent item difficulty, students sharing half their error
 noise, a fresh test set per seed, gaps that differ between settings) with a planted lab and production ΔPGR of
@@ -9,8 +10,14 @@ noise, a fresh test set per seed, gaps that differ between settings) with a plan
 rates of each lab and transfer verdict, the wrong rate (a decisive verdict the truth contradicts), and calibration:
 the mean power the report printed for the verdict the truth calls for vs the rate it was reached.
 
-Bars (issue 9): wrong <= 5% in every case; right >= 80% where the printed power says >= 80%; false "lab gain
-established" under no gain <= alpha. The exit code is 1 when a bar fails.
+The winner's-curse case (`--variants N ...`, default 20; `--variants` alone skips it): lab searches of N variants,
+none better than vanilla (analysis.simulate.planted_search); printed: how often the naive best-of-N "wins" (its
+unadjusted one-sided t on all seeds, p < alpha/2), its mean ΔPGR, the confirmation mean of the variant the harness
+would carry forward (best on discovery seeds) and the harness's false "lab gain established" rate.
+
+Bars (issue 9, issue 24): wrong <= 5% in every case; right >= 80% where the printed power says >= 80%; false "lab
+gain established" under no gain <= alpha, in a single method's study and in searches of N. The exit code is 1 when
+a bar fails.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 
 from analysis.analyze import analyze
 from analysis.config import load_config
-from analysis.simulate import as_study, planted
+from analysis import significance as sig
+from analysis.simulate import as_study, planted, planted_search
 
 LAB_GAP, PROD_GAP = {"weak": 0.60, "ceiling": 0.70}, {"weak": 0.60, "ceiling": 0.75}
 # name: (lab ΔPGR, production ΔPGR, production gap, the right transfer verdict)
@@ -58,6 +67,37 @@ def one_study(args: tuple) -> dict:
         c = res["comparisons"][0]
         out.update(verdict=c["verdict"], power={v: e["achieved"] for v, e in c["power"].items()})
     return out
+
+
+def search_study(args: tuple) -> dict:
+    """One lab search with no true gain (analysis.simulate.planted_search): the naive best-of-N vs the harness."""
+    n_variants, seed, lab_seeds, n_test, overrides = args
+    rng = np.random.default_rng([seed, 1000 + n_variants])
+    cells = planted_search(n_variants, list(range(lab_seeds)), n_test, rng, **LAB_GAP)
+    cfg = load_config(overrides)
+    res = analyze(as_study(cells, pd.DataFrame()), cfg)
+    lab = next(g for g in res["groups"] if g["setting"] == "lab")["lab_verdicts"]
+    best = max(lab, key=lambda m: lab[m]["all"]["mean"])  # what a search reports: its best, on all seeds
+    naive = sig.mean_test(pd.Series(lab[best]["all"]["values"]), 0.0, "greater")  # unadjusted
+    picked = max(lab, key=lambda m: lab[m]["discovery"]["mean"])  # the harness picks on discovery seeds only
+    return {"naive_win": bool(naive["p"] < cfg["alpha"] / 2), "naive_best": lab[best]["all"]["mean"],
+            "picked_confirmation": lab[picked]["confirmation"]["mean"],
+            "false_gain": any(v["verdict"] == "lab gain established" for v in lab.values())}
+
+
+def search_table(rows_by_n: dict[int, list[dict]], alpha: float) -> tuple[list[str], list[str]]:
+    """The winner's-curse table (Markdown lines) and the bars it fails."""
+    lines = ["| variants tried (no true gain) | naive best-of-N 'wins' | mean ΔPGR of the naive best (all seeds) | "
+             "mean confirmation ΔPGR of the discovery-best | false 'lab gain established' |", "|---|---|---|---|---|"]
+    failures = []
+    for n, rows in rows_by_n.items():
+        k = len(rows)
+        win, false = sum(r["naive_win"] for r in rows) / k, sum(r["false_gain"] for r in rows) / k
+        lines.append(f"| {n} | {win:.3f} | {np.mean([r['naive_best'] for r in rows]):+.3f} | "
+                     f"{np.mean([r['picked_confirmation'] for r in rows]):+.3f} | {false:.3f} |")
+        if false > alpha:
+            failures.append(f"best of {n}, no gain: false 'lab gain established' {false:.3f} > alpha")
+    return lines, failures
 
 
 def summarize(case: str, rows: list[dict], alpha: float) -> dict:
@@ -104,6 +144,8 @@ def main() -> int:
     ap.add_argument("--n-test", type=int, default=600)
     ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES), metavar="CASE")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="analysis setting override")
+    ap.add_argument("--variants", type=int, nargs="*", default=[20], metavar="N",
+                    help="the winner's-curse case: lab searches of N variants with no true gain (none: skip it)")
     ap.add_argument("--verbose", action="store_true", help="print the lab and transfer stages' calibration apart")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
@@ -111,8 +153,10 @@ def main() -> int:
     cfg = load_config(overrides)
     t0 = time.time()
     jobs = [(c, i, a.lab_seeds, a.prod_seeds, a.n_test, overrides) for c in a.cases for i in range(a.studies)]
+    searches = [(n, i, a.lab_seeds, a.n_test, overrides) for n in a.variants for i in range(a.studies)]
     with mp.get_context("spawn").Pool(a.workers) as pool:
         results = pool.map(one_study, jobs, chunksize=8)
+        search_results = pool.map(search_study, searches, chunksize=8)
     by_case = collections.defaultdict(list)
     for (c, *_), r in zip(jobs, results):
         by_case[c].append(r)
@@ -144,6 +188,16 @@ def main() -> int:
                 failures.append(f"{c}: printed {name} power {printed:.2f} vs rate {got:.2f}: off by > 0.10")
         if right is None and s["false_lab_gain"] > cfg["alpha"]:
             failures.append(f"{c}: false 'lab gain established' {s['false_lab_gain']:.3f} > alpha")
+    if searches:
+        by_n = collections.defaultdict(list)
+        for (n, *_), r in zip(searches, search_results):
+            by_n[n].append(r)
+        lines, bad = search_table(by_n, cfg["alpha"])
+        failures += bad
+        print(f"\nThe winner's curse: lab searches of N variants, none better than vanilla ({a.lab_seeds} seeds). "
+              f"Naive: the best variant by mean ΔPGR over all seeds, 'wins' if its unadjusted one-sided t p < "
+              f"alpha/2; the harness: discovery seeds decide, adjusted across the N ({cfg['correction']}).\n")
+        print("\n".join(lines))
     print("\nTransfer verdict columns are shares of all studies (a study without a lab gain gets none). "
           "'printed power' = mean printed lab power x mean printed power of the right transfer verdict (given a lab "
           "gain); for 'no gain', the printed power to show no lab gain >= SESOI.")

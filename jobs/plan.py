@@ -21,6 +21,7 @@ from analysis.power import production_power
 from analysis.verdicts import RULES, Margins
 from transfer import boundary, paths, store
 from transfer.errors import ConfigError
+from transfer.variants import base_of
 
 TESTS = ["lab gain: one-sided t of per-seed dPGR > 0 on the lab's discovery seeds (selection; alpha/2, adjusted)",
          "lab effect: mean dPGR of the lab's confirmation seeds (not the seeds that selected it)",
@@ -128,7 +129,7 @@ def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict])
     roles[bl] = "baseline"
     methods, harness = [], _harness(lab_cells, notes)
     for m in sorted(roles, key=lambda m: (roles[m] != "baseline", m)):
-        if m not in known:
+        if base_of(m) not in known:  # a variant replays its base method's code with the lab's exact config
             notes.append(f"{m!r} not replayed: no conf/method/{m}.yaml in this code")
             continue
         cfg, source = _method_config(m, lab_cells)
@@ -146,6 +147,8 @@ def build_plan(rcfg: dict, analysis_cfg: dict, lab_group, lab_cells: list[dict])
         "production_setting": rcfg["setting"], "study": rcfg["study"], "overrides": overrides,
         "selection": {**copy.deepcopy(sel), "winners": winners}, "methods": methods, "harness": harness,
         "seeds": seeds, "power": power, "analysis": analysis_cfg, "tests": TESTS, "rules": RULES, "notes": notes,
+        # the size of the lab's search the winners were selected from (analysis/search.py), hashed with the plan
+        "search": _clean(lab_group.get("family")),
     }
 
 
@@ -208,6 +211,9 @@ def _method_config(m: str, lab_cells: list[dict]) -> tuple[dict, str]:
                           f"replay.select.rule=explicit with a lab study of one config per method")
     if cfgs:
         return json.loads(cfgs.pop()), "lab cell_config.json"
+    if base_of(m) != m:  # its base's yaml is another config: replaying it would judge a method the lab never ran
+        raise ConfigError(f"lab variant {m!r} has no cell_config.json in the lab's records; replay it from a lab "
+                          f"study that recorded its config, or name its knobs in conf/method/ and rerun the lab")
     from omegaconf import OmegaConf
 
     return OmegaConf.to_container(OmegaConf.load(paths.config_dir() / "method" / f"{m}.yaml"), resolve=True), \
@@ -215,11 +221,11 @@ def _method_config(m: str, lab_cells: list[dict]) -> tuple[dict, str]:
 
 
 def _harness(lab_cells: list[dict], notes: list[str]) -> dict:
-    """Head training, split fractions and data subset the lab used (identical across its cells), if recorded."""
+    """Head training, the roles' fitting, split fractions and data subset the lab used (identical across its cells), if recorded."""
     out = {}
-    for key, get in {"head": lambda c: c["head"], "splits": lambda c: c["splits"],
+    for key, get in {"head": lambda c: c["head"], "roles": lambda c: c.get("roles"), "splits": lambda c: c["splits"],
                      "data": lambda c: {"max_pairs": c["setting"]["data"].get("max_pairs")}}.items():
-        vals = {json.dumps(get(c["config"]), sort_keys=True) for c in lab_cells if c.get("config")}
+        vals = {json.dumps(get(c["config"]), sort_keys=True) for c in lab_cells if c.get("config")} - {"null"}
         if len(vals) == 1:
             out[key] = json.loads(vals.pop())
         elif len(vals) > 1:

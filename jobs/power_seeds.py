@@ -19,6 +19,7 @@ def seeds_needed(study: str, tracking_uri: str, grid: dict) -> tuple[int, list[s
     from analysis.estimates import estimate_group
     from analysis.load import load_study
     from analysis.power import lab_seeds_needed
+    from analysis.search import family
     from analysis.verdicts import Margins
 
     spec, acfg = grid["power_seeds"], load_config()
@@ -34,14 +35,16 @@ def seeds_needed(study: str, tracking_uri: str, grid: dict) -> tuple[int, list[s
                          f"no ΔPGR SD to plan with, running the cap")
             need.append(None)
             continue
-        k = max(len(g.delta), 1)
+        # the lab-gain test's family is the lab's whole search (analysis/search.py): plan seeds at its level
+        k = max(family(s.ledgers.get((setting, dataset)), g.methods, g.baseline, acfg["family"])["size"], 1)
         for m, d in g.delta.items():
             sd = float(pd.Series(d["per_seed"]).std(ddof=1))
             n = lab_seeds_needed(sd, float(spec["effect"]), margins, k)
             need.append(max(n["gain"] or 10 ** 6, n["no_gain"] or 10 ** 6))
             lines.append(f"{setting}/{dataset} {m:<16} per-seed ΔPGR SD {sd:.3f}: {_n(n['gain'])} seeds to "
                          f"establish ΔPGR {spec['effect']}, {_n(n['no_gain'])} to rule out >= SESOI "
-                         f"{margins.sesoi} ({margins.power:.0%} power, alpha/2 over {k} methods)")
+                         f"{margins.sesoi} ({margins.power:.0%} power, alpha/2 over {k} variants tried on this "
+                         f"lab)")
     cap = int(spec["max"])
     wanted = max((n if n is not None else cap for n in need), default=pilot)
     count = max(pilot, min(wanted, cap))

@@ -34,7 +34,8 @@ def summarize(study: str, tracking_uri: str, log: bool = True) -> str:
                      f"({level} CI {lo:+.3f} .. {hi:+.3f}, {g.n_baseline_seeds} seeds)"
                      + ("" if g.defined else "  -> gap too small: PGR undefined"))
         pgr_head = f"PGR [{level} CI]"
-        header = f"  {'method':<16}{'seeds':>5}  {'weak_acc':>15}  {'ceiling_acc':>15}  {'w2s_acc':>15}  {pgr_head:>24}"
+        w = max(16, *(len(m) + 2 for m in g.methods))  # variant names are long
+        header = f"  {'method':<{w}}{'seeds':>5}  {'weak_acc':>15}  {'ceiling_acc':>15}  {'w2s_acc':>15}  {pgr_head:>24}"
         lines += [header, "  " + "-" * (len(header) - 2)]
         for method in g.methods:
             m = cells[cells.method == method]
@@ -43,7 +44,7 @@ def summarize(study: str, tracking_uri: str, log: bool = True) -> str:
                 metrics[f"summary.{setting}.{dataset}.{method}.pgr"] = p["estimate"]
             pgr = ("undefined" if p["estimate"] is None else
                    f"{p['estimate']:+.2f} ± {p['se_seeds']:.2f} [{p['ci'][0]:+.2f}, {p['ci'][1]:+.2f}]")
-            lines.append(f"  {method:<16}{len(m):>5}  " + "  ".join(
+            lines.append(f"  {method:<{w}}{len(m):>5}  " + "  ".join(
                 _mean_se(m[c].to_numpy(float)) for c in ("weak_acc", "ceiling_acc", "w2s_acc")) + f"  {pgr:>24}")
     lines.append(f"\nPGR: study-level estimate ± SE over seeds [{level} CI over seeds]; "
                  f"significance and verdicts: make report STUDY={study}")

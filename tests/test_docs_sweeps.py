@@ -13,6 +13,7 @@ import yaml
 
 import jobs.sweep as job
 from transfer import paths
+from transfer.variants import base_of
 
 ROOT = paths.repo_root()
 CONF = ROOT / "conf"
@@ -65,6 +66,16 @@ def intended(args: tuple[str, ...]) -> tuple[list, list, list, list]:
     return grid["settings"], grid["methods"], grid["seeds"], grid.get("datasets")
 
 
+def _variants(args: tuple[str, ...]) -> bool:
+    """A swept method knob (method.k=a,b or a range) or a search file: the grid's methods become variants."""
+    return any(a.startswith(("search=", "grid.search=")) or (a.startswith("method.") and "," in a) for a in args)
+
+
+def _searched(args: tuple[str, ...]) -> list[str]:
+    names = [a.partition("=")[2] for a in args if a.startswith(("search=", "grid.search="))]
+    return [m for n in names for m in yaml.safe_load((CONF / "search" / f"{n}.yaml").read_text())["methods"]]
+
+
 def select(cfg: dict, key: str):
     for part in key.split("."):
         if not isinstance(cfg, dict) or part not in cfg:
@@ -94,6 +105,16 @@ def test_docs_example_expands_to_the_cells_it_means(source, args, compose_cfg, m
         return
     assert job.main(list(args)) == 0
     sweep = ran[0]
+    if _variants(args):  # tests/test_variants.py covers the names; here: the docs' knobs are in the variants' configs
+        variants = sweep.base["grid"]["variants"]
+        assert variants and all(base_of(m) in (*methods, *_searched(args)) for m in sweep.base["grid"]["methods"])
+        for a in args:
+            key, _, value = a.partition("=")
+            if key.startswith("method.") and "," in value:
+                knob = key.split(".", 1)[1]
+                swept = {v["knobs"][knob] for v in variants.values() if knob in v["knobs"]}
+                assert swept and swept <= {c.config["method"].get(knob) for c in sweep.cells}, a
+        return
     assert [(c.setting, c.method, c.seed) for c in sweep.cells] == \
         [(s, m, n) for s in settings for _ in datasets or [None] for m in methods for n in seeds]
     if datasets:

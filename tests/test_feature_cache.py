@@ -92,3 +92,71 @@ def test_head_input_is_the_oriented_difference_bit_for_bit():
         assert fast.dtype == slow.dtype and np.array_equal(fast, slow)
         assert np.array_equal(fast[a_is_better], (feats.better[index] - feats.worse[index])[a_is_better])
         assert not np.array_equal(fast[~a_is_better], (feats.better[index] - feats.worse[index])[~a_is_better])
+
+
+def test_a_poisoned_shard_is_recomputed_never_read(tmp_path):
+    """Replace a shard on disk (as a method that reached the cache would): its checksum no longer matches, and the
+    next read recomputes it instead of returning the planted rows."""
+    texts = [f"text {i}" for i in range(6)]
+    compute = lambda chunk: np.array([[float(t.split()[1])] * 3 for t in chunk])  # noqa: E731
+    cache = FeatureCache(tmp_path, "k", {}, n_rows=6, shard_size=3)
+    honest = cache.fill(texts, compute)
+    np.save(cache.shard_path(1), np.full((3, 3), 99.0, dtype=np.float32))  # poisoned, the checksum left as it was
+    calls = []
+    rows = cache.fill(texts, lambda chunk: calls.append(len(chunk)) or compute(chunk))
+    assert calls == [3] and np.array_equal(rows, honest)  # shard 1 alone recomputed
+    assert np.array_equal(np.load(cache.shard_path(1)), honest[3:])
+
+
+def test_a_shard_without_its_checksum_counts_as_missing(tmp_path):
+    cache = FeatureCache(tmp_path, "k", {}, n_rows=2, shard_size=2)
+    cache.fill(["a", "b"], lambda chunk: np.ones((len(chunk), 2)))
+    cache.sum_path(0).unlink()
+    assert cache.missing() == [0]
+
+
+def test_the_cache_does_not_say_which_reply_is_better(minilm_copy, tmp_path, monkeypatch):
+    """The same pairs with every label flipped (better <-> worse) make the same cache, byte for byte: what is on
+    disk holds no gold. The features the harness gets back still follow the labels."""
+    from transfer.features.extract import extract_pair_features
+
+    monkeypatch.setenv("TRANSFER_HOME", str(tmp_path / "home"))
+    model = {**MINILM, "pretrained": str(minilm_copy)}
+    straight = pairs("because it rains", "so it goes", "as I said")
+    flipped = PairSet("t", tuple(Pair(p.example_id, p.prompt, p.group, p.worse, p.better, p.subset)
+                                 for p in straight.pairs))
+    a = extract_pair_features(straight, model, HF, FMT)
+    shards = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "home").rglob("shard-*")}
+    b = extract_pair_features(flipped, model, HF, FMT)
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "home").rglob("shard-*")} == shards
+    assert len(list((tmp_path / "home" / "features").iterdir())) == 1  # one key: the flip is not in it
+    assert np.array_equal(a.better, b.worse) and np.array_equal(a.worse, b.better)
+    assert not np.array_equal(a.better, a.worse)
+
+
+def test_a_cache_of_the_old_layout_is_reordered_not_recomputed_then_removed(minilm_copy, tmp_path, monkeypatch):
+    """A cache written better-then-worse (before the sha256 layout) holds the features already: the harness reorders
+    them into the new layout without loading a model, and removes the old folder, which encodes gold."""
+    from transfer.features import extract
+
+    monkeypatch.setenv("TRANSFER_HOME", str(tmp_path / "home"))
+    model = {**MINILM, "pretrained": str(minilm_copy)}
+    data = pairs("because it rains", "so it goes", "as I said")
+    fresh = extract.extract_pair_features(data, model, HF, FMT)  # the reference, computed
+    shutil.rmtree(tmp_path / "home" / "features")
+    old_texts = pair_texts(data, model, FMT)
+    old_key, parts = feature_key(model, HF, old_texts, None, FMT)
+    old = FeatureCache(paths.home() / "features", old_key, parts, len(old_texts), shard_size=2)
+    old.fill(old_texts, lambda chunk: np.stack([np.concatenate([fresh.better, fresh.worse])[old_texts.index(t)]
+                                                for t in chunk]))
+    for f in old.dir.glob("*.sha256"):
+        f.unlink()  # the old layout had no checksums
+
+    def no_model(*_):
+        raise AssertionError("a model was loaded although the features were on disk")
+
+    monkeypatch.setattr(extract, "LazyBackend", lambda *a: type("B", (), {"features": no_model,
+                                                                           "close": lambda s: None})())
+    got = extract.extract_pair_features(data, model, HF, FMT)
+    assert np.array_equal(got.better, fresh.better) and np.array_equal(got.worse, fresh.worse)
+    assert not old.dir.exists() and len(list((tmp_path / "home" / "features").iterdir())) == 1

@@ -57,13 +57,21 @@ def keys(sweep):
 
 
 F32 = ["setting.weak_backend.dtype=float32", "setting.strong_backend.dtype=float32"]  # what every old cell computed
+# old cells had no `roles:` block (one head config for teacher, ceiling and student): without it the grid composes
+# exactly the configs it did; with it (every cell now) the teacher and ceiling change, so every hash changes too
+# (nor confident_only's fallback: without it, its old cells failed where it now degrades)
+# (and their models read 128 tokens, not 192)
+OLD = [*F32, "~roles", "setting.weak.max_tokens=128", "setting.strong.max_tokens=128"]
+NO_FALLBACK = ["~method.fallback", "~method.fallback_keep"]
 
 
 def test_config_hash_of_existing_cells_is_unchanged(fixed_data, legacy_hash):
-    default = {(c.setting, c.method, c.seed): c.config_hash for c in expand(F32).cells}
+    default = {(c.setting, c.method, c.seed): c.config_hash for c in expand(OLD + NO_FALLBACK).cells}
     assert len(default) == 15 and all(default[k] == v for k, v in OLD_DEFAULT.items())
-    mixed = {(c.setting, c.method, c.seed): c.config_hash for c in expand(MIXED + F32).cells}
+    mixed = {(c.setting, c.method, c.seed): c.config_hash for c in expand(MIXED + OLD).cells}
     assert len(mixed) == 12 and all(mixed[k] == v for k, v in OLD_MIXED.items())
+    now = {(c.setting, c.method, c.seed): c.config_hash for c in expand(F32).cells}
+    assert all(now[k] != v for k, v in OLD_DEFAULT.items())  # refitted teacher and ceiling: new cells
     bf16 = {(c.setting, c.method, c.seed): c.config_hash
             for c in expand(["setting.strong_backend.dtype=bfloat16"]).cells}
     assert all(bf16[k] != v for k, v in OLD_DEFAULT.items())  # bfloat16 features: new cells, never "finished"
@@ -73,7 +81,8 @@ def test_a_models_parameter_count_is_not_part_of_a_cells_identity(fixed_data):
     hashes = [c.config_hash for c in expand(["grid.seeds=[0]", *F32]).cells]
     assert hashes == [c.config_hash for c in expand(["grid.seeds=[0]", *F32, "setting.strong.params_m=1"]).cells]
     assert hashes != [c.config_hash for c in expand(["grid.seeds=[0]", *F32, "setting.strong.layer=19"]).cells]
-    assert hashes[0] == "816facfc2a9f300319baaabf1c07a608bcdb6308e2145482b8264b7faaa65b23"  # (lab, vanilla, 0)
+    assert expand(["grid.seeds=[0]", *OLD]).cells[0].config_hash == \
+        "816facfc2a9f300319baaabf1c07a608bcdb6308e2145482b8264b7faaa65b23"  # (lab, vanilla, 0) before `roles:`
 
 
 def test_method_setting_seed_overrides_set_the_grid():
@@ -97,7 +106,8 @@ def test_method_setting_seed_overrides_set_the_grid():
     (["method=vanilla", "method=logconf"], "method given twice"),
     (["~method"], "a cell's method comes from grid.methods"),
     (["seed=x"], "grid.seeds: seeds are integers"),
-    (["head.lr=0.1,0.01"], "lists several values: a sweep's grid is grid.settings, grid.methods and grid.seeds"),
+    (["head.lr=0.1,0.01"], "lists several values: a sweep's grid is grid.settings, grid.methods, grid.seeds and a "
+                           "method's knobs"),
     (["method=vanila"], "grid.methods: unknown method ['vanila']"),
     (["head.lrr=1"], "Could not override 'head.lrr'"),
     (["grid.methods=[vanilla,"], "bad override:"),
@@ -162,7 +172,7 @@ def test_power_seeds_reruns_the_same_grid_with_more_seeds(monkeypatch, capsys):
 
 def test_replay_cells_come_from_the_plan_with_the_old_hashes(fixed_data, legacy_hash):
     plan = copy.deepcopy(PLAN)
-    plan["overrides"] += ["setting.weak_backend.dtype=float32"]  # what the old cells computed
+    plan["overrides"] += ["setting.weak_backend.dtype=float32", *OLD[2:]]  # what the old cells computed
     sweep = from_plan(plan, "sim-replay", "sqlite:///x.db", ["runtime.progress=false"])
     assert keys(sweep) == [("production", m, s) for m in ("vanilla", "logconf") for s in (0, 1, 2)]
     hashes = {(c.method, c.seed): c.config_hash for c in sweep.cells}
@@ -173,7 +183,7 @@ def test_replay_cells_come_from_the_plan_with_the_old_hashes(fixed_data, legacy_
         assert c.config["setting"]["data"]["max_pairs"] == 40 and "ood" not in c.config["setting"]
         assert c.config["study"] == "sim-replay" and c.config_hash == config_hash(c.config)
     assert sweep.base["grid"] == {"settings": ["production"], "methods": ["vanilla", "logconf"], "seeds": [0, 1, 2],
-                                  "power_seeds": None, "datasets": None}
+                                  "power_seeds": None, "datasets": None, "search": None}
     assert sweep.base["runtime"]["tracking_uri"] == "sqlite:///x.db" and sweep.base["runtime"]["progress"] is False
 
 

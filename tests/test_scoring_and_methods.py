@@ -136,13 +136,26 @@ def test_confident_only_trains_on_fewer_labels_and_reports_it():
     assert 0.2 < kept < 0.9
 
 
-def test_confident_only_refuses_when_almost_nothing_is_confident():
+def test_confident_only_falls_back_to_a_per_seed_band_and_says_so():
+    """An unconfident teacher (every weak label 0.55 ± 0.02): the declared fallback keeps the most confident half and
+    reports it; `fallback: error` fails with the fix that works (narrowing the band, not widening it)."""
     view, _ = synthetic_view()
-    view = StudentView(**{**view.__dict__, "weak_probs": np.full(len(view.x), 0.55)})
-    method = load_method({"name": "confident_only", "impl": "transfer.methods.confident_only:ConfidentOnly",
-                          "low": 0.25, "high": 0.75, "min_examples": 20})
-    with pytest.raises(ConfigError, match="only 0 of 400 weak labels"):
-        method.fit(view)
+    weak = 0.55 + 0.02 * np.random.default_rng(3).uniform(-1, 1, len(view.x))
+    view = StudentView(**{**view.__dict__, "weak_probs": weak})
+    cfg = {"name": "confident_only", "impl": "transfer.methods.confident_only:ConfidentOnly",
+           "low": 0.25, "high": 0.75, "min_examples": 20, "fallback_keep": 0.5}
+    method = load_method(cfg)
+    keep, targets = method.targets(view)
+    assert method.diagnostics == {"fallback_band": 1.0, "kept_fraction": 0.5}
+    assert np.abs(weak[keep] - 0.5).min() >= np.abs(np.delete(weak, keep) - 0.5).max()  # the most confident half
+    assert targets.tolist() == (weak[keep] > 0.5).astype(float).tolist()
+    confident = load_method(cfg)
+    confident.targets(StudentView(**{**view.__dict__, "weak_probs": np.where(weak > 0.56, 0.9, 0.1)}))
+    assert confident.diagnostics["fallback_band"] == 0.0
+    with pytest.raises(ConfigError, match=r"only 0 of 400 weak labels.*narrow the band"):
+        load_method({**cfg, "fallback": "error"}).fit(view)
+    with pytest.raises(ConfigError, match="fallback='nope' is unknown"):
+        load_method({**cfg, "fallback": "nope"}).fit(view)
 
 
 def test_methods_differ_on_the_same_view():

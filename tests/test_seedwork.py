@@ -49,7 +49,7 @@ def one_buffer(work: SeedWork) -> SeedWork:
     for (role, k), a in arrays.items():
         out[role][k] = np.frombuffer(buf, dtype=a.dtype, count=a.size, offset=at)
         at += a.nbytes
-    return SeedWork(key=work.key, weak=out["weak"], ceiling=out["ceiling"])
+    return SeedWork(key=work.key, weak=out["weak"], ceiling=out["ceiling"], recipe=work.recipe)
 
 
 @pytest.mark.parametrize("seed", [0, 3])
@@ -73,7 +73,9 @@ def test_seed_key_covers_what_the_teacher_and_ceiling_depend_on():
     base = compose_cell()
     key = seed_key(base)
     assert seed_key(compose_cell("method=logconf", "method.alpha_max=0.5")) == key
-    for override in ("seeds.teacher=1", "seeds.student=1", "seeds.split=1", "head.l2=0.1", "splits.test=0.3",
+    assert seed_key(compose_cell("head.l2=0.1")) == key  # the student's head: the method's business, not the roles'
+    for override in ("seeds.teacher=1", "seeds.student=1", "seeds.split=1", "roles.teacher.l2=0.1",
+                     "roles.ceiling.l2=0.1", "roles.cv.folds=3", "roles.cv.l2_grid=[1.0,0.1]", "splits.test=0.3",
                      "splits.train_unlabel=0.45", "setting=production", "setting.data.max_pairs=100"):
         assert seed_key(compose_cell(override)) != key, override
     prompt = compose_cell("mode=prompt")

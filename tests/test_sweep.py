@@ -84,7 +84,7 @@ def test_a_failing_cell_is_recorded_with_its_error_and_named_by_the_report(store
     the error, and the report says the method has no finished cell instead of dropping it silently."""
     from analysis.report import build
 
-    assert sweep(store, "grid.methods=[vanilla,logconf,confident_only]", "method.min_examples=100000") == 1
+    assert sweep(store, "grid.methods=[vanilla,logconf,confident_only]", "method.min_examples=100000", "method.fallback=error") == 1
     client, exp, runs = child_runs(store)
     failed = [r for r in runs if r.info.status == "FAILED"]
     assert {r.data.tags["method"] for r in failed} == {"confident_only"}

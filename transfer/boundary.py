@@ -8,6 +8,7 @@ The lab's lesson: agents gamed the evaluation. Method code (a plugin) therefore 
   (`select_on: test`, `early_stop_on: ood`, ...) or whose class asks the harness for more than the view offers.
 * `check_view` refuses a view that carries anything but the documented fields, or an array that shares memory
   with a gold-label array.
+* `load_guarded` runs the method module's import and its `__init__` the same way, before `guard_method`.
 * `guard_method` runs `fit`, `targets` and the returned predictor's `predict_proba` in a fresh thread, so the call
   stack the method can walk (sys._getframe, inspect.stack) holds no harness frame with gold in its locals. While
   that thread runs, a process-wide audit hook (PEP 578) refuses, *in that thread*: opening the data files, the
@@ -18,9 +19,9 @@ The lab's lesson: agents gamed the evaluation. Method code (a plugin) therefore 
   from the environment meanwhile. A refused attempt raises in the method; one the method swallows is still
   recorded, and the cell fails with a BoundaryError naming it.
 
-Where the platform gives no OS confinement (runtime.sandbox=process, or auto on a kernel without user namespaces),
-the guard also confines writes to the cell's scratch folder and refuses ctypes (see docs/replay.md for what is
-and is not covered on each path).
+Without OS confinement (runtime.sandbox=process: an explicit opt-in for trusted code), the guard also confines
+writes to the cell's scratch folder and refuses ctypes (see docs/replay.md for what is and is not covered on each
+path).
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ REFUSED_EVENTS = {
     "gc.get_referents": "walk the object graph", "sys._current_frames": "read other threads' frames",
     "sys.settrace": "remove the boundary's call tracer", "sys.setprofile": "install a profiler",
 }
+# audit events that change the files they name: how many leading arguments are paths
+CHANGES_PATHS = {"os.rename": 2, "os.remove": 1, "os.rmdir": 1, "os.truncate": 1, "os.mkdir": 1, "os.symlink": 2,
+                 "os.link": 2, "os.chmod": 1, "os.chown": 1, "os.utime": 1, "shutil.rmtree": 1, "shutil.move": 2,
+                 "shutil.copyfile": 2}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # packages method code may not call into at all: the tracking client (whatever its transport, pooled connections
 # included), Ray (object store, cluster state) and the statistics that read the store
 OFF_LIMITS = ("mlflow", "ray", "analysis")
@@ -109,15 +115,26 @@ def protected_paths(cell: dict) -> list[str]:
     return [f for f in files if f] + ([uri.removeprefix("sqlite:///")] if uri.startswith("sqlite:///") else [])
 
 
-def guard_method(method, who: str, protected_files: list[str] = (), scratch: str | None = None):
-    """Make the method's fit/targets (and its predictors) run behind the boundary. Returns the method."""
+def record_for(who: str, protected_files: list[str] = (), scratch: str | None = None) -> _Record:
+    """A fresh record of what one guarded call attempts, with the paths it may not read or write."""
     # the data dir as configured *and* as the path helper resolves it with TRANSFER_* hidden (inside the guard)
     default_data = (paths.repo_root() or Path.cwd()).parent / "shared" / "data"
     read_roots = [Path(p).resolve() for p in protected_files if p] + store_roots() + \
         [paths.shared_data_dir(), default_data.resolve(), paths.home() / "features", paths.home() / "logprobs"]
     write_roots = read_roots + [paths.home()] + ([paths.repo_root()] if paths.repo_root() else [])
-    scratch_dir = Path(scratch).resolve() if scratch else None
-    record = lambda: _Record(who, read_roots, write_roots, scratch_dir)
+    return _Record(who, read_roots, write_roots, Path(scratch).resolve() if scratch else None)
+
+
+def load_guarded(load, cfg: dict, who: str, protected_files: list[str] = (), scratch: str | None = None):
+    """`load(cfg)` (the method module's import and the class's __init__: method code too) behind the boundary, then
+    the method guarded (guard_method)."""
+    method = run_guarded(load, cfg, record=record_for(who, protected_files, scratch))
+    return guard_method(method, who, protected_files, scratch)
+
+
+def guard_method(method, who: str, protected_files: list[str] = (), scratch: str | None = None):
+    """Make the method's fit/targets (and its predictors) run behind the boundary. Returns the method."""
+    record = lambda: record_for(who, protected_files, scratch)  # noqa: E731
     fit, targets = method.fit, method.targets
     method.fit = lambda view: GuardedPredictor(run_guarded(fit, view, record=record()), record)
     method.targets = lambda view: run_guarded(targets, view, record=record())
@@ -170,7 +187,11 @@ def _off_limits_dirs() -> tuple[str, ...]:
     for name in OFF_LIMITS:
         spec = importlib.util.find_spec(name)
         dirs += list(spec.submodule_search_locations or []) if spec else []
-    return tuple(str(Path(d).resolve()) + os.sep for d in dirs) + (str(Path(__file__).with_name("store.py")),)
+    # as found and resolved: code objects carry the path they were imported by (a venv reached through a symlink
+    # would otherwise slip past the tracer)
+    found = {str(Path(d).resolve()) + os.sep for d in dirs} | {os.path.abspath(d) + os.sep for d in dirs}
+    store = Path(__file__).with_name("store.py")
+    return tuple(sorted(found)) + (str(store), str(store.resolve()))
 
 
 def _trace(frame, event, arg):
@@ -228,8 +249,8 @@ def _hook(event: str, args: tuple) -> None:
         return
     refused = None
     if event == "open":
-        path, mode = args[0], args[1] or "r"
-        writes = any(c in str(mode) for c in "wax+")
+        path, mode, flags = args[0], args[1] or "r", args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+        writes = any(c in str(mode) for c in "wax+") or bool(flags & _WRITE_FLAGS)  # open() or os.open()
         if _other_process(path):
             refused = f"open {os.fsdecode(path)} (another process's memory or environment)"
         elif _under(path, record.read_roots):
@@ -237,8 +258,13 @@ def _hook(event: str, args: tuple) -> None:
         elif writes and record.scratch is not None and not _under(path, [record.scratch]) \
                 and not _is_device(path):
             refused = f"write {os.fsdecode(path)} (outside its scratch folder, where a later cell could read it)"
-        elif writes and _under(path, record.write_roots) and "__pycache__" not in os.fsdecode(path):
+        elif writes and _under(path, record.write_roots):  # __pycache__ too: a forged .pyc is code in the harness
             refused = f"write {os.fsdecode(path)}"
+    elif event in CHANGES_PATHS:  # rename, remove, truncate, ...: writes to every path they name
+        for path in [a for a in args[:CHANGES_PATHS[event]] if isinstance(a, (str, bytes, os.PathLike))]:
+            if _under(path, record.write_roots) or (record.scratch is not None and not _under(path, [record.scratch])):
+                refused = f"change {os.fsdecode(path)} ({event})"
+                break
     elif event in ("os.putenv", "os.unsetenv") and str(os.fsdecode(args[0])).startswith(PROTECTED_ENV):
         refused = f"change the environment variable {os.fsdecode(args[0])}"
     elif event.startswith("ctypes.") and record.scratch is not None:  # no namespaces: raw syscalls would pass

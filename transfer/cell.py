@@ -23,9 +23,10 @@ from transfer.data.splits import Split
 from transfer.errors import TransferError
 from transfer.features.extract import PairFeatures
 from transfer.methods import StudentView, check_kind
+from transfer.methods.base import student_head
 from transfer.modes import ModeInputs, mode_name, run_mode
 from transfer.sandbox.client import method_process
-from transfer.seedwork import SeedWork, cell_splits, head_config, pair_x, seed_key, weak_teacher
+from transfer.seedwork import SeedWork, cell_splits, compute_seed_work, head_config, pair_x, seed_key
 
 
 @dataclass
@@ -57,6 +58,7 @@ class CellResult:
     predictions: pd.DataFrame
     where: dict[str, str] = field(default_factory=dict)  # the Ray node it ran on (transfer.raytasks), logged as tags
     started_ms: int | None = None  # when run_cell began (ms since the epoch): the run's start in the MLflow UI
+    tags: dict[str, str] = field(default_factory=dict)  # the harness's record of the method's boundary
 
 
 def pair_inputs(feats: PairFeatures, split: Split) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -81,24 +83,24 @@ def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray,
         zero_shot = orient_zero_shot(zs, tu.index, tu.a_is_better)  # A/B as the view shows them: no gold in it
     ids = inputs.column("pairs", "example_id")
     return StudentView(x=xs, strong_a=a, strong_b=b, weak_probs=weak_tu, example_ids=tuple(ids[tu.index]),
-                       seed=int(cell["seeds"]["student"]), head=head_config(cell, inputs.pairs.kind),
+                       seed=int(cell["seeds"]["student"]),
+                       head=student_head(head_config(cell, inputs.pairs.kind), cell["method"]),
                        zero_shot=zero_shot, kind=inputs.pairs.kind)
 
 
 def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> CellResult:
     """Score one cell. `shared`: its seed's weak teacher and ceiling (transfer.seedwork), computed once for all
-    methods of the seed; without it the cell trains them itself (the same numbers, bit for bit)."""
+    methods of the seed; without it the cell computes them itself (the same numbers, bit for bit)."""
     started_ms, seeds = int(time.time() * 1000), cell["seeds"]
-    torch.manual_seed(int(seeds["student"]))
-    splits, ood = shared.splits if shared is not None and shared.splits else cell_splits(cell, inputs)
-    tl, tu, te = splits["train_label"], splits["train_unlabel"], splits["test"]
     if shared is None:
-        weak, ceiling = weak_teacher(cell, inputs, splits, ood), None  # the mode trains the ceiling
+        shared = compute_seed_work(cell, inputs)
     elif shared.key != seed_key(cell):
         raise TransferError(f"cell {cell.get('config_hash', '?')[:12]}: shared seed work {shared.key[:12]} is not "
                             f"this cell's ({seed_key(cell)[:12]})")
-    else:
-        weak, ceiling = shared.weak, shared.ceiling
+    torch.manual_seed(int(seeds["student"]))
+    splits, ood = shared.splits if shared.splits else cell_splits(cell, inputs)
+    tl, tu, te = splits["train_label"], splits["train_unlabel"], splits["test"]
+    weak, ceiling = shared.weak, shared.ceiling
 
     # ceiling and W2S student, as the training mode defines them; the method sees only the view (no gold), in its
     # own process (transfer.sandbox): nothing it does there reaches this interpreter, the scores or a later cell
@@ -111,7 +113,7 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
         boundary.check_view(view, [tu.a_is_better, te.a_is_better] + ([ood.a_is_better] if ood is not None else []))
         out = run_mode(ModeInputs(cell=cell, pairs=inputs.pairs, ood_pairs=inputs.ood, features=inputs.features,
                                   train_unlabel=tu, test=te, ood=ood, method=method, view=view, ceiling=ceiling))
-        method_diagnostics, confinement = method.diagnostics, method.confinement
+        method_diagnostics, confinement, dropped = method.diagnostics, method.confinement, method.dropped
     who = f"method {cell['method']['name']!r} ({mode_name(cell)} mode)"
     di = out.diag_index
     w2s_tu = scoring.check_probs(out.w2s["train_unlabel"], len(di), who)
@@ -128,7 +130,9 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
         "student_weak_agreement_test": scoring.agreement(w2s_te, weak_te), "w2s_ece_test": scoring.ece(w2s_te, te.a_is_better),
         "n_train_label": len(tl), "n_train_unlabel": len(tu), "n_test": len(te), "n_train_unlabel_scored": len(di),
         **{f"method_{k}": float(v) for k, v in method_diagnostics.items()},
-        "boundary_namespaces": float(confinement == "namespaces"),
+        "boundary_namespaces": float(confinement == "namespaces"),  # the harness's knowledge, never the method's
+        "boundary_dropped_diagnostics": float(len(dropped)),
+        **{k: float(v) for k, v in shared.recipe.items()},  # the roles' cross-validated penalties (transfer/roles.py)
         **{f"mode_{k}": float(v) for k, v in out.diagnostics.items()},
     }
     ids, subsets = inputs.column("pairs", "example_id"), inputs.column("pairs", "subset")
@@ -145,4 +149,7 @@ def run_cell(cell: dict, inputs: CellInputs, shared: SeedWork | None = None) -> 
             metrics[f"ood_{role}_acc"] = scoring.accuracy(probs, ood.a_is_better)
             rows.append(("ood", role, ood_ids[ood.index], ood_sub[ood.index], probs, ood.a_is_better))
         metrics["n_ood"] = len(ood)
-    return CellResult(cell=cell, metrics=metrics, predictions=scoring.prediction_frame(rows), started_ms=started_ms)
+    tags = {"boundary.confinement": confinement,
+            **({"boundary.dropped_diagnostics": "; ".join(dropped)[:2000]} if dropped else {})}
+    return CellResult(cell=cell, metrics=metrics, predictions=scoring.prediction_frame(rows), started_ms=started_ms,
+                      tags=tags)

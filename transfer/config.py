@@ -60,6 +60,9 @@ def config_hash(cell: dict) -> str:
     semantic = {k: v for k, v in cell.items() if k not in NON_SEMANTIC_KEYS}
     if isinstance(semantic.get("mode"), dict):  # the CPUs/GPUs a cell task holds change where it runs, not results
         semantic["mode"] = {k: v for k, v in semantic["mode"].items() if k != "resources"}
+    if isinstance(semantic.get("method"), dict) and semantic["method"].get("student_l2", 0) is None:
+        # null = head.l2, as every cell computed before the knob existed: their hashes stay
+        semantic["method"] = {k: v for k, v in semantic["method"].items() if k != "student_l2"}
     setting = semantic.get("setting")
     if isinstance(setting, dict):
         setting = dict(setting)

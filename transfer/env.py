@@ -18,6 +18,9 @@ DEFAULTS = {
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # two "View run" lines per cell against a tracking server
     "HF_HUB_OFFLINE": "1",  # models come from .transfer/assets; nothing is fetched from a hub at run time
     "TOKENIZERS_PARALLELISM": "false",  # tokenizers' threads and Ray's forked workers do not mix
+    # OpenMP threads sleep instead of spinning while they wait: on cores shared with other work a spinning thread
+    # burns the slice its partner needs (SmolLM2's forward 1.76x and 2.04x faster at load 9-14: benchmarks/omp_wait.py)
+    "OMP_WAIT_POLICY": "PASSIVE",
 }
 
 

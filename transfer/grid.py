@@ -5,7 +5,10 @@ grid axes `grid.settings`, `grid.methods`, `grid.seeds`; giving an axis both way
 (conf/data/ names; null = each setting's own) replaces the setting's data, one set of cells per dataset; a data yaml
 with an `ood:` key (a conf/ood/ name, or null) also sets the setting's out-of-distribution set. `method.<field>=v`
 reaches the grid's methods that have <field> (one that none has is an error), so the root config (study, grid,
-runtime) is composed without it. Each (setting, method) is composed once; its seeds only set `seed` and resolve.
+runtime) is composed without it. `method.<knob>=a,b` (or a range) and `search=<name>` (grid.search) make method
+variants (transfer/variants.py): each runs as a method of its own, named by its knobs and config hash, in place of
+its base method (the analysis baseline also runs as itself). Each (setting, method) is composed once; its seeds
+only set `seed` and resolve.
 
 A replay composes its production setting once with the plan's overrides and puts the plan's exact method configs
 and the lab's head/splits into the resolved cells: nothing is written back into override strings.
@@ -29,7 +32,7 @@ from hydra.core.override_parser.types import Override, OverrideType
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from transfer import paths
+from transfer import paths, variants
 from transfer.config import config_hash, to_plain
 from transfer.errors import ConfigError
 from transfer.grid_keys import check_grid, check_repeats
@@ -81,10 +84,68 @@ def expand(overrides: list[str]) -> Sweep:
         _check_names(grid)
         grid["seeds"] = _seeds(grid["seeds"])
         grid["datasets"] = _datasets(grid.get("datasets"), rest)
-        per_method = _route(fields, grid["methods"])
-        templates = {(s, d, m): (_compose_cell([*rest, *per_method[m], f"setting={s}", f"method={m}"], d), {})
-                     for s in grid["settings"] for d in grid["datasets"] or [None] for m in grid["methods"]}
+        plain, swept = [o for o in fields if not o.is_sweep_override()], [o for o in fields if o.is_sweep_override()]
+        found = _variants(swept, grid, rest)
+        bases = list(dict.fromkeys([*grid["methods"], *(v.base for v in found)]))
+        per_method = _route(plain, bases)
+        templates = {}
+        for s in grid["settings"]:
+            for d in grid["datasets"] or [None]:
+                for m in bases:
+                    cfg = _compose_cell([*rest, *per_method[m], f"setting={s}", f"method={m}"], d)
+                    templates.update(_method_templates(s, d, m, cfg, found, grid))
+        grid["methods"] = list(dict.fromkeys(m for (_, _, m) in templates))
+        grid["variants"] = {name: info for name, info in grid.get("variants", {}).items() if name in grid["methods"]}
     return Sweep(base, _cells(templates, grid), templates)
+
+
+def _variants(swept: list[Override], grid: dict, rest: list[str]) -> list[variants.Variant]:
+    """The sweep's method variants: `method.<knob>=a,b` sweeps and the search file grid.search names."""
+    values = {o.key_or_group.split(".", 1)[1]: [variants.check_value(v, f"override {o.input_line!r}")
+                                                  for v in o.sweep_iterator()] for o in swept}
+    takers = {}
+    for o in swept:
+        if o.type == OverrideType.ADD:
+            raise ConfigError(f"override {o.input_line!r}: a swept knob must be a field of the method's yaml "
+                              f"(+method.<key> adds one value to every method; sweep only existing knobs)")
+        knob = o.key_or_group.split(".", 1)[1]
+        takers[knob] = [m for m in grid["methods"] if knob in variants.knobs_of(_method_yaml(m))]
+        if not takers[knob]:
+            raise ConfigError(f"override {o.input_line!r}: no method in the grid {grid['methods']} has a knob "
+                              f"{knob!r}; knobs: " + "; ".join(f"{m}: {variants.knobs_of(_method_yaml(m))}"
+                                                             for m in grid["methods"]))
+    found = variants.from_overrides(values, takers)
+    if grid.get("search"):
+        found += variants.from_search(str(grid["search"]), _conf_dirs(rest), _method_yaml_or_none)
+    return list(dict.fromkeys(found))
+
+
+def _method_templates(s: str, d: str | None, m: str, cfg: DictConfig, found: list, grid: dict) -> dict:
+    """(setting, dataset, name) -> (config, replacements) of method m and its variants: a method with variants runs
+    as its variants only, except the analysis baseline (every ΔPGR's reference), which also runs as itself."""
+    mine, out = [v for v in found if v.base == m], {}
+    plain = to_plain(cfg.method)
+    if m in grid["methods"] and (not mine or m == _baseline()):
+        _check_student_l2(plain, cfg.mode)
+        out[(s, d, m)] = (cfg, {})
+    for v in mine:
+        mcfg = v.config(plain)
+        _check_student_l2(mcfg, cfg.mode)
+        if (s, d, m) in out and variants.short_hash(mcfg) == variants.short_hash(plain):
+            continue  # the method as it runs anyway: not a second method
+        grid.setdefault("variants", {})[mcfg["name"]] = {"of": m, "knobs": dict(v.knobs), "source": v.source}
+        out[(s, d, mcfg["name"])] = (cfg, {"method": mcfg})
+    return out
+
+
+def _check_student_l2(method, mode) -> None:
+    """student_l2 is the student head's L2: a training mode without a head would ignore it."""
+    l2 = method.get("student_l2") if method is not None else None
+    if l2 is not None and (mode or {}).get("name", "head") != "head":
+        raise ConfigError(f"method {method.get('name')!r}: student_l2={l2} sets the student head's L2, and "
+                          f"mode={mode.get('name')} trains no head; drop student_l2 or use mode=head")
+    if l2 is not None and (isinstance(l2, bool) or not isinstance(l2, (int, float)) or l2 < 0):
+        raise ConfigError(f"method {method.get('name')!r}: student_l2={l2!r}: a number >= 0, or null for head.l2")
 
 
 def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] = ()) -> Sweep:
@@ -109,7 +170,7 @@ def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] 
     base["study"] = study
     base["grid"] = {**base["grid"], "settings": [setting], "methods": list(methods), "seeds": _seeds(plan["seeds"])}
     base["runtime"]["tracking_uri"] = tracking_uri
-    harness = {k: plan["harness"][k] for k in ("head", "splits") if k in plan["harness"]}
+    harness = {k: plan["harness"][k] for k in ("head", "roles", "splits") if k in plan["harness"]}
     templates = {(setting, None, m): (root, {"study": study, "runtime": base["runtime"], "method": cfg, **harness})
                  for m, cfg in methods.items()}
     return Sweep(base, _cells(templates, base["grid"]), templates)
@@ -131,9 +192,17 @@ def _split(overrides: list[str]) -> tuple[dict[str, list], list[Override], list[
             value = list(o.sweep_string_iterator()) if o.is_sweep_override() else o.value()
             values = value if isinstance(value, list) else [value]
             axes[key], lines[key] = (_seeds(values) if key == "seed" else [str(v) for v in values]), o.input_line
+        elif o.package is None and key == "search":  # search=<name>: grid.search, the declared search's file
+            if o.is_sweep_override() or o.type != OverrideType.CHANGE:
+                raise ConfigError(f"override {o.input_line!r}: one search file per study, search=<name> "
+                                  f"(conf/search/<name>.yaml)")
+            rest.append(_parse([f"grid.search={o.value()}"])[0])
+        elif o.package is None and key.startswith("method.") and o.is_sweep_override():
+            fields.append(o)  # a swept knob: the method's variants (transfer/variants.py)
         elif o.is_sweep_override():
             raise ConfigError(f"override {o.input_line!r} lists several values: a sweep's grid is "
-                              f"grid.settings, grid.methods and grid.seeds only; run one study per value of {key}")
+                              f"grid.settings, grid.methods, grid.seeds and a method's knobs (method.<knob>=a,b); run one "
+                              f"study per value of {key}")
         elif o.package is None and key.startswith("method."):
             fields.append(o)
         else:
@@ -169,7 +238,7 @@ def _parse(overrides: list[str]) -> list[Override]:
 
 def _route(fields: list[Override], methods: list[str]) -> dict[str, list[str]]:
     """`method.<key>=v` applies to the grid's methods that have <key> (`+method.<key>` adds it to all)."""
-    keys = {m: set(OmegaConf.load(paths.config_dir() / "method" / f"{m}.yaml")) for m in methods}
+    keys = {m: set(_method_yaml(m)) for m in methods}
     out = {m: [] for m in methods}
     for o in fields:
         name = o.key_or_group.split(".")[1]
@@ -179,6 +248,19 @@ def _route(fields: list[Override], methods: list[str]) -> dict[str, list[str]]:
         for m in takers:
             out[m].append(o.input_line)
     return out
+
+
+def _method_yaml(m: str) -> dict:
+    return OmegaConf.to_container(OmegaConf.load(paths.config_dir() / "method" / f"{m}.yaml"))
+
+
+def _method_yaml_or_none(m: str) -> dict | None:
+    return _method_yaml(m) if (paths.config_dir() / "method" / f"{m}.yaml").is_file() else None
+
+
+def _baseline() -> str:
+    """The analysis baseline (conf/analysis/default.yaml): ΔPGR's reference, kept as itself beside its variants."""
+    return str(OmegaConf.load(paths.config_dir() / "analysis" / "default.yaml").baseline_method)
 
 
 def _check_names(grid: dict) -> None:

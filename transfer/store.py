@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import time
 import uuid
@@ -267,6 +268,12 @@ class StudyWriter:
                              f"(this sweep has plan {sha or '(none)'})")
 
 
+def metric_key(key: str) -> str:
+    """A metric name MLflow accepts: a variant's name (logconf[alpha_max=0.3]#9a328b) has [ ] = , # in it, which
+    become _ (the 6 hex digits keep names apart)."""
+    return re.sub(r"[^\w\-./ ]", "_", key)
+
+
 def annotate(c: MlflowClient, run_id: str, tags: dict | None = None, metrics: dict | None = None,
              files: list[Path] = (), folder: str | None = None, tables: dict | None = None) -> None:
     """Results of an analysis on a study's parent run: tags, metrics, files under `folder`, tables
@@ -275,7 +282,7 @@ def annotate(c: MlflowClient, run_id: str, tags: dict | None = None, metrics: di
         mlflow.set_tracking_uri(c.tracking_uri)
         mlflow.log_table(table, name, run_id=run_id)
     now = int(time.time() * 1000)
-    c.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+    c.log_batch(run_id, metrics=[Metric(metric_key(k), float(v), now, 0) for k, v in (metrics or {}).items()],
                 tags=[RunTag(k, str(v)[:5000]) for k, v in (tags or {}).items()])
     for f in files:
         c.log_artifact(run_id, str(f), folder)

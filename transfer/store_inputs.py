@@ -89,7 +89,7 @@ def cell_params(cell: dict) -> dict[str, object]:
     method = flatten({"method": cell["method"]})
     return {"method.name": method.pop("method.name"), "seed": cell["seed"], "setting": s["name"],
             "mode": (cell.get("mode") or {}).get("name", "head"), "dataset": s["data"]["name"], **method,
-            **flatten({"head": cell["head"], "seeds": cell["seeds"]}), "data.max_pairs": s["data"].get("max_pairs")}
+            **flatten({"head": cell["head"], "roles": cell.get("roles") or {}, "seeds": cell["seeds"]}), "data.max_pairs": s["data"].get("max_pairs")}
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, object]:

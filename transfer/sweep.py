@@ -12,6 +12,7 @@ from transfer.errors import TransferError
 from transfer.grid import CellSpec, Sweep, expand
 from transfer.lease import StudyLease
 from transfer.mlflow_view import study_url
+from transfer.variants import base_of, short_hash
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
@@ -20,6 +21,10 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
             "dataset": s["data"]["name"], "ood_dataset": (s.get("ood") or {}).get("name", ""),
             "weak_model": s["weak"]["name"], "strong_model": s["strong"]["name"], "training_mode": mode,
             "config_hash": cell["config_hash"], "git_sha": git_sha,
+            # how the method's code was confined, from the config the harness enforces (transfer/sandbox/client.py)
+            "boundary.sandbox": str((cell.get("runtime") or {}).get("sandbox") or "auto"),
+            # the ledger of a lab's variants (analysis/ledger.py) counts distinct method configs, not just names
+            "method_base": base_of(cell["method"]["name"]), "method_hash": short_hash(cell["method"]),
             # one run-name scheme for native and imported runs (analysis/import_aar.py writes the same)
             "run_name": f"{s['name']}/{s['data']['name']}/{cell['method']['name']}"
                         + (f"/{mode}" if mode != "head" else "") + f"/seed{cell['seed']}"}
@@ -57,8 +62,12 @@ def _run_leased(sweep: Sweep, tracker) -> int:
           + f"\n[sweep] tracking {tracker.uri} (experiment {tracker.experiment_id}, parent run {tracker.parent_id})",
           flush=True)
     failures = 0
-    if todo:
-        failures = _run_on_ray(todo, runtime, tracker, sha)
+    try:
+        if todo:
+            failures = _run_on_ray(todo, runtime, tracker, sha)
+    except BaseException:  # the study's parent run is never left RUNNING by a driver that stops
+        tracker.finish("FAILED")
+        raise
     tracker.finish("FINISHED" if failures == 0 else "FAILED")
     print(f"[sweep] browse: make mlflow-ui, then {study_url('http://127.0.0.1:5000', tracker.experiment_id)}  "
           f"(tracking {tracker.uri})", flush=True)  # jobs/ print the table
@@ -124,7 +133,11 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
         except Exception as exc:  # a failed cell is reported; finished cells are already safe in MLflow
             failures += _failed(bar, tracker, tags, exc)
             continue
-        tracker.log_cell(result, {**tags, **result.where, "ray_attempt": str(attempt + 1)})
+        try:  # a cell that cannot be written fails alone: the sweep goes on
+            tracker.log_cell(result, {**tags, **result.where, **result.tags, "ray_attempt": str(attempt + 1)})
+        except Exception as exc:  # noqa: BLE001
+            failures += _failed(bar, tracker, tags, exc)
+            continue
         m = result.metrics
         bar.write(f"[cell] {tags['run_name']:<32} weak {m['weak_acc']:.3f}  ceiling {m['ceiling_acc']:.3f}  "
                   f"w2s {m['w2s_acc']:.3f}  pgr {m['pgr']:+.2f}")
@@ -155,9 +168,16 @@ def zero_shot_formats(cells: list[dict]) -> list[dict]:
     from transfer.inputs import zero_shot_format, zero_shot_key
     from transfer.sandbox.client import describe
 
-    formats = {}
+    formats, said = {}, set()
     for cell in cells:
-        if "zero_shot" in describe(cell["method"], cell.get("runtime")).needs:
+        try:
+            needs = describe(cell["method"], cell.get("runtime")).needs
+        except TransferError as exc:  # its own cells fail when they run, with this error; the others go on
+            if str(exc) not in said:
+                said.add(str(exc))
+                print(f"[sweep] {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", flush=True)
+            continue
+        if "zero_shot" in needs:
             fmt = zero_shot_format(cell)
             formats.setdefault(zero_shot_key(fmt), fmt)
     return list(formats.values())

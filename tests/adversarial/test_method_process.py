@@ -146,10 +146,11 @@ for _ in range(2):
 """
 
 
-@pytest.mark.parametrize("sandbox", ["auto", "namespaces"])
+@pytest.mark.parametrize("sandbox", ["auto", "namespaces", "process"])
 def test_where_the_kernel_refuses_namespaces(cell_and_inputs, sandbox):
     """A real refusal: inside a user namespace whose user.max_user_namespaces is 0, the method process cannot
-    unshare. `auto` says so once and falls back (same numbers as the process path); `namespaces` fails the cell."""
+    unshare. `auto` and `namespaces` fail the cell in one line naming the opt-in (method code never runs unconfined
+    by default); `process`, the opt-in, runs and says so once (not per cell), and the cells record it."""
     import json
     import shutil
     import subprocess
@@ -160,13 +161,14 @@ def test_where_the_kernel_refuses_namespaces(cell_and_inputs, sandbox):
     script = f"echo 0 > /proc/sys/user/max_user_namespaces && exec {sys.executable} -c '{REFUSING}' {sandbox}"
     proc = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", script], capture_output=True,
                           text=True, timeout=600, cwd=Path(__file__).parents[2])
-    if sandbox == "auto":
+    if sandbox == "process":
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
         assert len(runs) == 2 and all(r["boundary_namespaces"] == 0.0 for r in runs)
-        assert proc.stderr.count("method processes run without OS namespaces") == 1  # said once, not per cell
-        assert "No space left on device" in proc.stderr  # the kernel's reason, passed on
+        assert proc.stderr.count("method code runs WITHOUT OS confinement") == 1  # said once, not per cell
     else:
         assert proc.returncode != 0
         last = proc.stderr.strip().splitlines()[-1]
-        assert "ConfigError: method 'vanilla': runtime.sandbox=namespaces, but the kernel refused unshare" in last
+        assert f"ConfigError: method 'vanilla': runtime.sandbox={sandbox} needs Linux user namespaces, and the " \
+               f"kernel refused unshare" in last and "No space left on device" in last
+        assert "set runtime.sandbox=process (trusted method code only" in last

@@ -188,3 +188,16 @@ def test_gap_too_small_gives_no_pgr_number():
     (comp,) = res["comparisons"]
     assert comp["verdict"] == "inconclusive" and comp["reason"].startswith("rule 1")
     assert comp["ratio"]["estimate"] is None
+
+
+def test_a_method_with_failed_seeds_is_inconclusive_and_says_how_many():
+    """The seeds that survived a failure are a selected sample: a clear gain on them does not establish one."""
+    from analysis.analyze import with_failed_seeds
+
+    clear = draws(0.5, 0.05, 12, seed=1)
+    failed = pd.DataFrame([{"setting": "lab", "dataset": "d", "method": "m", "seed": s} for s in ("12", "13", "14")]
+                          + [{"setting": "lab", "dataset": "other", "method": "ok", "seed": "0"}])
+    rows = with_failed_seeds(lab_stage({"m": clear, "ok": clear}, M), failed, "lab", "d")
+    assert rows["ok"]["verdict"] == "lab gain established" and rows["ok"]["failed_seeds"] == 0
+    assert rows["m"]["verdict"] == "lab inconclusive" and rows["m"]["failed_seeds"] == 3
+    assert "3 of 15 seeds FAILED" in rows["m"]["reason"] and "[without them: lab gain established]" in rows["m"]["reason"]

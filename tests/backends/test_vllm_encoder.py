@@ -18,7 +18,7 @@ from transfer.backends.http import ServerError
 from transfer.backends.server import alive
 from transfer.backends.vllm import VLLMBackend
 from transfer.features.cache import FeatureCache
-from transfer.features.extract import extract_pair_features, feature_key, pair_texts
+from transfer.features.extract import PAIR_LAYOUT, cache_texts, extract_pair_features, feature_key, pair_texts
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +99,8 @@ def test_server_killed_mid_extraction_then_rerun_resumes(managed, model, pairs, 
     """Last in this module: it kills the module's server for real (SIGKILL to its process group). The rerun goes
     through the pipeline's extract_pair_features with the server hosted in a Ray actor (0 GPUs here)."""
     attach = vllm_cfg(url=managed.server.url, retries=2, backoff_s=0.2)
-    key, parts = feature_key(model, attach, texts)
+    stored, _ = cache_texts(pairs, model, FMT)  # the order the cache keeps them in (no gold in it)
+    key, parts = feature_key(model, attach, stored, PAIR_LAYOUT)
     shard = 16
     cache = FeatureCache(paths.home() / "features", key, parts, len(texts), shard)
     assert cache.n_shards == 5 and cache.missing() == list(range(5))
@@ -112,7 +113,7 @@ def test_server_killed_mid_extraction_then_rerun_resumes(managed, model, pairs, 
         return backend.features(chunk)
 
     with pytest.raises(ServerError) as err:
-        cache.fill(texts, compute)
+        cache.fill(stored, compute)
     assert managed.server.url in str(err.value) and "unreachable after 3 tries" in str(err.value)
     done = [i for i in range(cache.n_shards) if i not in cache.missing()]
     assert done in ([0, 1], [0, 1, 2]), done

@@ -1,9 +1,17 @@
 """Per-pair features: f(prompt + better reply) and f(prompt + worse reply), cached under a content hash of
 everything that changes them (weights, texts, template, layer, pooling, max tokens, backend, dtype, extractor
-version)."""
+version).
+
+Nothing on disk says which reply is better: the cache stores each pair's two rows in the order of their texts'
+SHA-256 (`cache_texts`), and which of the two is the better one is recomputed in memory from the data, which a
+method process never sees. (Before, rows were f(better) then f(worse): reading a cache was reading gold.)"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import shutil
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +20,10 @@ from transfer import paths
 from transfer.backends.precision import compute_dtype
 from transfer.data.pairs import PairSet
 from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
-from transfer.features.text import render
+from transfer.features.text import render, uses_chat_template
 from transfer.models import resolve_path, weights_fingerprint
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class PairFeatures:
 
 def pair_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> list[str]:
     tokenizer = None
-    if model_cfg.get("chat_template"):
+    if uses_chat_template(model_cfg, fmt):
         from transformers import AutoTokenizer
         tokenizer = AutoTokenizer.from_pretrained(resolve_path(model_cfg))
     better = [render(p.prompt, p.better, fmt, tokenizer) for p in pairs.pairs]
@@ -52,17 +62,35 @@ def pair_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> list[str]:
     return better + worse
 
 
-def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str]) -> tuple[str, dict]:
+def cache_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> tuple[list[str], np.ndarray]:
+    """The texts in the order the cache stores them, and `swap`: for each pair, whether its better reply's text is
+    the second of its two (by SHA-256 of the texts, which says nothing about which reply is better)."""
+    texts = pair_texts(pairs, model_cfg, fmt)
+    n = len(pairs)
+    digest = lambda t: hashlib.sha256(t.encode()).digest()  # noqa: E731
+    swap = np.array([digest(texts[i]) > digest(texts[n + i]) for i in range(n)], dtype=bool)
+    first = [texts[n + i] if swap[i] else texts[i] for i in range(n)]
+    second = [texts[i] if swap[i] else texts[n + i] for i in range(n)]
+    return first + second, swap
+
+
+PAIR_LAYOUT = "sha256-order"
+
+
+def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str], layout: str | None = None,
+                fmt: dict | None = None) -> tuple[str, dict]:
     parts = {
         "weights": weights_fingerprint(resolve_path(model_cfg)),
         "texts": texts_hash(texts),
         "layer": model_cfg.get("layer"),
         "pooling": model_cfg.get("pooling"),
         "max_tokens": model_cfg.get("max_tokens"),
-        "chat_template": bool(model_cfg.get("chat_template")),
+        "chat_template": uses_chat_template(model_cfg, fmt or {}),  # as the texts were rendered
         "backend": backend_cfg["name"],
         "extractor": EXTRACTOR_VERSION,
     }
+    if layout:  # pair rows by their texts' hashes, not better-then-worse: a deliberate new key (cache_texts)
+        parts["layout"] = layout
     dtype = compute_dtype(backend_cfg)  # as resolved here: `auto` is bfloat16 or float32 by the hardware
     if dtype != "float32" or backend_cfg["name"] != "hf":
         parts["dtype"] = dtype  # hf keys predate dtype and were all float32: absent = float32 keeps those caches
@@ -106,16 +134,44 @@ def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fm
     if pairs.kind == "binary":  # one text per item (transfer/features/items.py)
         from transfer.features.items import extract_item_features
         return extract_item_features(pairs, model_cfg, backend_cfg, fmt, shard_size, backend)
-    texts = pair_texts(pairs, model_cfg, fmt)
-    key, parts = feature_key(model_cfg, backend_cfg, texts)
+    texts, swap = cache_texts(pairs, model_cfg, fmt)
+    key, parts = feature_key(model_cfg, backend_cfg, texts, PAIR_LAYOUT, fmt)
     cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"],
                                                           "dataset": pairs.name}, len(texts), shard_size)
     own = backend is None
     backend = backend or LazyBackend(backend_cfg, model_cfg)
     try:
-        rows = cache.fill(texts, backend.features, desc=f"{model_cfg['name']} on {pairs.name}")
+        compute, old = backend.features, None
+        if cache.missing():  # a cache of the better-then-worse layout is reordered, not recomputed
+            compute, old = _from_old_layout(pairs, model_cfg, backend_cfg, fmt, compute)
+        rows = cache.fill(texts, compute, desc=f"{model_cfg['name']} on {pairs.name}")
+        if old is not None:  # it encodes gold: gone once its rows are in the new layout
+            shutil.rmtree(old, ignore_errors=True)
+            log.info("feature cache %s: reordered into the %s layout and removed", old, PAIR_LAYOUT)
     finally:
         if own:
             backend.close()
     n = len(pairs)
-    return PairFeatures(better=rows[:n], worse=rows[n:])
+    first, second = rows[:n], rows[n:]
+    return PairFeatures(better=np.where(swap[:, None], second, first), worse=np.where(swap[:, None], first, second))
+
+
+def _from_old_layout(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fmt: dict, compute):
+    """`compute`, answered from a complete cache of the same texts in the layout before PAIR_LAYOUT (rows
+    f(better) then f(worse)) where one exists, and that cache's folder (None: none): the caller removes it once the
+    rows are in the new layout, since it encodes gold. Features cost minutes a model; reordering them costs nothing."""
+    old_texts = pair_texts(pairs, model_cfg, fmt)
+    old_key, _ = feature_key(model_cfg, backend_cfg, old_texts, None, fmt)
+    old_dir = paths.home() / "features" / old_key
+    if not (old_dir / "meta.json").exists():
+        return compute, None
+    try:
+        shard_size = int(json.loads((old_dir / "meta.json").read_text())["shard_size"])
+        n_shards = (len(old_texts) + shard_size - 1) // shard_size
+        rows = np.concatenate([np.load(old_dir / f"shard-{i:05d}.npy", allow_pickle=False) for i in range(n_shards)])
+    except (OSError, ValueError, KeyError):
+        return compute, None  # incomplete or unreadable: compute as usual
+    if rows.shape[0] != len(old_texts):
+        return compute, None
+    lookup = dict(zip(old_texts, rows))
+    return (lambda chunk: np.stack([lookup[t] for t in chunk])), old_dir

@@ -10,7 +10,7 @@ from transfer import paths
 from transfer.data.items import ItemSet
 from transfer.features.cache import FeatureCache
 from transfer.features.extract import LazyBackend, feature_key
-from transfer.features.text import render
+from transfer.features.text import render, uses_chat_template
 from transfer.models import resolve_path
 
 TEMPLATE = "{prompt}\n{reply}"  # without a `format.template`; an item without a prompt is its text alone
@@ -31,7 +31,7 @@ class ItemFeatures:
 
 def item_texts(items: ItemSet, model_cfg: dict, fmt: dict) -> list[str]:
     tokenizer = None
-    if model_cfg.get("chat_template"):
+    if uses_chat_template(model_cfg, fmt):
         from transformers import AutoTokenizer
         tokenizer = AutoTokenizer.from_pretrained(resolve_path(model_cfg))
     with_prompt, alone = {"template": TEMPLATE, **fmt}, {**fmt, "template": "{reply}"}
@@ -42,7 +42,7 @@ def item_texts(items: ItemSet, model_cfg: dict, fmt: dict) -> list[str]:
 def extract_item_features(items: ItemSet, model_cfg: dict, backend_cfg: dict, fmt: dict, shard_size: int = 256,
                           backend: LazyBackend | None = None) -> ItemFeatures:
     texts = item_texts(items, model_cfg, fmt)
-    key, parts = feature_key(model_cfg, backend_cfg, texts)
+    key, parts = feature_key(model_cfg, backend_cfg, texts, fmt=fmt)
     cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"], "dataset": items.name},
                          len(texts), shard_size)
     own = backend is None

@@ -17,6 +17,13 @@ def side_texts(prompt: str, reply: str, fmt: dict) -> tuple[str, str]:
     return clip_words(prompt, fmt.get("prompt_words"), "last"), clip_words(reply, fmt.get("reply_words"), "first")
 
 
+def uses_chat_template(model_cfg: dict, fmt: dict) -> bool:
+    """Whether a model reads this dataset through its chat template: the dataset's `format.chat_template` where it
+    says (a BIG-bench input with "Answer: X" is no chat turn), else the model's own `chat_template`."""
+    said = fmt.get("chat_template")
+    return bool(model_cfg.get("chat_template") if said is None else said)
+
+
 def render(prompt: str, reply: str, fmt: dict, tokenizer=None) -> str:
     p, r = side_texts(prompt, reply, fmt)
     if tokenizer is not None:  # a chat model reads its own chat format

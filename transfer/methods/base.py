@@ -65,6 +65,13 @@ def hard(probs: np.ndarray) -> np.ndarray:
     return (probs > 0.5).astype(np.float32)
 
 
+def student_head(head: dict, method_cfg: dict) -> dict:
+    """The student head's settings: the method's `student_l2` knob, when set, replaces head.l2 (every method's
+    default) for this method alone, so a search can tune each variant's student regularization."""
+    l2 = method_cfg.get("student_l2")
+    return head if l2 is None else {**head, "l2": float(l2)}
+
+
 def check_kind(method: Method, kind: str, mode: str, dataset: str) -> None:
     """Refuse, before anything runs, a method (or training mode) that cannot run on the dataset's task kind."""
     from transfer.errors import ConfigError

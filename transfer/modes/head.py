@@ -16,7 +16,7 @@ def run(m: ModeInputs) -> ModeOutput:
     xs_te = pair_x(m.features["strong"], m.test)
     # ceiling: strong features + head on train_unlabel gold (the seed's shared one, or trained now)
     ceiling = m.ceiling if m.ceiling is not None else \
-        head_ceiling(m.cell, m.features, m.train_unlabel, m.test, m.ood, xs_tu=m.view.x)
+        head_ceiling(m.cell, m.features, m.train_unlabel, m.test, m.ood, xs_tu=m.view.x)[0]
     predictor = m.method.fit(m.view)
     out = ModeOutput(ceiling={"test": ceiling["test"]},
                      w2s={"test": predictor.predict_proba(xs_te), "train_unlabel": predictor.predict_proba(m.view.x)},

@@ -2,7 +2,8 @@
 
 Harness -> method: a pickled object (the harness trusts itself). Method -> harness: a JSON header and raw `.npy`
 arrays read with `allow_pickle=False`. The harness never unpickles what a method process sends: that would run the
-method's code in the harness.
+method's code in the harness. What the harness reads is bounded: one deadline for a whole reply (however slowly the
+bytes drip), and a size limit per frame checked against its length prefix before any buffer is allocated.
 """
 
 from __future__ import annotations
@@ -12,11 +13,28 @@ import json
 import pickle
 import socket
 import struct
+import time
 
 import numpy as np
 
-MAX_FRAME = 1 << 31  # 2 GiB: larger than any view or prediction array a cell makes
+MAX_FRAME = 1 << 31  # 2 GiB: larger than any view a cell sends
+MAX_HEADER = 1 << 20  # a reply's JSON header (diagnostics, an error's traceback)
+MAX_ARRAYS = 2  # the most a reply carries (targets: index and values)
 _LEN = struct.Struct("!Q")
+
+
+class Deadline:
+    """The time left to a whole call; None = no limit."""
+
+    def __init__(self, seconds: float | None):
+        self.at = None if seconds is None else time.monotonic() + float(seconds)
+
+    def arm(self, sock: socket.socket) -> None:
+        if self.at is not None:
+            left = self.at - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("deadline passed")
+            sock.settimeout(left)
 
 
 def _send_frame(sock: socket.socket, data: bytes) -> None:
@@ -24,11 +42,13 @@ def _send_frame(sock: socket.socket, data: bytes) -> None:
     sock.sendall(data)
 
 
-def recv_exact(sock: socket.socket, n: int) -> bytearray:
+def recv_exact(sock: socket.socket, n: int, deadline: Deadline | None = None) -> bytearray:
     """n bytes, in the buffer they were received into (a view's arrays are megabytes: no copy to bytes)."""
     buf = bytearray(n)
     view, got = memoryview(buf), 0
     while got < n:
+        if deadline is not None:
+            deadline.arm(sock)  # the time left to the call, not a fresh timeout per receive
         k = sock.recv_into(view[got:], n - got)
         if k == 0:
             raise EOFError("the method process closed its connection")
@@ -36,11 +56,11 @@ def recv_exact(sock: socket.socket, n: int) -> bytearray:
     return buf
 
 
-def _recv_frame(sock: socket.socket) -> bytearray:
-    (n,) = _LEN.unpack(recv_exact(sock, _LEN.size))
-    if n > MAX_FRAME:
-        raise ValueError(f"frame of {n} bytes exceeds the {MAX_FRAME}-byte limit")
-    return recv_exact(sock, n)
+def _recv_frame(sock: socket.socket, limit: int = MAX_FRAME, deadline: Deadline | None = None) -> bytearray:
+    (n,) = _LEN.unpack(recv_exact(sock, _LEN.size, deadline))
+    if n > limit:  # before allocating it
+        raise ValueError(f"a frame of {n} bytes exceeds the {limit}-byte limit of this reply")
+    return recv_exact(sock, n, deadline)
 
 
 # harness -> method process
@@ -61,11 +81,14 @@ def send_reply(sock: socket.socket, header: dict, arrays: tuple[np.ndarray, ...]
         _send_frame(sock, out.getvalue())
 
 
-def recv_reply(sock: socket.socket) -> tuple[dict, list[np.ndarray]]:
-    """A reply: its JSON header and its arrays. Anything else (a pickle, an object array) raises ValueError."""
-    header = json.loads(_recv_frame(sock))
-    if not isinstance(header, dict) or not isinstance(header.get("n_arrays"), int) or not 0 <= header["n_arrays"] < 8:
+def recv_reply(sock: socket.socket, deadline: Deadline | None = None,
+               array_limit: int = MAX_FRAME) -> tuple[dict, list[np.ndarray]]:
+    """A reply: its JSON header and its arrays, within `deadline`, each array frame at most `array_limit` bytes.
+    Anything else (a pickle, an object array, too many or too large frames) raises ValueError."""
+    header = json.loads(_recv_frame(sock, MAX_HEADER, deadline))
+    if not isinstance(header, dict) or not isinstance(header.get("n_arrays"), int) \
+            or not 0 <= header["n_arrays"] <= MAX_ARRAYS:
         raise ValueError("malformed reply header")
-    arrays = [np.lib.format.read_array(io.BytesIO(_recv_frame(sock)), allow_pickle=False)
+    arrays = [np.lib.format.read_array(io.BytesIO(_recv_frame(sock, array_limit, deadline)), allow_pickle=False)
               for _ in range(header["n_arrays"])]
     return header, arrays

@@ -1,14 +1,17 @@
-"""The method process: load the method plugin, then answer the harness's requests until it closes the connection.
+"""The method process: confine itself, report that to the harness, load the plugin, then answer the harness's
+requests until it closes the connection.
 
-Runs in a process forked from the zygote, confined first (transfer.sandbox.confine) where the platform allows it.
-Method code runs behind the audit hook and call tracer of transfer.boundary as well (defense in depth: it keeps
-the one-line refusals — "may not start a process" — that a namespace alone would turn into obscure failures).
+Runs in a process forked from the zygote, confined first (transfer.sandbox.confine) unless the config opts out
+(`runtime.sandbox=process`, trusted code only). Everything the method's code runs, its module's import and its
+`__init__` included, runs behind the audit hook and call tracer of transfer.boundary as well (defense in depth: it
+keeps the one-line refusals — "may not start a process" — that a namespace alone would turn into obscure failures).
 Replies are JSON and .npy only (transfer.sandbox.wire).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import traceback
 
@@ -19,19 +22,23 @@ from transfer.sandbox import wire
 
 def serve(sock: socket.socket, spec: dict) -> None:
     """`spec`: {"method": cfg, "who": str, "protected": [paths], "hidden": [paths], "sandbox": auto|namespaces|process,
-    "scratch": a fresh folder of this cell}"""
+    "scratch": a fresh folder of this cell, "limits": {"memory_mb", "nproc", "file_mb"}}"""
     try:
         confinement = _confine(spec)
+        _limit(spec.get("limits") or {})
         for key in [k for k in os.environ if k.startswith(("MLFLOW_", "TRANSFER_", "RAY_"))]:
             del os.environ[key]  # no pointer to the store, the harness home or the cluster
+        # said before any method code runs: what the harness reads here no method code can have written
+        wire.send_reply(sock, {"ok": True, "confined": confinement})
         from transfer import boundary
         from transfer.methods import load_method
 
         scratch = _scratch(spec, confinement)
-        method = load_method(spec["method"])
-        boundary.guard_method(method, spec["who"], spec["protected"], scratch)
-        wire.send_reply(sock, {"ok": True, "modes": list(method.modes), "needs": list(method.needs),
-                               "kinds": list(method.kinds), "confinement": confinement})
+        method = boundary.load_guarded(load_method, spec["method"], spec["who"], spec["protected"], scratch)
+        modes, needs, kinds = boundary.run_guarded(
+            lambda: tuple([str(v) for v in getattr(method, k)] for k in ("modes", "needs", "kinds")),
+            record=boundary.record_for(spec["who"], spec["protected"], scratch))
+        wire.send_reply(sock, {"ok": True, "modes": modes, "needs": needs, "kinds": kinds})
     except BaseException as exc:  # noqa: BLE001  (reported to the harness, which raises)
         _send_error(sock, exc)
         return
@@ -53,8 +60,10 @@ def serve(sock: socket.socket, spec: dict) -> None:
             elif op == "targets":
                 index, targets = method.targets(request["view"])
                 wire.send_reply(sock, {"ok": True}, (np.asarray(index, np.int64), np.asarray(targets, np.float64)))
-            elif op == "diagnostics":
-                diag = {str(k): float(v) for k, v in method.diagnostics.items()}
+            elif op == "diagnostics":  # the harness validates keys and values (transfer.sandbox.client)
+                diag = boundary.run_guarded(lambda: {str(k)[:300]: v if isinstance(v, (int, float)) else str(v)[:50]
+                                                     for k, v in dict(method.diagnostics).items()},
+                                            record=boundary.record_for(spec["who"], spec["protected"], scratch))
                 wire.send_reply(sock, {"ok": True, "diagnostics": diag})
             else:
                 raise ValueError(f"unknown request {op!r}")
@@ -62,29 +71,36 @@ def serve(sock: socket.socket, spec: dict) -> None:
             _send_error(sock, exc)
 
 
+def _limit(limits: dict) -> None:
+    """Hard limits the method cannot raise: address space, file size, no core dumps. (Not RLIMIT_NPROC: it counts
+    every thread of the user, Ray's included, and root ignores it; processes are capped by the PID namespace.)"""
+    for name, value in (("RLIMIT_AS", limits.get("memory_mb")), ("RLIMIT_FSIZE", limits.get("file_mb")),
+                        ("RLIMIT_CORE", 0)):
+        if value is not None:
+            n = int(value) * (1 << 20) if name != "RLIMIT_CORE" else 0
+            resource.setrlimit(getattr(resource, name), (n, n))
+
+
 def _scratch(spec: dict, confinement: str) -> str | None:
     """Without namespaces there is no private /tmp: the method may write only in the cell's own scratch folder
     (made and removed by the harness), so nothing it writes is there for a later cell."""
-    if confinement == "namespaces":
-        return None
     import tempfile
+    if confinement == "namespaces":
+        os.environ.update(TMPDIR="/tmp", HOME="/tmp")  # its own tmpfs; the harness's home does not exist there
+        tempfile.tempdir = "/tmp"
+        return None
     os.environ["TMPDIR"] = tempfile.tempdir = spec["scratch"]
     return spec["scratch"]
 
 
 def _confine(spec: dict) -> str:
-    """'namespaces', or 'process (<why not>)' where the platform refuses them and the config allows the fallback."""
+    """'namespaces', or 'process' where the config opts out; a refusal by the kernel is an error (the harness says
+    how to opt out): method code never runs unconfined by default."""
     if spec["sandbox"] == "process":
-        return "process (runtime.sandbox=process)"
-    from transfer.sandbox.confine import ConfinementRefused, confine
-    try:
-        confine(spec["hidden"])
-        return "namespaces"
-    except ConfinementRefused as exc:
-        if spec["sandbox"] == "namespaces":
-            raise ConfinementRefused(exc.errno, f"runtime.sandbox=namespaces, but the kernel refused "
-                                                f"{exc.strerror}; use runtime.sandbox=auto to fall back") from None
-        return f"process ({exc.strerror or exc})"
+        return "process"
+    from transfer.sandbox.confine import confine
+    confine(spec["hidden"], max_pids=(spec.get("limits") or {}).get("nproc"))
+    return "namespaces"
 
 
 def _send_error(sock: socket.socket, exc: BaseException) -> None:

@@ -26,6 +26,8 @@ def _warm() -> None:
     from transfer import boundary  # noqa: F401  (the audit hook's module, imported before any method code)
     from transfer.heads import soft_bce, train_head
     from transfer.methods import base  # noqa: F401
+    from transfer.sandbox import confine, replies, seccomp, worker  # noqa: F401  (imported once, not per cell)
+    seccomp.compiled()  # the filter program, built once
     x, y = np.ones((2, 1), dtype=np.float32), np.array([1.0, 0.0])
     for loss in (soft_bce, lambda z, t, p: soft_bce(z, t, p)):  # the closed-form path and autograd's (any other
         train_head(x, y, seed=0, epochs=1, lr=0.01, l2=0.0, batch_size=None, loss_fn=loss)  # loss): both warmed
@@ -36,6 +38,7 @@ def main(fd: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the harness
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: what a method process detaches stays findable (reap)
     _warm()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     control = socket.socket(fileno=fd)
@@ -50,6 +53,7 @@ def main(fd: int) -> None:
         pid = os.fork()
         if pid == 0:
             control.close()
+            sys.dont_write_bytecode = True  # no .pyc written from a method process: it would be code for others
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             _child(fds[0])
         os.close(fds[0])
