@@ -12,7 +12,7 @@ report: report-usage $(STAMP) ## statistics + paper-ready report: make report ST
 import-aar: $(STAMP) ## import the AAR per-seed results as lab study `aar`: make import-aar AAR=../shared/data/aar/cache_results.tar.gz
 	$(PY) -m jobs.import_aar "$(AAR)" --study aar
 
-ci-coverage: $(STAMP) ## coverage of the report's 95% CIs on simulated studies with known truth (~5 min)
+ci-coverage: $(STAMP) ## coverage of the report's 95% CIs on simulated studies with known truth, 5/10/20 seeds, 2 generators (rows in parallel: ARGS=--workers N)
 	$(PY) benchmarks/ci_coverage.py $(ARGS)
 
 verdict-check: $(STAMP) ## verdict rates and power calibration on planted-truth studies; exits 1 if a bar fails (~4 min)

@@ -44,12 +44,16 @@ def test_bash_splits_an_unquoted_power_seeds_and_the_sweep_says_so_before_runnin
     (["grid.methods=vanilla"], "grid.methods='vanilla': a list of names, e.g. grid.methods=[a,b]"),
     (["grid.settings=lab"], "grid.settings='lab': a list of names"),
     (["+grid.power_seed={effect:0.25,max:30}"], "grid.power_seed: not a grid key; the grid's keys are ['settings'"),
-    (["grid.datasets=[bigbench_navigate]", "grid.datasets=[hh_harmless]"], "grid.datasets given twice"),
+    (["grid.power_seeds={effect:0.25,max:30}", "grid.power_seeds=max:30"], "grid.power_seeds given twice"),
 ])
 def test_malformed_grid_keys_are_one_line_errors(overrides, message):
     with pytest.raises(ConfigError) as err:
         expand(overrides)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_grid_key_repeated_whole_keeps_hydras_last_one_wins():
+    assert expand(["grid.seeds=[0,1]", "grid.seeds=[0,1,2]"]).base["grid"]["seeds"] == [0, 1, 2]
 
 
 def test_well_formed_grids_pass():

@@ -101,6 +101,8 @@ def test_changed_plan_is_refused_once_results_exist_and_report_uses_the_plan(uri
     res = json.loads((out / "results.json").read_text())
     assert res["plan"]["sha256"] == sha and res["lab_study"] == "simlab"  # the lab comes from the stored plan
     assert res["config"]["bootstrap"] == 300 and sha in (out / "report.md").read_text()
+    assert "(lab study `simlab` on `sim` -> production on `hh_harmless`)" in (out / "report.md").read_text()
+    assert res["plan"]["lab_dataset"] == "sim" and res["plan"]["production_datasets"] == ["hh_harmless"]
     assert [c["method"] for c in res["comparisons"]] == ["logconf"]
     with pytest.raises(ValueError, match="contradicts the transfer plan"):
         build("simlab-replay", tracking_uri=uri, out=str(out.parent), overrides=["alpha=0.1"], log=False)

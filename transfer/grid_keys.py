@@ -22,15 +22,22 @@ POWER_SEEDS = "grid.power_seeds={effect:<lab ΔPGR to power for, e.g. 0.25>,max:
 
 
 def check_repeats(overrides: list[str]) -> None:
-    """A grid key given twice is what brace expansion leaves (Hydra would silently keep the last)."""
+    """A grid key given twice with `k:v` fragments is what brace expansion leaves of `{k:v,k2:v2}` (Hydra would keep
+    the last fragment). A key repeated with whole values stays Hydra's "the last one wins"."""
     seen: dict[str, str] = {}
     for line in overrides:
-        key = line.split("=", 1)[0].lstrip("+~")
-        if "=" in line and key.startswith("grid."):
-            if key in seen:
+        key, _, value = line.partition("=")
+        key = key.lstrip("+~")
+        if value and key.startswith("grid."):
+            if key in seen and any(_fragment(v.partition("=")[2]) for v in (seen[key], line)):
                 raise ConfigError(f"{key} given twice ({seen[key]!r}, {line!r}): the shell split one override; "
                                   f"{QUOTE}")
             seen[key] = line
+
+
+def _fragment(value: str) -> bool:
+    """`effect:0.25`: a piece of a {k:v,...} mapping the shell split (a whole mapping starts with `{`)."""
+    return ":" in value and not value.lstrip().startswith(("{", "[", "'", '"'))
 
 
 def grid_keys() -> list[str]:
