@@ -67,9 +67,9 @@ def test_rewriting_the_harness_changes_no_number(cell_and_inputs, honest, attack
 def test_the_baseline_class_is_safe_from_a_method_in_an_earlier_cell(cell_and_inputs, compose_cfg_module):
     cell, inputs = cell_and_inputs
     vanilla = compose_cfg_module("method=vanilla")["method"]
-    before = run_cell({**cell, "method": vanilla}, inputs).metrics
+    before = _scores(run_cell({**cell, "method": vanilla}, inputs))
     _run(cell_and_inputs, "tampers_baseline", "namespaces")
-    assert run_cell({**cell, "method": vanilla}, inputs).metrics == before
+    assert _scores(run_cell({**cell, "method": vanilla}, inputs)) == before
 
 
 @pytest.mark.parametrize("sandbox", PATHS)
