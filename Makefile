@@ -43,7 +43,7 @@ assets: $(STAMP) ## fetch, verify (sha256) and assemble the real models into .tr
 
 DEMO_STUDY ?= demo
 demo: assets ## a lab search on epistemic_reasoning (17 variants, seeds by its power analysis: 6 pilot, at most 30), then its replay on production (vLLM)
-	$(PY) -m jobs.sweep experiment=demo study=$(DEMO_STUDY) $(ARGS)
+	$(PY) -m jobs.sweep experiment=demo search=demo study=$(DEMO_STUDY) $(ARGS)
 	$(PY) -m jobs.replay replay.lab=$(DEMO_STUDY) replay.setting=production
 
 sweep: assets ## run a sweep with Hydra overrides: make sweep ARGS="study=x grid.methods=[vanilla] grid.seeds=[0,1]"
