@@ -10,6 +10,7 @@ taken within each repetition (the three run back to back, in rotating order: loa
 cancels); the median and interquartile range over repetitions are printed.
 
     python benchmarks/method_process.py [--reps 5]
+    python benchmarks/method_process.py --confine-only [--reps 20]   # the OS confinement alone, in a forked child
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--confine-only", action="store_true", help="time transfer.sandbox.confine.confine alone")
     args = ap.parse_args()
+    if args.confine_only:
+        return confine_only(args.reps)
     import numpy as np
     import torch
     from hydra import compose, initialize_config_dir
@@ -94,6 +98,34 @@ def main() -> None:
         q = statistics.quantiles([t[4] * 1e3 for t in times], n=4) if len(times) > 1 else [cost * 1e3] * 3
         print(f"  {mode:<12}{s_ * 1e3:>8.0f}{f * 1e3:>8.0f}{p_ * 1e3:>9.0f}{c * 1e3:>8.0f}"
               f"{cost * 1e3:>8.0f} [{q[0]:.0f}, {q[2]:.0f}]   (target <= 100)")
+
+def confine_only(reps: int) -> None:
+    """Fork this (torch-importing) process `reps` times; each child times confine() and reports it on a pipe."""
+    import numpy  # noqa: F401  (the zygote's imports: the fork inside confine copies them)
+    import torch  # noqa: F401
+
+    from transfer import paths
+    from transfer.sandbox import confine, seccomp
+
+    seccomp.compiled()  # as the zygote does
+    hidden = [str(paths.shared_data_dir()), str(paths.home())]
+    times = []
+    for _ in range(reps):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            t0 = time.perf_counter()
+            confine.confine(hidden, max_pids=301)
+            os.write(w, str(time.perf_counter() - t0).encode())
+            os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            times.append(float(f.read()) * 1e3)
+        os.waitpid(pid, 0)
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else times * 3
+    print(f"confine() in a forked child: median {statistics.median(times):.1f} ms [IQR {q[0]:.1f}, {q[2]:.1f}] over "
+          f"{reps} (load average {os.getloadavg()[0]:.1f})")
+
 
 if __name__ == "__main__":
     main()
