@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: reports build on servers and in CI
 import matplotlib.pyplot as plt  # noqa: E402
+
+# the PDF backend's font subsetting logs ~30 INFO lines a figure, which Hydra's job logging would print
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 # TrueType (Type 42) fonts in PDFs: camera-ready checklists reject Type 3; 8 pt reads at \columnwidth
 PAPER = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 8, "axes.titlesize": 9, "legend.fontsize": 8}
