@@ -80,14 +80,16 @@ def confine(hidden: list[str], extra_code: list[str] = (), max_pids: int | None 
     _become_pid_one()
     root = "/tmp"  # any directory will do: the new root is a tmpfs mounted on it, then pivoted to
     _tmpfs(root, "size=4m,mode=0755")
+    for d in ("/tmp", "/dev/shm", "/proc"):
+        os.makedirs(root + d, exist_ok=True)
+    # the scratch first: an allowed import root under /tmp (a Ray Job's working_dir package) is bound on top of it,
+    # not shadowed by it
+    _tmpfs(root + "/tmp", "size=256m,mode=1777")  # the method's scratch
+    _tmpfs(root + "/dev/shm", "size=64m,mode=1777")
     for path, fd in sources:
         _place(root, path, fd)
     for path in _existing(hidden, root):  # an allowed tree that holds data, caches or the store: those stay hidden
         _hide(root + path)
-    for d in ("/tmp", "/dev/shm", "/proc"):
-        os.makedirs(root + d, exist_ok=True)
-    _tmpfs(root + "/tmp", "size=256m,mode=1777")  # the method's scratch
-    _tmpfs(root + "/dev/shm", "size=64m,mode=1777")
     _call("mount /proc", _libc.mount, b"proc", (root + "/proc").encode(), b"proc", MS_NOSUID | MS_NODEV, None)
     _call("root read-only", _libc.mount, None, root.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID
           | MS_NODEV, None)
