@@ -1,7 +1,7 @@
 """A lab's search: every variant tried on a lab (setting, dataset), and the winner's curse of the one picked.
 
-The ledger is the tracking store itself: every FINISHED cell run, in any study, tagged with the lab's setting and
-dataset. A variant is a method name with one config (the `method_hash` tag; runs written before the tag count one
+The ledger is the tracking store itself: every FINISHED cell run, in any study but a replay (a study under a plan),
+tagged with the lab's setting and dataset. A variant is a method name with one config (the `method_hash` tag; runs written before the tag count one
 config per name). Every variant but the baseline is a hypothesis the lab tested, so all of them are the lab-gain
 test's family (analysis.verdicts.lab_stage pads the adjustment with them): "best of 48 variants tried on this lab
 since 2026-12-01", not "best of the 6 in this study".
@@ -27,6 +27,9 @@ def ledger(client, setting: str, dataset: str) -> dict:
              f"and attributes.status = 'FINISHED'")
     methods: dict[str, dict] = {}
     for exp in client.search_experiments():
+        parent = store.parent_run(client, exp.experiment_id)
+        if parent is not None and parent.data.tags.get(store.PLAN_TAG):
+            continue  # a replay under a plan tests the lab's picks; it searches nothing (with SETTING=lab: this lab)
         for run in store.search(client, exp.experiment_id, query):
             m = methods.setdefault(run.data.tags["method"], {"hashes": set(), "first_ms": None, "studies": set()})
             if run.data.tags.get("method_hash"):
