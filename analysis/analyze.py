@@ -166,7 +166,7 @@ def _group_json(s: Study, g: Group, tests: dict, lab_rows: dict | None, fam: dic
 def _recipe(cells: pd.DataFrame) -> dict[str, float]:
     """The roles' chosen penalties over the group's seeds (median, range): what the report says the lab used."""
     out = {}
-    for m in ("teacher_l2", "ceiling_l2"):
+    for m in ("roles_teacher_l2", "roles_ceiling_l2"):
         v = cells.drop_duplicates("seed")[m].dropna() if m in cells else pd.Series(dtype=float)
         if len(v):
             out[m] = {"median": float(v.median()), "min": float(v.min()), "max": float(v.max())}

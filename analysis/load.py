@@ -42,7 +42,7 @@ class Study:
 
 
 # what the roles' cross-validation chose for the teacher and the ceiling (transfer/roles.py); absent on old records
-RECIPE_METRICS = ("teacher_l2", "ceiling_l2")
+RECIPE_METRICS = ("roles_teacher_l2", "roles_ceiling_l2")
 
 
 def _cell_row(run) -> dict:

@@ -85,7 +85,7 @@ def _recipe_lines(res: dict) -> list[str]:
         if r:
             rows.append([f"{g['setting']} / {g['dataset']}", *[
                 f"{r[k]['median']:g} ({r[k]['min']:g}–{r[k]['max']:g})" if k in r else "—"
-                for k in ("teacher_l2", "ceiling_l2")]])
+                for k in ("roles_teacher_l2", "roles_ceiling_l2")]])
     if not rows:
         return []
     return ["Each role's L2 penalty, chosen per seed by k-fold CV (`roles.cv`) on its own training gold (teacher: "

@@ -72,7 +72,7 @@ def one_dataset(dataset: str, seeds: int, overrides: list[str]) -> dict:
             "plain_weak": plain_accuracy(xw["train_label"], tl.a_is_better, xw["test"], te.a_is_better, data.kind, seed),
             "plain_ceiling": plain_accuracy(xs["train_unlabel"], tu.a_is_better, xs["test"], te.a_is_better,
                                             data.kind, seed),
-            "teacher_l2": chose_t["teacher_l2"], "ceiling_l2": chose_c["ceiling_l2"]})
+            "teacher_l2": chose_t["roles_teacher_l2"], "ceiling_l2": chose_c["roles_ceiling_l2"]})
     cols = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     cols["gap"], cols["plain_gap"] = cols["ceiling"] - cols["weak"], cols["plain_ceiling"] - cols["plain_weak"]
     return {"dataset": dataset, "n": len(data), "kind": data.kind, "cols": cols, "seconds": time.perf_counter() - t0}

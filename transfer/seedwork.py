@@ -34,7 +34,7 @@ class SeedWork:
     ceiling: dict[str, np.ndarray] | None  # head mode: the ceiling's P(A is better) on "test", "ood"; else None
     # the seed's splits (seed_key covers what makes them), so its cells do not remake them; None: each cell makes them
     splits: tuple[SplitData, Split | None] | None = None
-    # what the roles' cross-validation chose (transfer/roles.py): teacher_l2, teacher_cv_acc (+ ceiling_* in head
+    # what the roles' cross-validation chose (transfer/roles.py): roles_teacher_l2, roles_teacher_cv_acc (+ roles_ceiling_* in head
     # mode), logged with every cell of the seed
     recipe: dict[str, float] = field(default_factory=dict)
 
@@ -69,9 +69,9 @@ def head_config(cell: dict, kind: str) -> dict:
 
 
 def role_fit(cell: dict, role: str, x: np.ndarray, gold: np.ndarray, kind: str, seed: int):
-    """A role's head on its own gold (transfer/roles.py) and its choice as `<role>_l2`, `<role>_cv_acc`."""
+    """A role's head on its own gold (transfer/roles.py) and its choice as `roles_<role>_l2`, `roles_<role>_cv_acc`."""
     head, chosen = role_head(x, gold, role_config(cell, role), seed=seed, bias=kind == "binary")
-    return head, {f"{role}_{k}": v for k, v in chosen.items()}
+    return head, {f"roles_{role}_{k}": v for k, v in chosen.items()}
 
 
 def weak_teacher(cell: dict, inputs, splits: SplitData, ood: Split | None) -> tuple[dict[str, np.ndarray], dict]:
