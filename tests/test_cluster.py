@@ -77,7 +77,7 @@ def running_cells_on(node_id: str) -> list[str]:
 def test_worker_node_killed_mid_sweep_its_cells_rerun_elsewhere_once(nodes, tmp_path):
     """Last in the module: it kills the worker node (SIGKILL to its raylet and its processes, by PID)."""
     cmd, env = sweep_cmd(tmp_path, "node-loss", "grid.methods=[vanilla,logconf]",
-                         "grid.seeds=[0,1,2,3,4,5,6,7,8]", "head.epochs=3000")  # cells long enough to be caught running
+                         "grid.seeds=[0,1,2,3,4,5,6,7,8]", "head.epochs=20000")  # cells long enough to be caught running
     with open(tmp_path / "job.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=paths.repo_root(), env={**env, "RAY_ADDRESS": nodes.dashboard},
                                 stdout=log, stderr=subprocess.STDOUT)
