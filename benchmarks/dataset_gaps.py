@@ -38,12 +38,13 @@ def nested_cv_accuracy(x, y, role_cfg, kind, seed, folds=5):
     return float(np.mean(accs))
 
 
-class _Inputs:  # the fields of transfer.cell.CellInputs the weak teacher reads
+class LabInputs:  # the fields of transfer.cell.CellInputs the weak teacher and the ceiling read
     def __init__(self, pairs, features):
         self.pairs, self.ood, self.features = pairs, None, features
 
 
-def train_gap(dataset: str, seeds: int, overrides: list[str]) -> dict:
+def lab_inputs(dataset: str, overrides: list[str]) -> tuple[dict, LabInputs]:
+    """The composed config on `dataset` (no OOD set) and its weak and strong features (from the cache, or extracted)."""
     with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
         cfg = to_plain(compose("config", overrides=[f"data@setting.data={dataset}", "~setting.ood", *overrides]))
     s = cfg["setting"]
@@ -51,7 +52,13 @@ def train_gap(dataset: str, seeds: int, overrides: list[str]) -> dict:
         warnings.simplefilter("ignore")
         data = load_dataset_from_config(s["data"])
     feats = {r: extract_pair_features(data, s[r], s[f"{r}_backend"], s["data"]["format"]) for r in ("weak", "strong")}
-    inputs, weak, ceil = _Inputs(data, feats), [], []
+    return cfg, LabInputs(data, feats)
+
+
+def train_gap(dataset: str, seeds: int, overrides: list[str]) -> dict:
+    cfg, inputs = lab_inputs(dataset, overrides)
+    data, feats = inputs.pairs, inputs.features
+    weak, ceil = [], []
     for seed in range(seeds):
         cell = {**cfg, "seeds": {"split": seed, "teacher": seed, "student": seed}}
         splits, _ = cell_splits(cell, inputs)

@@ -21,24 +21,15 @@ import time
 import warnings
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 from scipy import stats
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import transfer.config  # noqa: F401  (registers ${transfer_data:})
-from transfer import paths
-from transfer.config import to_plain
-from transfer.data import load_dataset_from_config
-from transfer.features.extract import extract_pair_features
 from transfer.scoring import accuracy
 from transfer.seedwork import cell_splits, head_ceiling, pair_x, weak_teacher
 
-
-class Inputs:  # the two fields of transfer.cell.CellInputs the roles read
-    def __init__(self, pairs, features):
-        self.pairs, self.ood, self.features = pairs, None, features
+from dataset_gaps import lab_inputs  # benchmarks/: a script's own folder is on sys.path
 
 
 def plain_accuracy(x_train, y_train, x_test, y_test, kind: str, seed: int) -> float:
@@ -51,14 +42,8 @@ def plain_accuracy(x_train, y_train, x_test, y_test, kind: str, seed: int) -> fl
 
 
 def one_dataset(dataset: str, seeds: int, overrides: list[str]) -> dict:
-    with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
-        cell = to_plain(compose("config", overrides=[f"data@setting.data={dataset}", "~setting.ood", *overrides]))
-    s = cell["setting"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = load_dataset_from_config(s["data"])
-    feats = {r: extract_pair_features(data, s[r], s[f"{r}_backend"], s["data"]["format"]) for r in ("weak", "strong")}
-    inputs, rows, t0 = Inputs(data, feats), [], time.perf_counter()
+    cell, inputs = lab_inputs(dataset, overrides)
+    data, feats, rows, t0 = inputs.pairs, inputs.features, [], time.perf_counter()
     for seed in range(seeds):
         c = {**cell, "seed": seed, "seeds": {"split": seed, "teacher": seed, "student": seed}}
         splits, _ = cell_splits(c, inputs)
