@@ -8,6 +8,7 @@ import json
 import shutil
 import tarfile
 import warnings
+from collections import Counter
 
 import pandas as pd
 import pytest
@@ -52,6 +53,23 @@ def test_binary_gold_is_the_items_label_and_subsample_keeps_whole_inputs():
     sd = make_splits(items, FRACTIONS, 3)
     for s in sd.splits.values():
         assert list(s.a_is_better) == [items.items[i].label for i in s.index]
+
+
+def test_balance_answers_makes_every_correct_option_equally_common_keeping_whole_inputs():
+    raw = json.loads((BB / "epistemic_reasoning" / "task.json").read_text())["examples"]
+    common = Counter(max(e["target_scores"], key=e["target_scores"].get) for e in raw).most_common()
+    assert common[0][1] > common[1][1]  # the shipped task is skewed (non-entailment is the common answer)
+    pairs = load_dataset_from_config(bb("epistemic_reasoning", balance_answers=True))
+    counts = Counter(p.better for p in pairs.pairs)
+    assert sorted(counts.values()) == [common[1][1]] * 2 and len(pairs) == 2 * common[1][1]
+    items = load_dataset_from_config(bb("epistemic_reasoning", kind="binary", balance_answers=True))
+    assert len(items) == 2 * len(pairs) and Counter(i.text for i in items.items if i.label) == counts
+    again = load_dataset_from_config(bb("epistemic_reasoning", balance_answers=True, subsample_seed=1))
+    assert {p.example_id for p in again.pairs} != {p.example_id for p in pairs.pairs}  # a seeded subset
+    with pytest.raises(ConfigError, match=r"balance_answers needs a task with a fixed set of options; .*"
+                                          r"set data.balance_answers=false"):
+        load_dataset_from_config({"name": "hhh", "loader": "bigbench", "path": str(BB / "hhh_alignment"),
+                                  "balance_answers": True})  # its options are replies, different per input
 
 
 def test_task_prefix_is_the_tasks_own_instruction():

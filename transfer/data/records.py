@@ -138,6 +138,19 @@ def label(value: object, where: str, spec: str, positive: object = None) -> bool
                     f"to the value that means 1")
 
 
+def balance_answers(examples: list, answer_of: dict[str, str], seed: int) -> list:
+    """Whole groups (inputs) kept so that every correct answer is equally common: a model that always gives one
+    answer then scores 50%, and a weak teacher must read the input to beat it. `answer_of` maps a group to its
+    correct answer; the groups of the rarer answers are all kept, the others a fixed random subset."""
+    by_answer: dict[str, list[str]] = {}
+    for group, answer in sorted(answer_of.items()):
+        by_answer.setdefault(answer, []).append(group)
+    smallest = min(len(gs) for gs in by_answer.values())
+    rng = random.Random(seed)
+    keep = {g for gs in by_answer.values() for g in rng.sample(gs, smallest)}
+    return [e for e in examples if e.group in keep]
+
+
 def subsample(examples: list, max_n: int | None, seed: int, by_group: bool = False) -> list:
     """A fixed random subset (same for every study seed, so feature caches are shared across seeds). by_group: whole
     groups are kept or dropped (a BIG-bench input's options stay together), up to `max_n` examples."""

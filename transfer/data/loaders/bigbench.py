@@ -5,7 +5,9 @@ option). `kind: binary`: each (input, option) is one item, labelled 1 for the co
 share a group, so they never land in two splits. `task_prefix: true` puts the task's own instruction before every
 input. `path` may be a task folder, its task.json, a `benchmark_tasks` folder, the `bigbench` PyPI sdist (unpacked
 or the .tar.gz itself) with `task: <name>`; a task made of subtask folders (hhh_alignment) reads `subsets` (null =
-all of them).
+all of them). `balance_answers: true` keeps whole inputs so that each correct option is equally common (before
+`max_pairs`): on a task whose answers are skewed (epistemic_reasoning: 63% "non-entailment") a teacher that always
+gives the common answer otherwise looks skilled, and a student that copies it has nothing to recover.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from transfer.data.items import Item, ItemSet
 from transfer.data.pairs import Pair, PairSet, group_key
-from transfer.data.records import subsample
+from transfer.data.records import balance_answers, subsample
 from transfer.errors import ConfigError, DataError
 
 TASKS_DIR = "benchmark_tasks"
@@ -41,6 +43,8 @@ def load(cfg) -> PairSet | ItemSet:
             out += _examples(ex, f"{where} example {i}", subset, f"{tag}:{i}", prefix, kind, cfg.get("options"))
     if not out:
         raise DataError(f"data {cfg['name']!r}: no examples in {cfg['path']}")
+    if cfg.get("balance_answers"):
+        out = balance_answers(out, _answers(out, cfg["name"]), cfg.get("subsample_seed", 0))
     out = subsample(out, cfg.get("max_pairs"), cfg.get("subsample_seed", 0), by_group=kind == "binary")
     return PairSet(cfg["name"], tuple(out)) if kind == "pairwise" else ItemSet(cfg["name"], tuple(out))
 
@@ -65,6 +69,17 @@ def _examples(ex: object, where: str, subset: str, eid: str, prefix: str, kind: 
                      subset=subset) for k, o in enumerate(scores)]
     return [Pair(example_id=eid if len(wrong) == 1 else f"{eid}:{j}", prompt=prompt, group=group,
                  better=correct.strip(), worse=o.strip(), subset=subset) for j, o in enumerate(wrong)]
+
+
+def _answers(examples: list, name: str) -> dict[str, str]:
+    """Each input's (group's) correct option; refused where options differ per input (nothing to balance)."""
+    answer_of = {e.group: e.text if isinstance(e, Item) else e.better for e in examples
+                 if not isinstance(e, Item) or e.label}
+    kinds = set(answer_of.values())
+    if len(kinds) > 10:
+        raise ConfigError(f"data {name!r}: balance_answers needs a task with a fixed set of options; this one has "
+                          f"{len(kinds)} different correct answers (set data.balance_answers=false)")
+    return answer_of
 
 
 def _task_name(cfg) -> str:
