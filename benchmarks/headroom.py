@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from transfer.scoring import accuracy
 from transfer.seedwork import cell_splits, head_ceiling, pair_x, weak_teacher
 
-from dataset_gaps import lab_inputs  # benchmarks/: a script's own folder is on sys.path
+from dataset_gaps import lab_inputs, one_answer_accuracy  # benchmarks/: a script's own folder is on sys.path
 
 
 def plain_accuracy(x_train, y_train, x_test, y_test, kind: str, seed: int) -> float:
@@ -40,21 +40,6 @@ def plain_accuracy(x_train, y_train, x_test, y_test, kind: str, seed: int) -> fl
         warnings.simplefilter("ignore")
         model.fit(x_train, y_train)
     return float((model.predict(x_test) == y_test).mean())
-
-
-def one_answer_accuracy(examples, train: np.ndarray, test: np.ndarray) -> float:
-    """Always giving the answer most often correct in `train` (the teacher's own split), scored on `test`: what a
-    teacher gets without reading the input. For pairs, the share of test inputs whose correct option is that answer;
-    for binary items, the share labelled as that rule would label them. HH pairs have no fixed options: 0.5."""
-    if not hasattr(examples[0], "label"):
-        answers = [examples[i].better for i in train]
-        if len(set(answers)) > 10:
-            return 0.5
-        common = max(set(answers), key=answers.count)
-        return float(np.mean([examples[i].better == common for i in test]))
-    answers = [examples[i].text for i in train if examples[i].label]
-    common = max(set(answers), key=answers.count)
-    return float(np.mean([(examples[i].text == common) == examples[i].label for i in test]))
 
 
 def one_dataset(dataset: str, seeds: int, overrides: list[str]) -> dict:
@@ -104,7 +89,8 @@ def main() -> None:
         r = one_dataset(d, args.seeds, args.override)
         c = r["cols"]
         ok = ci(c["ceiling"])[2] >= ci(c["plain_ceiling"])[1]  # CIs overlap, or the harness is higher
-        print(f"| `{d}` | {r['n']} | {fmt(c['one_answer'])} | {fmt(c['teacher_margin'])} | {fmt(c['weak'])} | {fmt(c['ceiling'])} | **{fmt(c['gap'])}** | "
+        print(f"| `{d}` | {r['n']} | {fmt(c['one_answer'])} | {fmt(c['teacher_margin'])} | {fmt(c['weak'])} | "
+              f"{fmt(c['ceiling'])} | **{fmt(c['gap'])}** | "
               f"{fmt(c['plain_weak'])} | {fmt(c['plain_ceiling'])} | {fmt(c['plain_gap'])} | {'yes' if ok else 'NO'} | "
               f"{np.median(c['teacher_l2']):g} / {np.median(c['ceiling_l2']):g} |", flush=True)
     print(f"\n{args.seeds} seeds (0..{args.seeds - 1}); mean [95% t CI over seeds], test split; overrides: "

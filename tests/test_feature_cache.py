@@ -160,3 +160,31 @@ def test_a_cache_of_the_old_layout_is_reordered_not_recomputed_then_removed(mini
     got = extract.extract_pair_features(data, model, HF, FMT)
     assert np.array_equal(got.better, fresh.better) and np.array_equal(got.worse, fresh.worse)
     assert not old.dir.exists() and len(list((tmp_path / "home" / "features").iterdir())) == 1
+
+
+def test_rows_of_texts_computed_for_another_dataset_are_reused_not_recomputed(minilm_copy, tmp_path, monkeypatch):
+    """A task's binary framing embeds the same texts as its pair framing, and a subset the texts of its full set:
+    under the same recipe their rows come from the cache that has them (checksums checked), and only new texts
+    reach the model. Another recipe (max_tokens) shares nothing."""
+    from transfer.data.items import Item, ItemSet
+    from transfer.features import extract, items
+
+    monkeypatch.setenv("TRANSFER_HOME", str(tmp_path / "home"))
+    model = {**MINILM, "pretrained": str(minilm_copy)}
+    fmt = {"template": "{prompt}\nAnswer: {reply}", "prompt_words": None, "reply_words": None}  # BIG-bench's
+    data = pairs("because it rains", "so it goes", "as I said")
+    full = extract.extract_pair_features(data, model, HF, fmt)
+    binary = ItemSet("t_binary", tuple(Item(f"{p.example_id}:{k}", p.prompt, reply, p.group, k == 0, p.subset)
+                                       for p in data.pairs for k, reply in enumerate((p.better, p.worse)))
+                     + (Item("new", "why?", "a text no cache has", "g9", True, "s"),))
+    seen = []
+    real = extract.LazyBackend(HF, model)
+    monkeypatch.setattr(items, "LazyBackend", lambda *a: type("B", (), {
+        "features": lambda s, chunk: seen.extend(chunk) or real.features(chunk), "close": lambda s: real.close()})())
+    got = items.extract_item_features(binary, model, HF, fmt)
+    assert len(seen) == 1 and seen[0].endswith("a text no cache has")  # the six shared texts were not recomputed
+    reference = np.stack([row for p in range(3) for row in (full.better[p], full.worse[p])])
+    assert np.allclose(got.x[:6], reference, atol=1e-6)
+    seen.clear()
+    items.extract_item_features(binary, {**model, "max_tokens": 64}, HF, fmt)  # another recipe: all computed
+    assert len(seen) == 7

@@ -5,6 +5,10 @@ so a crash (or a killed server) mid-extraction leaves only whole shards behind, 
 missing ones. No reader ever sees a half-written file. Each shard has its SHA-256 beside it, written after it and
 checked on every read: a shard changed on disk (corrupted, or replaced by someone poisoning the cache) is recomputed,
 never read.
+
+Each cache also keeps its texts' SHA-256 digests (`texts.npy`, in row order), so a new cache whose recipe (weights,
+layer, pooling, tokens, template, backend, dtype) matches takes the rows of texts already computed elsewhere instead
+of recomputing them (`Donors`): a task's binary framing reads its pair framing's rows, a subset its full set's.
 """
 
 from __future__ import annotations
@@ -48,6 +52,18 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# meta fields that name what was embedded or how rows are laid out, not how a text becomes its row
+NOT_RECIPE = ("texts", "layout", "model", "dataset", "n_rows", "shard_size")
+
+
+def text_digests(texts: Sequence[str]) -> np.ndarray:
+    return np.frombuffer(b"".join(hashlib.sha256(t.encode()).digest() for t in texts), dtype=np.uint8).reshape(-1, 32)
+
+
+def recipe(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if k not in NOT_RECIPE}
 
 
 class FeatureCache:
@@ -94,8 +110,18 @@ class FeatureCache:
         return np.load(io.BytesIO(data), allow_pickle=False)
 
     def fill(self, texts: Sequence[str], compute: Callable[[Sequence[str]], np.ndarray], desc: str = "") -> np.ndarray:
-        """Compute the missing shards with `compute`, then return all rows in order (a shard that fails its
-        checksum is recomputed)."""
+        """Compute the missing shards with `compute` (rows of the same texts in other caches of the same recipe
+        are taken from there), then return all rows in order (a shard that fails its checksum is recomputed)."""
+        digests = self.dir / "texts.npy"
+        if not digests.exists():
+            buf = io.BytesIO()
+            np.save(buf, text_digests(texts))
+            try:
+                atomic_write(digests, buf.getvalue())
+            except OSError as exc:  # a read-only shared cache still serves its rows; it only cannot donate them
+                log.debug("feature cache %s: texts.npy not written (%s)", self.dir, exc)
+        if self.missing():
+            compute = Donors(self.dir).serve(compute)
         self._compute(self.missing(), texts, compute, desc)
         shards = [self._load(i) for i in range(self.n_shards)]
         bad = [i for i, rows in enumerate(shards) if rows is None]
@@ -121,3 +147,56 @@ class FeatureCache:
                                      f"for a shard of {len(chunk)} texts")
                 self._save(i, rows)
                 bar.update(len(chunk))
+
+
+class Donors:
+    """Rows already on disk for the same texts under the same recipe, in the other caches beside `own` (only
+    complete shards that pass their checksums are read)."""
+
+    def __init__(self, own: Path):
+        self.where: dict[bytes, tuple[FeatureCache, int]] = {}
+        self._shards: dict[tuple[Path, int], np.ndarray | None] = {}
+        try:
+            want = recipe(json.loads((own / "meta.json").read_text()))
+        except (OSError, ValueError):
+            return
+        for meta_path in sorted(own.parent.glob("*/meta.json")):
+            donor = meta_path.parent
+            try:
+                meta = json.loads(meta_path.read_text())
+                if donor == own or recipe(meta) != want or not (donor / "texts.npy").exists():
+                    continue
+                digests = np.load(donor / "texts.npy", allow_pickle=False)
+            except (OSError, ValueError):
+                continue
+            cache = FeatureCache(donor.parent, donor.name, meta, int(meta["n_rows"]), int(meta["shard_size"]))
+            if digests.shape != (cache.n_rows, 32):
+                continue
+            for row, digest in enumerate(digests):
+                self.where.setdefault(digest.tobytes(), (cache, row))
+
+    def _row(self, cache: FeatureCache, row: int) -> np.ndarray | None:
+        shard = row // cache.shard_size
+        if (cache.dir, shard) not in self._shards:
+            self._shards[(cache.dir, shard)] = cache._load(shard)
+        rows = self._shards[(cache.dir, shard)]
+        return None if rows is None else rows[row % cache.shard_size]
+
+    def serve(self, compute: Callable[[Sequence[str]], np.ndarray]) -> Callable[[Sequence[str]], np.ndarray]:
+        """`compute`, called only for the texts no donor holds."""
+        if not self.where:
+            return compute
+
+        def rows(chunk: Sequence[str]) -> np.ndarray:
+            found = {}
+            for i, digest in enumerate(text_digests(chunk)):
+                hit = self.where.get(digest.tobytes())
+                row = self._row(*hit) if hit else None
+                if row is not None:
+                    found[i] = row
+            rest = [i for i in range(len(chunk)) if i not in found]
+            if rest:
+                found.update(zip(rest, np.asarray(compute([chunk[i] for i in rest]), dtype=np.float32)))
+            return np.stack([found[i] for i in range(len(chunk))])
+
+        return rows
