@@ -1,5 +1,7 @@
 """A small real sweep: real data, real models (MiniLM -> SmolLM2), real Ray, a real sqlite MLflow store."""
 
+import os
+
 import pandas as pd
 import pytest
 from hydra import initialize_config_dir
@@ -133,3 +135,12 @@ def test_a_gpu_mode_on_a_cluster_without_gpus_is_refused_before_the_store(tmp_pa
     assert sweep(uri, "mode=lora") == 2
     assert "mode 'lora' asks for 1 GPU per cell and this Ray cluster has 0" in capsys.readouterr().err
     assert MlflowClient(uri).get_experiment_by_name("tiny") is None  # nothing written
+
+
+def test_local_ray_workers_run_at_the_drivers_niceness(ray_local):
+    """Not Ray's default 15 (transfer/env.py: at 15 a study got a few percent of cores shared with work at 0)."""
+    @ray_local.remote
+    def niceness() -> int:
+        return os.nice(0)
+
+    assert ray_local.get(niceness.remote()) == os.nice(0)

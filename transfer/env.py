@@ -21,6 +21,11 @@ DEFAULTS = {
     # OpenMP threads sleep instead of spinning while they wait: on cores shared with other work a spinning thread
     # burns the slice its partner needs (SmolLM2's forward 1.76x and 2.04x faster at load 9-14: benchmarks/omp_wait.py)
     "OMP_WAIT_POLICY": "PASSIVE",
+    # Ray starts its workers at niceness 15: on cores shared with anything at 0 (another job, a test suite) a study's
+    # extraction and cells got a few percent of them (Gemma-3 at 2-4 texts/s in a Ray task at load 8-15, 20-24
+    # idle). A local study is the user's foreground work: its workers run at the user's niceness
+    # (benchmarks/omp_wait.py --compare nice)
+    "RAY_worker_niceness": "0",
 }
 
 
