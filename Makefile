@@ -60,7 +60,7 @@ test-fast: $(STAMP) ## only the fast tests (no real-model extraction)
 
 MLFLOW_PORT ?= 5000
 mlflow-ui: $(STAMP) ## browse results at http://127.0.0.1:5000 (MLFLOW_PORT=...); SIGTERM or Ctrl-C stops every process
-	$(PY) -m transfer.mlflow_ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $(MLFLOW_PORT)
+	$(PY) -m ops.mlflow_ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 bench: assets ## amortization benchmark: 30 cells vs 1 cell, caches warm vs cold
 	$(PY) benchmarks/amortization.py $(ARGS)

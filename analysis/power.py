@@ -3,7 +3,7 @@ family: never above Holm's), and the seeds each needs.
 
 Lab tests are one-sample t-tests, so their power is the noncentral t's (exact under normal per-seed ΔPGR). The
 production verdict combines four tests that share the production sample (gain, futility, keep-share, drop), so its
-power is the rate at which `verdicts.classify` returns the verdict over draws of a lab confirmation sample and a
+power is the rate at which `rules.classify` returns the verdict over draws of a lab confirmation sample and a
 production sample (means and SDs drawn from their normal / chi-square laws) of the study's sizes: the probability
 that a design of this many seeds reaches the verdict if the effects are the ones assumed. (Holding the observed lab
 sample fixed instead answers another question, and under-predicted the rates of benchmarks/verdicts.py by 13 points.)
@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 from scipy import stats
+
+from analysis.rules import TRANSFER_VERDICTS, classify
 
 N_MAX = 400       # seeds beyond this are reported as "out of reach"
 DRAWS = 4000      # Monte Carlo draws per production design: power to +-0.008 (SE at 0.8)
@@ -99,8 +101,6 @@ def production_rates(delta: float, sd: float, n: int, lab_mean: float, lab_sd: f
     often low (E 1/s > 1/sigma), so the rates at the estimates over-predict; the bias is removed by a parametric
     bootstrap: 2 f(s) - E f(s*), s* the SDs re-estimated from samples of their own size (first-order bias
     correction, as `debiased` does for the effect)."""
-    from analysis.verdicts import TRANSFER_VERDICTS
-
     if n < 2 or n_lab < 2 or not all(np.isfinite([delta, sd, lab_mean, lab_sd])) or sd <= 0:
         return {v: float("nan") for v in TRANSFER_VERDICTS}
     rng = np.random.default_rng([rng_seed, n, n_lab])  # the same draws for a design: reproducible
@@ -115,8 +115,6 @@ def production_rates(delta: float, sd: float, n: int, lab_mean: float, lab_sd: f
 def _rates(sd, lab_sd, delta: float, n: int, lab_mean, n_lab: int, margins, k: int, rng: np.random.Generator,
            draws: int, draw_lab: bool) -> dict:
     """production_rates with the SDs as given (scalars, or one per draw)."""
-    from analysis.verdicts import TRANSFER_VERDICTS, classify
-
     level = margins.level / k
     mean = delta + sd / math.sqrt(n) * rng.standard_normal(draws)
     var = sd ** 2 * rng.chisquare(n - 1, draws) / (n - 1)

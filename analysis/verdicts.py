@@ -18,10 +18,8 @@ import pandas as pd
 
 from analysis import power as pw
 from analysis import significance as sig
+from analysis.rules import classify
 
-LAB_VERDICTS = ("lab gain established", "no lab gain >= SESOI", "lab inconclusive")
-TRANSFER_VERDICTS = ("survives", "attenuated", "vanishes", "inconclusive")
-VERDICTS = TRANSFER_VERDICTS
 
 VERDICT_MEANINGS = [
     "**survives**: production shows a gain, and it kept more than the declared share (ratio_floor) of the lab gain.",
@@ -71,11 +69,6 @@ def split_seeds(seeds) -> tuple[list[int], list[int]]:
     """(discovery, confirmation): alternate over the sorted seeds, so both halves span the seed range."""
     s = sorted(int(x) for x in seeds)
     return s[0::2], s[1::2]
-
-
-def classify(vanish, gain, keep, drop):
-    """The transfer rules 2-5 on booleans (scalars or arrays of Monte Carlo draws alike)."""
-    return np.select([vanish, gain & keep, gain & drop], ["vanishes", "survives", "attenuated"], "inconclusive")
 
 
 def _sig(p, level: float) -> bool:

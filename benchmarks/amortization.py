@@ -60,9 +60,9 @@ def breakdown(overrides: list[str], methods: list[str], tracking_uri: str, profi
     from transfer import cell as cell_mod, heads
     from transfer.data import load_dataset_from_config
     from transfer.features.extract import extract_pair_features
-    from transfer.grid import expand
+    from jobs.grid import expand
     from transfer.methods import load_method
-    from transfer.sweep import cell_tags
+    from jobs.driver import cell_tags
     try:
         from transfer.store import StudyWriter as StudyTracker
     except ImportError:  # before the store module, the tracker had its own module

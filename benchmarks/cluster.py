@@ -54,7 +54,7 @@ def run_layout(nodes: int, cpus: int, overrides: list[str], study: str) -> dict:
 
     from tests.cluster_nodes import two_nodes
     from transfer import paths
-    from transfer.sweep import main as sweep_main
+    from jobs.sweep import main as sweep_main
 
     head_cpus = cpus if nodes == 1 else math.ceil(cpus / 2)
     t0 = time.perf_counter()
@@ -90,8 +90,9 @@ def ship_inputs(c, overrides: list[str], reps: int = 3) -> dict:
     from hydra import initialize_config_dir
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from transfer import paths, raytasks
-    from transfer.grid import expand
+    from jobs import raytasks
+    from transfer import paths
+    from jobs.grid import expand
 
     @ray.remote(num_cpus=0)
     def fetch(box: list) -> float:
@@ -124,8 +125,9 @@ def warm(overrides: list[str]) -> float:
     from hydra import initialize_config_dir
 
     from tests.cluster_nodes import two_nodes
-    from transfer import paths, raytasks
-    from transfer.grid import expand
+    from jobs import raytasks
+    from transfer import paths
+    from jobs.grid import expand
 
     with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
         sweep = expand(overrides)

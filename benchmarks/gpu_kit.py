@@ -21,7 +21,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from transfer import assets, paths
+from transfer import models, paths
 from transfer.config import group_config
 
 TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
@@ -42,8 +42,8 @@ def pack(out: Path, real: list[str], config_only: list[str]) -> None:
         (root / DATA.parent).mkdir(parents=True)
         shutil.copy(paths.shared_data_dir() / DATA, root / DATA)
         for name in real + config_only:
-            src, dst = assets.asset_dir(name), root / "models" / name
-            if not assets.is_ready(name, model_recipe(name)):
+            src, dst = models.asset_dir(name), root / "models" / name
+            if not models.is_ready(name, model_recipe(name)):
                 raise SystemExit(f"model {name} is not fetched here: run `make assets` first")
             dst.mkdir(parents=True)
             for f in TOKENIZER_FILES:
@@ -86,8 +86,8 @@ def unpack(archive: Path, home: Path) -> None:
             target = home / "assets" / folder.name
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(folder, target)
-            (target / assets.MARKER).write_text(json.dumps({"name": folder.name, "weights": weights,
-                                                            "recipe": assets.recipe_hash(model_recipe(folder.name))}))
+            (target / models.MARKER).write_text(json.dumps({"name": folder.name, "weights": weights,
+                                                            "recipe": models.recipe_hash(model_recipe(folder.name))}))
             print(f"{target}: {weights}")
 
 

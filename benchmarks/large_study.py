@@ -1,7 +1,7 @@
 """A study of about 1,000 cells: does it run and get summarized, how long, and how big is the store?
 
 Runs the real sweep (`python -m jobs.sweep`: real Ray, a fresh sqlite MLflow store in a temporary folder, real
-features from this home's cache) for methods x seeds cells, then `make report`'s analysis (analysis.report.build)
+features from this home's cache) for methods x seeds cells, then `make report`'s analysis (jobs.report.build)
 on that store, and prints: cells, wall time of each step, cells per second, and the store's size (the sqlite file
 and the artifacts beside it).
 
@@ -56,7 +56,7 @@ def main() -> None:
         sweep_s = timed([sys.executable, "-m", "jobs.sweep", "study=large", "runtime.progress=false",
                          f"grid.methods=[{args.methods}]", f"seed=range(0,{args.seeds})",
                          f"setting.data.max_pairs={args.max_pairs}", *args.override], env, "sweep (cells + summary)")
-        report_s = timed([sys.executable, "-m", "analysis.report", "--study", "large", "--out", str(Path(tmp) / "reports")],
+        report_s = timed([sys.executable, "-m", "jobs.report", "--study", "large", "--out", str(Path(tmp) / "reports")],
                          env, "report")
         print(f"[large] {n} cells: sweep {sweep_s:.0f} s ({n / sweep_s:.2f} cells/s), report {report_s:.0f} s; "
               f"store {size_mb(db):.1f} MiB sqlite + {size_mb(Path(tmp) / 'mlartifacts'):.1f} MiB artifacts; "

@@ -47,10 +47,10 @@ print(time.time() - t0)
 
 
 def start_server(home: str) -> tuple[subprocess.Popen, str, float]:
-    from transfer.backends.server import free_port
+    from ops.lifecycle import free_port
 
     t0 = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "transfer.tracking_server", "--port", str(free_port()),
+    proc = subprocess.Popen([sys.executable, "-m", "ops.tracking_server", "--port", str(free_port()),
                              "--pg-port", str(free_port()), "--dir", f"{home}/tracking"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     for line in proc.stdout:

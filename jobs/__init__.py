@@ -1,4 +1,6 @@
-"""Orchestration: entry points that compose the config once and call compute (transfer/) and statistics (analysis/).
+"""Orchestration: the entry points (sweep, replay, report, import_aar, assets) and what runs a study around the
+compute: the grid (Hydra config -> cell specs), pre-flight checks, the sweep driver, its Ray tasks, cluster checks,
+Ray Job submission, the study lease, the transfer plan, the summary and the report job.
 
-sweep (+ summary, power_seeds), replay (+ plan), import_aar. Nothing in transfer/ or analysis/ imports from here.
+Nothing in transfer/, analysis/ or ops/ imports from here.
 """

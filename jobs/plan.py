@@ -19,9 +19,9 @@ from analysis.config import load_config
 from analysis.load import load_study
 from analysis.power import production_power
 from analysis.verdicts import RULES, Margins
+from jobs.variants import base_of
 from transfer import boundary, paths, store
 from transfer.errors import ConfigError
-from transfer.variants import base_of
 
 TESTS = ["lab gain: one-sided t of per-seed dPGR > 0 on the lab's discovery seeds (selection; alpha/2, adjusted)",
          "lab effect: mean dPGR of the lab's confirmation seeds (not the seeds that selected it)",
@@ -82,7 +82,7 @@ def production_data(rcfg: dict, plan: dict, own: list[str]) -> list[str]:
 def production_datasets(plan: dict, study: str, uri: str) -> list[str]:
     """The datasets the production cells will run on, as the plan's setting and overrides compose them: named in the
     plan (and so in its sha256), so a changed production dataset is a changed plan."""
-    from transfer.grid import from_plan
+    from jobs.grid import from_plan
 
     return sorted({c.dataset for c in from_plan(plan, study, uri).cells})
 

@@ -3,15 +3,15 @@
     python -m jobs.replay replay.lab=demo replay.setting=production
     python -m jobs.replay replay.lab=aar replay.lab_dataset=chat replay.setting=production
     python -m jobs.replay replay.lab=bb-epi replay.production_dataset=hh_harmless   # not the lab's own dataset
-With RAY_ADDRESS set, the command submits itself as a Ray Job (transfer/submit.py) and streams its logs.
+With RAY_ADDRESS set, the command submits itself as a Ray Job (jobs/submit.py) and streams its logs.
 
 1. Read the lab study (analysis/) and select winners by the declared rule; write the transfer plan (jobs/plan.py).
    Production runs on the lab's dataset unless replay.production_dataset names another (jobs/plan.production_data).
 2. Attach the plan to the production study's parent run (transfer.store; refused if results exist under another
    plan).
-3. Build the production cells from the plan (transfer.grid.from_plan: its exact method configs, the lab's head and
-   splits) and run them through transfer.sweep (finished cells are skipped: a rerun runs nothing new).
-4. Build the report (analysis.report) with the plan's tests, alpha and SESOI; it shows the plan's sha256.
+3. Build the production cells from the plan (jobs.grid.from_plan: its exact method configs, the lab's head and
+   splits) and run them through jobs.driver (finished cells are skipped: a rerun runs nothing new).
+4. Build the report (jobs.report) with the plan's tests, alpha and SESOI; it shows the plan's sha256.
 """
 
 from __future__ import annotations
@@ -25,16 +25,16 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from analysis.config import AnalysisError
-from analysis.report import build
+from jobs.driver import run_sweep
+from jobs.grid import from_plan
 from jobs.plan import make_plan
+from jobs.preflight import check_datasets
+from jobs.report import build
+from jobs.submit import maybe_submit
 from jobs.summary import summarize
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
 from transfer import env, paths, store
-from transfer.data.check import check_datasets
 from transfer.errors import TransferError
-from transfer.grid import from_plan
-from transfer.submit import maybe_submit
-from transfer.sweep import run_sweep
 
 
 def summary(plan: dict, sha: str) -> str:

@@ -1,4 +1,4 @@
-"""Ray job entry point: read the sweep's Hydra overrides once (transfer.grid), run its cells, print the table
+"""Ray job entry point: read the sweep's Hydra overrides once (jobs.grid), run its cells, print the table
 (jobs/summary.py).
 
     python -m jobs.sweep experiment=demo
@@ -18,14 +18,14 @@ lab verdicts need for the target power (jobs/power_seeds.py), up to `max`, then 
 import logging
 import sys
 
+from jobs.driver import run
+from jobs.grid import Sweep, expand
+from jobs.preflight import check_datasets
+from jobs.submit import maybe_submit
 from jobs.summary import summarize
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
 from transfer import env, paths
-from transfer.data.check import check_datasets
 from transfer.errors import TransferError
-from transfer.grid import Sweep, expand
-from transfer.submit import maybe_submit
-from transfer.sweep import run
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ REPORT_ARGS ?=
 .PHONY: report report-usage import-aar ci-coverage verdict-check
 
 report: report-usage $(STAMP) ## statistics + paper-ready report: make report STUDY=<experiment> [LAB=<lab study>] -> reports/<study>/
-	$(PY) -m analysis.report --study "$(STUDY)" $(if $(LAB),--lab "$(LAB)") $(REPORT_ARGS)
+	$(PY) -m jobs.report --study "$(STUDY)" $(if $(LAB),--lab "$(LAB)") $(REPORT_ARGS)
 
 import-aar: $(STAMP) ## import the AAR per-seed results as lab study `aar`: make import-aar AAR=../shared/data/aar/cache_results.tar.gz
 	$(PY) -m jobs.import_aar "$(AAR)" --study aar

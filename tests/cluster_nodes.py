@@ -62,7 +62,7 @@ def two_nodes(head_cpus: int = 1, worker_cpus: int = 1, dashboard: bool = False,
     from ray.cluster_utils import Cluster
 
     from tests.test_resume import stop
-    from transfer.backends.server import free_port
+    from ops.lifecycle import free_port
 
     env.apply()
     tmp = tempfile.mkdtemp(prefix="r2n", dir="/tmp")  # short: Ray's socket paths have a length limit

@@ -9,8 +9,8 @@ env.apply()  # before anything below imports Ray, MLflow or transformers
 import pytest  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-import transfer.config  # noqa: E402,F401  (registers ${transfer_data:})
 from transfer import paths  # noqa: E402
+import transfer.config  # noqa: E402,F401  (registers ${transfer_data:})
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def ray_local():
     cluster started by a later test must not share the machine with an idle one)."""
     import ray
 
-    from transfer.raytasks import init_ray
+    from jobs.raytasks import init_ray
     init_ray({"num_cpus": 2})
     yield ray
     ray.shutdown()

@@ -40,7 +40,7 @@ node.kill_all_processes(check_alive=False, allow_graceful=False, wait=True)
 def test_a_node_that_cannot_see_transfer_home_is_refused_in_one_line(tmp_path, capsys):
     import ray
 
-    from transfer.sweep import main as sweep_main
+    from jobs.sweep import main as sweep_main
 
     if not shutil.which("unshare") or subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"],
                                                      capture_output=True).returncode:

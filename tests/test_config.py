@@ -1,8 +1,8 @@
 import pytest
+from jobs.grid import expand
 from transfer import paths
 from transfer.config import config_hash
 from transfer.errors import ConfigError
-from transfer.grid import expand
 
 CONF = paths.config_dir()
 

@@ -12,9 +12,10 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
+from jobs import submit
+from jobs.grid import expand
+from transfer import paths
 import transfer.config
-from transfer import paths, submit
-from transfer.grid import expand
 
 ROOT = paths.repo_root()
 LAUNCHER, RAYJOB = ROOT / "deploy" / "ray-cluster.yaml", ROOT / "deploy" / "kuberay-rayjob.yaml"

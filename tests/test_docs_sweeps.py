@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 import jobs.sweep as job
+from jobs.variants import base_of
 from transfer import paths
-from transfer.variants import base_of
 
 ROOT = paths.repo_root()
 CONF = ROOT / "conf"

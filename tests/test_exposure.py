@@ -12,8 +12,8 @@ import time
 import psutil
 import pytest
 
+from ops.lifecycle import free_port
 from transfer import paths
-from transfer.backends.server import free_port
 
 
 def listening(pids: list[int]) -> list[tuple[int, str, int]]:

@@ -6,7 +6,8 @@ import pytest
 from transfer import paths
 from transfer.data.pairs import Pair, PairSet
 from transfer.features.cache import FeatureCache
-from transfer.features.extract import PairFeatures, feature_key, pair_texts
+from transfer.features.extract import PairFeatures, pair_texts
+from transfer.features.keys import feature_key
 from transfer.models import weights_fingerprint
 
 MINILM = {"name": "minilm_l6", "kind": "encoder", "layer": None, "pooling": "mean", "max_tokens": 128,

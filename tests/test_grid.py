@@ -1,4 +1,4 @@
-"""transfer.grid: overrides (and replay plans) -> cell specs, composed once; no Ray, no MLflow."""
+"""jobs.grid: overrides (and replay plans) -> cell specs, composed once; no Ray, no MLflow."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import re
 
 import pytest
 
+from jobs.grid import expand, from_plan
 import jobs.sweep as job
 from transfer.config import config_hash
 from transfer.errors import ConfigError
-from transfer.grid import expand, from_plan
 
-# config_hash values of the code before transfer.grid (per-cell Hydra composes, plan.apply's patch-and-rehash),
+# config_hash values of the code before jobs.grid (per-cell Hydra composes, plan.apply's patch-and-rehash),
 # with TRANSFER_DATA=/fixed/data (the data path is part of a cell's config), when the hash still included the models'
 # descriptive `params_m` (`legacy_hash`): the grid composes exactly the configs it did; params_m alone changed the hash
 OLD_DEFAULT = {("lab", "vanilla", 0): "7fbb26718e9236bdae310eedd00249eaa223bd15c3d6e10ba5f8ddce403a45cc",

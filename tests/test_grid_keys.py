@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
+from jobs.grid import expand
 import jobs.sweep as job
 from transfer.errors import ConfigError
-from transfer.grid import expand
 
 
 def _bash_words(arg: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""One driver per study (transfer/lease.py), with real processes on a real sqlite MLflow store: a second driver
+"""One driver per study (jobs/lease.py), with real processes on a real sqlite MLflow store: a second driver
 refuses in one line or waits; a dead owner's lease is taken over. No models: the drivers hold the lease only."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from transfer.lease import OWNER
+from jobs.lease import OWNER
 
 DRIVER = """
 import sys, time
-from transfer.lease import StudyLease
+from jobs.lease import StudyLease
 from transfer.store import StudyWriter
 t = StudyWriter("leased", sys.argv[1])
 with StudyLease(t.client, t.parent_id, "leased", wait=sys.argv[2] == "wait", stale_s=60):

@@ -1,5 +1,5 @@
 """The MLflow UI as a researcher sees it, in a real headless Chromium (Debian's `chromium`; .ci/run installs it):
-a real small sweep, `python -m transfer.mlflow_ui` (what `make mlflow-ui` runs) on a free loopback port, and the
+a real small sweep, `python -m ops.mlflow_ui` (what `make mlflow-ui` runs) on a free loopback port, and the
 rendered DOM of the experiment's runs, the parent run, a cell and the compare view of two cells.
 
 Screenshots go to tmp_path (and to $TRANSFER_TEST_ARTIFACTS/mlflow_ui when set): the test prints the folder.
@@ -26,7 +26,7 @@ from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 
 from transfer import paths
-from transfer.mlflow_view import ML, study_url
+from transfer.store.view import ML, study_url
 
 pytestmark = pytest.mark.slow
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
@@ -58,7 +58,7 @@ def page(url: str, shot: Path, height: int = 1000) -> str:
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory, ray_local):
     """A study made by a real sweep, and the MLflow UI serving it; stopped (its whole process group) after."""
-    from transfer.sweep import main as sweep_main
+    from jobs.sweep import main as sweep_main
 
     if BROWSER is None:
         pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium; .ci/run installs it)")
@@ -66,7 +66,7 @@ def ui(tmp_path_factory, ray_local):
     with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
         assert sweep_main([*TINY, f"runtime.tracking_uri={uri}", "runtime.progress=false"]) == 0
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "transfer.mlflow_ui", "--backend-store-uri", uri,
+    server = subprocess.Popen([sys.executable, "-m", "ops.mlflow_ui", "--backend-store-uri", uri,
                                "--host", "127.0.0.1", "--port", str(port)], start_new_session=True)
     try:
         deadline = time.time() + 240
@@ -80,7 +80,7 @@ def ui(tmp_path_factory, ray_local):
                 time.sleep(1)
         yield uri, f"http://127.0.0.1:{port}"
     finally:
-        server.send_signal(signal.SIGTERM)  # transfer.mlflow_ui stops the server's group, then exits
+        server.send_signal(signal.SIGTERM)  # ops.mlflow_ui stops the server's group, then exits
         try:
             server.wait(60)
         except subprocess.TimeoutExpired:

@@ -17,9 +17,9 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
+from ops.lifecycle import free_port
 from tests.test_resume import ray_processes, stop
 from transfer import paths
-from transfer.backends.server import free_port
 
 pytestmark = pytest.mark.slow
 

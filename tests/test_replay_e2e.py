@@ -10,9 +10,9 @@ from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from transfer import paths, store
 from jobs.replay import run as replay_main
-from transfer.sweep import main as sweep_main
+from jobs.sweep import main as sweep_main
+from transfer import paths, store
 
 pytestmark = pytest.mark.slow
 LAB = ["study=tinylab", "setting.data.max_pairs=40", "~setting.ood", "grid.settings=[lab]",

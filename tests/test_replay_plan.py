@@ -11,14 +11,14 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from analysis.report import build
 from analysis.simulate import simulate
-from tests.analysis.conftest import write_study
 from jobs import plan as plans
+from jobs.plan import make_plan
+from jobs.report import build
+from tests.analysis.conftest import write_study
 from transfer import paths, store
 from transfer.errors import BoundaryError
 from transfer.store import StudyError
-from jobs.plan import make_plan
 
 TRUTH = {"lab": {"pgr": {"vanilla": 0.2, "logconf": 0.5, "confident_only": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
 PROD = {"production": {"pgr": {"vanilla": 0.2, "logconf": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
@@ -112,7 +112,7 @@ def test_plan_names_the_production_datasets_and_runtime_cannot_change_them(uri):
     """Plan version 2 names the datasets the production cells run on, so another production dataset is another plan;
     replay.runtime (outside the hash) takes runtime.* only."""
     from transfer.errors import ConfigError
-    from transfer.grid import from_plan
+    from jobs.grid import from_plan
 
     plan, _ = make_plan(rcfg(), uri)
     assert plan["version"] == 2 and plan["production_datasets"] == ["hh_harmless"]
@@ -135,7 +135,7 @@ def bb_uri(uri):
 
 
 def test_replay_runs_on_the_labs_own_dataset_with_its_ood_by_default(bb_uri):
-    from transfer.grid import from_plan
+    from jobs.grid import from_plan
 
     plan, _ = make_plan(rcfg(lab="bblab", study="bblab-replay"), bb_uri)
     assert plan["lab_dataset"] == "bigbench_epistemic_reasoning"

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-import transfer.config
 from transfer import paths
-from transfer.cell import CellInputs, run_cell
+from transfer.cell import run_cell
+import transfer.config
 from transfer.data import load_dataset_from_config
 from transfer.errors import TransferError
 from transfer.features.extract import extract_pair_features
+from transfer.inputs import CellInputs
 from transfer.seedwork import SeedWork, compute_seed_work, seed_key
 
 pytestmark = pytest.mark.slow  # real features, real cells (~30 s)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from jobs.driver import cell_tags
 from transfer import store as st
-from transfer import store_inputs as st_inputs
 from transfer.cell import CellResult
 from transfer.config import config_hash
-from transfer.store_inputs import file_sha256
-from transfer.sweep import cell_tags
+from transfer.store import inputs as st_inputs
+from transfer.store.inputs import file_sha256
 
 
 def predictions() -> pd.DataFrame:
@@ -59,7 +59,7 @@ def test_a_logged_cell_has_its_params_in_order_and_its_dataset_inputs(tmp_path, 
 
 def test_a_dataset_in_a_folder_is_logged_with_the_folders_digest(tmp_path):
     """A BIG-bench task (a folder, no OOD set of its own): its input's source is the folder, its digest the files'."""
-    from transfer.grid import expand
+    from jobs.grid import expand
 
     spec = expand(["grid.datasets=[bigbench_navigate]", "grid.methods=[vanilla]", "grid.seeds=[0]"]).cells[0]
     cell = {**spec.config, "config_hash": spec.config_hash}

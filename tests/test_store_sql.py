@@ -1,4 +1,4 @@
-"""A run written in one transaction (transfer.store_sql) is the run MLflow's client API writes: the same cell logged
+"""A run written in one transaction (transfer.store.sql) is the run MLflow's client API writes: the same cell logged
 both ways into one real sqlite store reads back the same through MLflow's own client, search and inputs; a write
 that fails part-way leaves nothing; a store whose schema was not verified is written through the client API."""
 
@@ -11,12 +11,12 @@ import time
 import pytest
 from mlflow.exceptions import MlflowException
 
+from jobs.driver import cell_tags
+from tests.test_store_inputs import predictions
 from transfer import store as st
-from transfer import store_sql
 from transfer.cell import CellResult
 from transfer.config import config_hash
-from transfer.sweep import cell_tags
-from tests.test_store_inputs import predictions
+from transfer.store import sql as store_sql
 
 
 STARTED_MS = int(time.time() * 1000) - 5000
@@ -28,7 +28,7 @@ def log_both_ways(tmp_path, compose_cfg, metrics):
     writer = st.StudyWriter("sql", f"sqlite:///{tmp_path / 'mlruns.db'}")
     assert writer._sql is not None, (
         f"this MLflow's tracking schema ({store_sql.schema_revision(writer.client._tracking_client.store)}) is not "
-        f"in transfer.store_sql.VERIFIED_SCHEMAS: check this test passes with it added, then add it")
+        f"in transfer.store.sql.VERIFIED_SCHEMAS: check this test passes with it added, then add it")
     result = CellResult(cell, metrics, predictions(), started_ms=STARTED_MS)  # a cell that took 5 s
     fast = writer.log_cell(result, cell_tags(cell, "sha"))
     writer._sql = None  # the client API's four calls

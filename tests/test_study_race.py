@@ -1,6 +1,6 @@
 """Two drivers opening the same new study at the same instant (two users launching one study on a shared tracking
 server): neither crashes on the experiment the other just created, and both end up on one parent run, the one the
-study lease (transfer/lease.py) then guards. Real processes on a real sqlite store, and on a real tracking server."""
+study lease (jobs/lease.py) then guards. Real processes on a real sqlite store, and on a real tracking server."""
 
 from __future__ import annotations
 

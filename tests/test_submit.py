@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from transfer.submit import local_store_warning
+from jobs.submit import local_store_warning
 
 
 @pytest.mark.parametrize("address", ["http://10.1.2.3:8265", "ray://head.cluster:10001", "head.cluster:6379"])

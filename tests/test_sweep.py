@@ -7,9 +7,9 @@ import pytest
 from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 
+from jobs.sweep import main as sweep_main
 from transfer import paths
 from transfer.errors import TransferError
-from transfer.sweep import main as sweep_main
 
 pytestmark = pytest.mark.slow
 TINY = ["setting.data.max_pairs=120", "grid.settings=[lab]", "grid.methods=[vanilla,logconf]", "grid.seeds=[0,1]",
@@ -84,7 +84,7 @@ def test_rerun_skips_finished_cells_and_runs_only_new_ones(store, capsys):
 def test_a_failing_cell_is_recorded_with_its_error_and_named_by_the_report(store, tmp_path):
     """confident_only with min_examples above the split's size fails on every seed: the sweep logs FAILED runs with
     the error, and the report says the method has no finished cell instead of dropping it silently."""
-    from analysis.report import build
+    from jobs.report import build
 
     assert sweep(store, "grid.methods=[vanilla,logconf,confident_only]", "method.min_examples=100000", "method.fallback=error") == 1
     client, exp, runs = child_runs(store)
@@ -100,7 +100,7 @@ def test_a_failing_cell_is_recorded_with_its_error_and_named_by_the_report(store
 
 def test_a_cells_ray_resources_come_from_its_mode_and_a_missing_gpu_is_one_line(compose_cfg):
     from transfer.config import config_hash
-    from transfer.sweep import cell_options, check_placeable
+    from jobs.driver import cell_options, check_placeable
 
     assert cell_options(compose_cfg()) == {"num_cpus": 1, "num_gpus": 0}
     lora = compose_cfg("mode=lora")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from mlflow.tracking import MlflowClient
 
-from transfer import sweep
+from jobs import driver as sweep
 from transfer.store import StudyWriter
 
 

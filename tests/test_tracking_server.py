@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from ops.lifecycle import free_port
 from tests.tracking import serve, start, stop
 from transfer import paths, store
-from transfer.backends.server import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = paths.repo_root()
@@ -75,7 +75,7 @@ def smoke(server, tmp_path_factory):
 
 
 def expected_hashes(args: list[str]) -> list[str]:
-    from transfer.grid import expand
+    from jobs.grid import expand
 
     return sorted(c.config_hash for c in expand(args).cells)
 
@@ -175,7 +175,7 @@ def test_artifacts_are_served_not_written_locally(server, smoke, tmp_path):
 def test_a_report_builds_from_the_server(server, smoke, tmp_path):
     """What `make report STUDY=smoke-a` runs, reading the store over HTTP and logging its results back."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
-    out = subprocess.run([sys.executable, "-m", "analysis.report", "--study", "smoke-a", "--out", str(tmp_path)],
+    out = subprocess.run([sys.executable, "-m", "jobs.report", "--study", "smoke-a", "--out", str(tmp_path)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     md = (tmp_path / "smoke-a" / "report.md").read_text()
@@ -215,7 +215,7 @@ def test_a_second_server_on_an_existing_database_sees_the_same_runs(server, smok
     port = free_port()
     uri = f"postgresql://transfer@127.0.0.1:{server.pg_port}/mlflow"
     env = {**os.environ, "PGPASSFILE": str(server.home / "tracking" / "pgpass")}
-    proc = subprocess.Popen([sys.executable, "-m", "transfer.tracking_server", "--port", str(port), "--dir",
+    proc = subprocess.Popen([sys.executable, "-m", "ops.tracking_server", "--port", str(port), "--dir",
                              str(tmp_path / "t"), "--database-uri", uri], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -237,7 +237,7 @@ def test_a_second_server_on_an_existing_database_sees_the_same_runs(server, smok
 
 
 def test_a_second_server_on_the_same_folder_is_refused_in_one_line(server):
-    run = subprocess.run([sys.executable, "-m", "transfer.tracking_server", "--port", str(free_port()), "--pg-port",
+    run = subprocess.run([sys.executable, "-m", "ops.tracking_server", "--port", str(free_port()), "--pg-port",
                           str(free_port()), "--dir", str(server.home / "tracking")], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
@@ -252,7 +252,7 @@ def test_stop_then_restart_keeps_the_studies(server, smoke):
     before = len(store.runs(c, store.find_experiment(c, "smoke-b").experiment_id, store.CELL))
     assert stop(server) == []
     assert not (server.home / "tracking" / "pg" / "postmaster.pid").exists()  # PostgreSQL shut down cleanly
-    paths._ANSWERED.clear()
+    store._ANSWERED.clear()
     with pytest.raises(store.StudyError, match="does not answer"):
         store.client(server.uri)
     start(server)

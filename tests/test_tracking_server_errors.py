@@ -10,14 +10,14 @@ import sys
 
 import pytest
 
+from ops.lifecycle import free_port
 from transfer import paths, store
-from transfer.backends.server import free_port
 
 ROOT = paths.repo_root()
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "transfer.tracking_server", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ops.tracking_server", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env={**os.environ, **env})
 
 
@@ -77,7 +77,7 @@ def test_a_tracking_server_that_does_not_answer_is_one_line():
 def test_a_sweep_against_a_dead_tracking_server_fails_in_one_line_before_ray(capsys):
     from hydra import initialize_config_dir
 
-    from transfer.sweep import main as sweep_main
+    from jobs.sweep import main as sweep_main
 
     uri = f"http://127.0.0.1:{free_port()}"
     with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
@@ -90,7 +90,7 @@ def test_a_sweep_against_a_dead_tracking_server_fails_in_one_line_before_ray(cap
 
 
 def test_the_database_uri_is_printed_without_its_password():
-    from transfer.pg import libpq_uri, redact, sqlalchemy_uri
+    from ops.pg import libpq_uri, redact, sqlalchemy_uri
 
     assert redact("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert redact("postgresql://u@h:5432/db") == "postgresql://u@h:5432/db"

@@ -1,15 +1,15 @@
-"""Method variants as a grid axis (transfer/variants.py through transfer.grid): names, configs, hashes, errors."""
+"""Method variants as a grid axis (jobs/variants.py through jobs.grid): names, configs, hashes, errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from jobs.grid import expand
+from jobs.variants import base_of, short_hash
 from transfer.errors import ConfigError
-from transfer.grid import expand
 from transfer.methods.base import StudentView, student_head
 from transfer.methods.vanilla import Vanilla
-from transfer.variants import base_of, short_hash
 
 ONE = ["grid.seeds=[0]"]
 
@@ -163,7 +163,7 @@ def test_a_swept_sweep_logs_each_variant_as_a_method_with_its_params(tmp_path, r
     from mlflow.tracking import MlflowClient
 
     from transfer import paths
-    from transfer.sweep import main as sweep_main
+    from jobs.sweep import main as sweep_main
 
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
@@ -196,7 +196,7 @@ def test_a_lab_variant_is_selected_and_replayed_with_its_exact_config(tmp_path):
     from jobs.plan import make_plan
     from tests.test_replay_plan import rcfg
     from transfer import store
-    from transfer.grid import from_plan
+    from jobs.grid import from_plan
 
     seeds = list(range(8))
     lab = expand(["grid.methods=[vanilla,logconf]", "method.alpha_max=0.6,0.9", f"grid.seeds={seeds}"])

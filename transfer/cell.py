@@ -18,37 +18,16 @@ import pandas as pd
 import torch
 
 from transfer import boundary, scoring
-from transfer.data.pairs import PairSet
+from transfer.config import mode_name
 from transfer.data.splits import Split
 from transfer.errors import TransferError
-from transfer.features.extract import PairFeatures
+from transfer.inputs import CellInputs, zero_shot_format, zero_shot_key
 from transfer.methods import StudentView, check_kind
 from transfer.methods.base import student_head
-from transfer.modes import ModeInputs, mode_name, run_mode
+from transfer.modes import ModeInputs, run_mode
+from transfer.modes.prompts import orient_zero_shot, zero_shot_logprobs
 from transfer.sandbox.client import method_process
 from transfer.seedwork import SeedWork, cell_splits, compute_seed_work, head_config, pair_x, seed_key
-
-
-@dataclass
-class CellInputs:
-    """Everything a cell reads, extracted once per study and shared by all cells (Ray's object store)."""
-    pairs: PairSet
-    ood: PairSet | None
-    features: dict[str, PairFeatures]  # keys: "weak", "strong", "weak_ood", "strong_ood"
-    # the strong LM's zero-shot label log-probs of every pair, (n, 2, 2), per prompt format (transfer/inputs.py)
-    zero_shot: dict[str, np.ndarray] = field(default_factory=dict)
-    built_on: str = ""  # the Ray node that built them (a cell elsewhere got them through the object store)
-    _columns: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def column(self, which: str, attr: str) -> np.ndarray:
-        """One attribute of every example of `which` ("pairs" or "ood") as an array (e.g. example_id), made once
-        per inputs object, not once per cell."""
-        key = (which, attr)
-        if key not in self._columns:
-            col = np.array([getattr(p, attr) for p in getattr(self, which).pairs])
-            col.flags.writeable = False  # shared by every cell that reads these inputs
-            self._columns[key] = col
-        return self._columns[key]
 
 
 @dataclass
@@ -56,7 +35,7 @@ class CellResult:
     cell: dict
     metrics: dict[str, float]
     predictions: pd.DataFrame
-    where: dict[str, str] = field(default_factory=dict)  # the Ray node it ran on (transfer.raytasks), logged as tags
+    where: dict[str, str] = field(default_factory=dict)  # the Ray node it ran on (jobs.raytasks), logged as tags
     started_ms: int | None = None  # when run_cell began (ms since the epoch): the run's start in the MLflow UI
     tags: dict[str, str] = field(default_factory=dict)  # the harness's record of the method's boundary
 
@@ -73,9 +52,6 @@ def student_view(cell: dict, inputs: CellInputs, tu: Split, weak_tu: np.ndarray,
         xs, a, b = pair_x(inputs.features["strong"], tu), None, None
     zero_shot = None
     if "zero_shot" in needs:  # the strong LM's own label log-probs, both orders, from the input stage
-        from transfer.inputs import zero_shot_format, zero_shot_key
-        from transfer.modes.prompts import orient_zero_shot, zero_shot_logprobs
-
         fmt, s = zero_shot_format(cell), cell["setting"]
         zs = inputs.zero_shot.get(zero_shot_key(fmt))
         if zs is None:  # a cell called outside a sweep: compute (or read the cache) here

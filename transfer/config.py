@@ -9,12 +9,18 @@ import json
 from omegaconf import DictConfig, OmegaConf
 
 from transfer import paths
+from transfer.backends.precision import compute_dtype
 
 # keys that say where/how a cell runs, not what it computes: left out of config_hash
 NON_SEMANTIC_KEYS = ("runtime", "grid", "study", "hydra")
 
 if not OmegaConf.has_resolver("transfer_data"):
     OmegaConf.register_new_resolver("transfer_data", lambda: str(paths.shared_data_dir()))
+
+
+def mode_name(cell: dict) -> str:
+    """A cell's training mode (transfer/modes/); a config without a mode group is a head cell."""
+    return (cell.get("mode") or {}).get("name", "head")
 
 
 def to_plain(cfg: DictConfig | dict) -> dict:
@@ -40,8 +46,6 @@ NON_SEMANTIC_BACKEND_KEYS = ("url", "score_url", "retries", "backoff_s", "reques
 def _semantic_backend(backend: dict) -> dict:
     """A backend's fields that change results, with `dtype: auto` resolved as the feature cache key resolves it:
     hf float32 and vLLM score_dtype float32 are what every cell computed before these fields existed (old hashes)."""
-    from transfer.backends.precision import compute_dtype
-
     out = {k: v for k, v in backend.items() if k not in NON_SEMANTIC_BACKEND_KEYS}
     if "dtype" in out and "name" in out:
         out["dtype"] = compute_dtype(backend)

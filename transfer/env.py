@@ -1,6 +1,6 @@
 """Safe environment defaults for the services a run starts, in one place (a value already set always wins).
 
-Used by the entry points (jobs/, transfer.mlflow_ui), by the store before it opens a client, by the tests
+Used by the entry points (jobs/, ops.mlflow_ui), by the store before it opens a client, by the tests
 (tests/conftest.py) and by the Makefile, which exports what `python3 transfer/env.py` prints. Standard library only:
 the Makefile runs it before any environment is installed.
 """

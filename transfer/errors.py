@@ -25,5 +25,9 @@ class MethodError(TransferError):
     """A method's own code failed (its traceback is logged), or its process died or timed out."""
 
 
+class ConfinementRefused(OSError):
+    """The platform refused a namespace, mount or filter the method's confinement needs (transfer/sandbox/)."""
+
+
 class StudyError(TransferError, ValueError):
     """A study cannot be used as stored, or its tracking store does not answer; the message names what to fix."""

@@ -1,16 +1,39 @@
-"""The per-setting input stage: every model call a study makes before its cells run, cached by content.
-
-For one (setting, dataset): load the data, extract (or load cached) the weak and strong models' features of it and
-of its OOD set, and, if some method of the sweep asks for them, the strong LM's zero-shot label log-probs in each
-prompt format asked. One model (or one vLLM server) per role does all of it. Cells then get arrays only: no cell
-loads a model or starts a server for its view (the training modes `prompt` and `lora` are themselves model compute).
-"""
+"""What a cell reads, built once per (setting, dataset) by the input stage (transfer/stage.py) and shared by its
+cells: the data, both models' features and the strong LM's zero-shot log-probs, keyed by prompt format."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from transfer.cell import CellInputs
+import numpy as np
+
+if TYPE_CHECKING:  # annotations only: this module is what a cell imports, the builder is transfer/stage.py
+    from transfer.data.pairs import PairSet
+    from transfer.features.extract import PairFeatures
+
+
+@dataclass
+class CellInputs:
+    """Everything a cell reads, extracted once per study and shared by all cells (Ray's object store)."""
+    pairs: PairSet
+    ood: PairSet | None
+    features: dict[str, PairFeatures]  # keys: "weak", "strong", "weak_ood", "strong_ood"
+    # the strong LM's zero-shot label log-probs of every pair, (n, 2, 2), per prompt format (transfer/stage.py)
+    zero_shot: dict[str, np.ndarray] = field(default_factory=dict)
+    built_on: str = ""  # the Ray node that built them (a cell elsewhere got them through the object store)
+    _columns: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def column(self, which: str, attr: str) -> np.ndarray:
+        """One attribute of every example of `which` ("pairs" or "ood") as an array (e.g. example_id), made once
+        per inputs object, not once per cell."""
+        key = (which, attr)
+        if key not in self._columns:
+            col = np.array([getattr(p, attr) for p in getattr(self, which).pairs])
+            col.flags.writeable = False  # shared by every cell that reads these inputs
+            self._columns[key] = col
+        return self._columns[key]
 
 
 def zero_shot_key(fmt: dict) -> str:
@@ -21,25 +44,3 @@ def zero_shot_key(fmt: dict) -> str:
 def zero_shot_format(cell: dict) -> dict:
     """The prompt format a cell's method reads zero-shot log-probs in: its own `prompt_format`, else the data's."""
     return cell["method"].get("prompt_format") or cell["setting"]["data"]["format"]
-
-
-def build_cell_inputs(setting: dict, shard_size: int, zero_shot_formats: list[dict] = ()) -> CellInputs:
-    from transfer.data import load_dataset_from_config
-    from transfer.features.extract import LazyBackend, extract_pair_features
-    from transfer.modes.prompts import zero_shot_logprobs
-
-    pairs = load_dataset_from_config(setting["data"])
-    ood = load_dataset_from_config(setting["ood"]) if setting.get("ood") else None
-    fmt = setting["data"]["format"]
-    features, zero_shot = {}, {}
-    for role in ("weak", "strong"):
-        model, backend_cfg = setting[role], setting[f"{role}_backend"]
-        with LazyBackend(backend_cfg, model) as backend:  # one model (or one server) for all of the role's work
-            features[role] = extract_pair_features(pairs, model, backend_cfg, fmt, shard_size, backend)
-            if ood is not None:
-                features[f"{role}_ood"] = extract_pair_features(ood, model, backend_cfg, fmt, shard_size, backend)
-            if role == "strong":
-                for zs_fmt in zero_shot_formats:
-                    zero_shot[zero_shot_key(zs_fmt)] = zero_shot_logprobs(pairs, model, backend_cfg, zs_fmt,
-                                                                          shard_size, backend)
-    return CellInputs(pairs=pairs, ood=ood, features=features, zero_shot=zero_shot)

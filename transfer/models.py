@@ -1,4 +1,5 @@
-"""Resolve a model config to weights on disk, and fingerprint those weights for cache keys."""
+"""Resolve a model config to weights on disk (a fetched asset, transfer/assets.py, or a local folder or hub id), and
+fingerprint those weights for cache keys."""
 
 from __future__ import annotations
 
@@ -6,8 +7,32 @@ import hashlib
 import json
 from pathlib import Path
 
-from transfer import assets
+from transfer import paths
 from transfer.errors import AssetError
+
+MARKER = ".transfer-asset.json"
+
+
+def recipe_hash(recipe: dict) -> str:
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def asset_dir(name: str) -> Path:
+    return paths.home() / "assets" / name
+
+
+def is_ready(name: str, recipe: dict) -> bool:
+    marker = asset_dir(name) / MARKER
+    return marker.exists() and json.loads(marker.read_text()).get("recipe") == recipe_hash(recipe)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".json", ".model")
 
@@ -21,10 +46,10 @@ def resolve_path(model_cfg: dict) -> str:
     recipe = model_cfg.get("asset")
     if not recipe:
         raise AssetError(f"model {model_cfg['name']!r} has neither `pretrained` nor an `asset:` recipe")
-    if not assets.is_ready(model_cfg["name"], recipe):
+    if not is_ready(model_cfg["name"], recipe):
         raise AssetError(f"model {model_cfg['name']!r} is not fetched yet: run `make assets` "
                          f"(or `python -m transfer.assets {model_cfg['name']}`)")
-    return str(assets.asset_dir(model_cfg["name"]))
+    return str(asset_dir(model_cfg["name"]))
 
 
 def weights_fingerprint(path: str) -> str:
@@ -45,7 +70,7 @@ def weights_fingerprint(path: str) -> str:
     h = hashlib.sha256()
     for rel, *_ in stamp:
         h.update(rel.encode())
-        h.update(assets.sha256_file(folder / rel).encode())
+        h.update(sha256_file(folder / rel).encode())
     digest = h.hexdigest()
     try:
         memo.write_text(json.dumps({"stamp": stamp, "sha256": digest}))

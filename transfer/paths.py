@@ -49,27 +49,6 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{root / 'mlruns.db'}"
 
 
-_ANSWERED: set[str] = set()  # tracking servers that answered once in this process
-
-
-def check_tracking_uri(tracking_uri: str, timeout_s: float = 10) -> None:
-    """A tracking server (http[s]://) answers, else one line: MLflow's client would retry for minutes first."""
-    if not tracking_uri.startswith(("http://", "https://")) or tracking_uri in _ANSWERED:
-        return
-    import urllib.error
-    import urllib.request
-
-    from transfer.errors import StudyError
-    try:
-        urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s).close()
-    except urllib.error.HTTPError:
-        pass  # it answered (e.g. 401 behind a login): the client's own requests will say more
-    except OSError as exc:
-        raise StudyError(f"tracking server {tracking_uri} does not answer ({getattr(exc, 'reason', exc)}): start "
-                         f"it (make tracking-server) or fix MLFLOW_TRACKING_URI") from None
-    _ANSWERED.add(tracking_uri)
-
-
 def default_artifact_root(tracking_uri: str | None = None) -> Path:
     """$TRANSFER_ARTIFACT_ROOT, else `mlartifacts/` beside a sqlite store's file (<repo>/mlartifacts by default)."""
     if os.environ.get("TRANSFER_ARTIFACT_ROOT"):  # set for Ray Jobs, whose working dir is a temporary copy

@@ -5,7 +5,7 @@ gold; it is fixed by the setting (data, weak model and its features), the split 
 `seeds.teacher`, and the roles' config (`roles:`, transfer/roles.py: each role's penalty chosen by cross-validation on
 its own gold). The head-mode ceiling (a head on the strong features trained on
 `train_unlabel` gold) is fixed by the same plus the strong model and `seeds.student`. `seed_key` hashes exactly
-these fields, so a sweep computes one `SeedWork` per key (a Ray task, transfer/raytasks.py) and hands it to all
+these fields, so a sweep computes one `SeedWork` per key (a Ray task, jobs/raytasks.py) and hands it to all
 that seed's cells, instead of each cell retraining both. Other modes (prompt, lora) define their own ceiling in
 `run_mode`; for them only the weak teacher is shared (`ceiling` is None).
 
@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from transfer.config import config_hash
+from transfer.config import config_hash, mode_name
 from transfer.data.splits import Split, SplitData, make_splits, whole
-from transfer.modes import mode_name
 from transfer.roles import role_config, role_head
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from transfer.cell import CellInputs
 from transfer.data import load_dataset_from_config
 from transfer.features.extract import extract_pair_features
+from transfer.inputs import CellInputs
 
 
 @pytest.fixture(scope="module")

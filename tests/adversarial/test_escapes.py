@@ -203,7 +203,7 @@ def test_the_confinement_is_the_harness_record_not_the_methods(cell_and_inputs, 
 @pytest.mark.parametrize("sandbox", PATHS)
 def test_malformed_diagnostics_are_dropped_and_the_cell_is_logged(cell_and_inputs, honest, store, sandbox):
     from transfer.store import StudyWriter
-    from transfer.sweep import cell_tags
+    from jobs.driver import cell_tags
 
     result = _run(cell_and_inputs, "malformed_diagnostics", sandbox)
     assert result.metrics["method_fine"] == 0.5 and result.metrics["boundary_dropped_diagnostics"] == 5
@@ -228,7 +228,7 @@ def test_one_deadline_for_the_whole_call(cell_and_inputs, sandbox):
 @pytest.mark.parametrize("sandbox", PATHS)
 def test_a_method_that_hangs_while_loading_fails_only_its_own_cells(cell_and_inputs, compose_cfg_module, sandbox):
     from transfer.sandbox import client
-    from transfer.sweep import zero_shot_formats
+    from jobs.driver import zero_shot_formats
 
     cell, _ = cell_and_inputs
     runtime = {**cell["runtime"], "sandbox": sandbox, "method_timeout_s": 2}

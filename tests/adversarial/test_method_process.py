@@ -127,11 +127,12 @@ REFUSING = """
 import json, logging, sys
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 from hydra import compose, initialize_config_dir
-import transfer.config
 from transfer import paths
-from transfer.cell import CellInputs, run_cell
+from transfer.cell import run_cell
+import transfer.config
 from transfer.data import load_dataset_from_config
 from transfer.features.extract import extract_pair_features
+from transfer.inputs import CellInputs
 with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
     cell = transfer.config.to_plain(compose("config", overrides=["setting.data.max_pairs=40", "head.epochs=5",
                                                                  "method=vanilla", "runtime.sandbox=" + sys.argv[1]]))

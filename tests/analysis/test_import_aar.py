@@ -11,9 +11,9 @@ from mlflow.tracking import MlflowClient
 
 from transfer.paths import shared_data_dir
 
-from jobs.import_aar import collect, import_aar
 from analysis.load import load_study
-from analysis.report import build
+from jobs.import_aar import collect, import_aar
+from jobs.report import build
 
 TARBALL = shared_data_dir() / "aar" / "cache_results.tar.gz"
 pytestmark = pytest.mark.skipif(not TARBALL.exists(), reason=f"AAR results not at {TARBALL} (set TRANSFER_DATA)")

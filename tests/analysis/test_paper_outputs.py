@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from analysis.report import build
 from analysis.tables import PREAMBLE
+from jobs.report import build
 from tests.analysis.conftest import FAST
 
 

@@ -12,7 +12,7 @@ from analysis.analyze import analyze
 from analysis.config import load_config
 from analysis.load import StudyError, load_study
 from analysis.simulate import as_study
-from analysis.report import build, main
+from jobs.report import build, main
 from tests.analysis.conftest import FAST
 
 
@@ -109,7 +109,7 @@ def test_errors_name_the_fix(store, tmp_path, capsys):
 
 def test_a_bug_keeps_its_traceback(store, tmp_path, monkeypatch):
     """Only errors a user fixes become one line; a KeyError inside the analysis is a bug and is raised as one."""
-    import analysis.report as report
+    import jobs.report as report
 
     def broken(*_a, **_k):
         return {}["groups"]
@@ -121,7 +121,7 @@ def test_a_bug_keeps_its_traceback(store, tmp_path, monkeypatch):
 
 def test_failed_and_missing_methods_are_named(tmp_path, sim_tables):
     """A method whose cells all failed does not vanish from the report without a word."""
-    from analysis.report import build as build_report
+    from jobs.report import build as build_report
     from tests.analysis.conftest import write_study
 
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"

@@ -1,5 +1,5 @@
 """Every `make report STUDY=... [LAB=...] [REPORT_ARGS="..."]` the docs show (and the target's own usage line) is a
-command line analysis.report accepts as written, with `--set` keys the analysis config knows: a reader who copies
+command line jobs.report accepts as written, with `--set` keys the analysis config knows: a reader who copies
 one gets a report, not an argparse or settings error."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import shlex
 import pytest
 
 from analysis.config import load_config
-from analysis.report import parser
+from jobs.report import parser
 from transfer import paths
 
 ROOT = paths.repo_root()

@@ -14,10 +14,10 @@ from analysis import significance as sig
 from analysis.analyze import analyze
 from analysis.config import load_config
 from analysis.load import load_study
-from analysis.report import build
 from analysis.search import family, ledger
 from analysis.simulate import simulate
 from analysis.verdicts import Margins, lab_stage
+from jobs.report import build
 from tests.analysis.conftest import FAST, write_study
 
 NULL = {"seed_sd": 0.04, "method_sd": 0.05}

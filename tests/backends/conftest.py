@@ -6,8 +6,8 @@ import os
 
 import pytest
 
+from ops.lifecycle import alive
 from transfer import paths
-from transfer.backends.server import alive
 from transfer.config import group_config as conf  # conf/<group>/<name>.yaml, resolved
 from transfer.data.loaders import hh_rlhf
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ops.lifecycle import alive
 from tests.backends.conftest import FMT, assert_gone, model_cfg, real_pairs, vllm_cfg
 from tests.backends.test_vllm_encoder import cosines
 from transfer.backends.hf import HFBackend
 from transfer.backends.http import ServerError
-from transfer.backends.server import alive
 from transfer.backends.vllm import VLLMBackend
 from transfer.errors import ConfigError
 from transfer.features.extract import pair_texts

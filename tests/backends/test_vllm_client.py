@@ -9,10 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from ops.lifecycle import free_port
 from tests.backends.conftest import assert_gone, model_cfg, vllm_cfg
 from transfer.backends import load_backend
 from transfer.backends.http import Client, ServerError
-from transfer.backends.server import ManagedServer, free_port, server_command
+from transfer.backends.server import ManagedServer, server_command
 from transfer.backends.vllm import VLLMBackend
 from transfer.errors import ConfigError, TransferError
 

@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ops.lifecycle import alive
 from tests.backends.conftest import FMT, assert_gone, model_cfg, real_pairs, vllm_cfg
 from transfer import paths
 from transfer.backends.hf import HFBackend
 from transfer.backends.http import ServerError
-from transfer.backends.server import alive
 from transfer.backends.vllm import VLLMBackend
 from transfer.features.cache import FeatureCache
-from transfer.features.extract import PAIR_LAYOUT, cache_texts, extract_pair_features, feature_key, pair_texts
+from transfer.features.extract import PAIR_LAYOUT, cache_texts, extract_pair_features, pair_texts
+from transfer.features.keys import feature_key
 
 pytestmark = pytest.mark.slow
 

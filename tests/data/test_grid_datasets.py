@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from jobs.grid import expand
+from jobs.preflight import check_datasets
 from jobs.sweep import main as sweep_main
-from transfer.data.check import check_datasets
 from transfer.errors import ConfigError
-from transfer.grid import expand
 from transfer.heads import train_head
 
 TWO = ["grid.datasets=[bigbench_navigate,bigbench_sports_understanding_binary]", "grid.methods=[vanilla,logconf]",

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from analysis.report import build
+from jobs.report import build
 from jobs.sweep import main as sweep_main
 from transfer import paths
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from transfer.cell import pair_inputs, student_view, CellInputs
+from transfer.cell import pair_inputs, student_view
 from transfer.data import load_dataset_from_config
 from transfer.data.splits import make_splits, whole
 from transfer.features.extract import extract_pair_features
 from transfer.heads import train_head
+from transfer.inputs import CellInputs
 from transfer.methods import StudentView
 
 

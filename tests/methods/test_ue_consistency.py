@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from tests.methods.conftest import with_weak
+from tests.methods.test_head_methods import method
 from transfer.errors import ConfigError
 from transfer.methods.ue_consistency import consistent_labels
 from transfer.modes.prompts import orient_zero_shot
-from tests.methods.conftest import with_weak
-from tests.methods.test_head_methods import method
 
 
 def test_consistency_debiases_orders_and_rebalances():
@@ -46,7 +46,8 @@ def test_without_zero_shot_it_is_a_clear_error(hh_view):
 @pytest.mark.slow
 def test_ue_consistency_on_real_zero_shot_ignores_the_teacher(lab_cell):
     """Real SmolLM2 label log-probs on 40 real HH pairs; the result does not depend on the weak labels at all."""
-    from transfer.cell import CellInputs, student_view
+    from transfer.cell import student_view
+    from transfer.inputs import CellInputs
     from transfer.data import load_dataset_from_config
     from transfer.data.splits import make_splits
     from transfer.features.extract import extract_pair_features
@@ -70,7 +71,7 @@ def test_ue_consistency_on_real_zero_shot_ignores_the_teacher(lab_cell):
 def test_a_sweep_asks_the_input_stage_for_the_formats_its_methods_read(compose_cfg):
     """Only methods whose process declares `needs` zero_shot make the input stage compute log-probs, once per
     prompt format (ccs reads them only with sign=zero_shot)."""
-    from transfer.sweep import zero_shot_formats
+    from jobs.driver import zero_shot_formats
 
     cells = [compose_cfg(f"method={m}", *extra) for m, *extra in
              (("vanilla",), ("ccs",), ("ue_consistency",), ("ue_consistency", "seed=1"),
@@ -84,11 +85,12 @@ def test_a_sweep_asks_the_input_stage_for_the_formats_its_methods_read(compose_c
 
 @pytest.mark.slow
 def test_the_input_stage_computes_zero_shot_and_cells_only_read_it(lab_cell):
-    """transfer/inputs.py computes the strong LM's log-probs with its features (one model); a cell's view then
+    """transfer/stage.py computes the strong LM's log-probs with its features (one model); a cell's view then
     reads them from the inputs: a planted array comes back, oriented, so no cell loads the model for them."""
     from transfer.cell import student_view
     from transfer.data.splits import make_splits
-    from transfer.inputs import build_cell_inputs, zero_shot_format, zero_shot_key
+    from transfer.inputs import zero_shot_format, zero_shot_key
+    from transfer.stage import build_cell_inputs
 
     cell = {**lab_cell, "method": {"name": "ue_consistency", "prompt_format": {"prompt_words": 20,
                                                                                "reply_words": 30}}}

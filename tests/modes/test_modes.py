@@ -8,6 +8,7 @@ import pytest
 from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 
+from jobs.sweep import main as sweep_main
 from transfer import paths
 from transfer.data.pairs import Pair, PairSet
 from transfer.data.splits import Split
@@ -15,7 +16,6 @@ from transfer.errors import ConfigError
 from transfer.methods import StudentView, load_method
 from transfer.modes import ModeInputs, run_mode
 from transfer.modes.lm import balanced_pick, demonstrations
-from transfer.sweep import main as sweep_main
 
 
 def test_balanced_pick_takes_both_labels_most_confident_first():

@@ -14,71 +14,17 @@ import atexit
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import requests
-
+from ops import lifecycle
 from transfer import paths
 from transfer.backends.precision import compute_dtype
 from transfer.errors import TransferError
 
 LIVE: dict[int, "ManagedServer"] = {}  # pid -> server, stopped at interpreter exit if the caller forgot
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _descendants(pid: int) -> list[int]:
-    """All live processes below `pid` (vLLM's engine core and its helpers), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"  # a zombie has exited; it only waits to be reaped
-
-
-def _signal(pgid: int, family: list[int], sig: int) -> None:
-    """The process group we created (start_new_session: pgid == the server's pid), and any descendant that moved
-    to a group of its own: all of them started by us."""
-    targets = [lambda: os.killpg(pgid, sig)] + [lambda p=p: os.kill(p, sig) for p in family[1:] if alive(p)]
-    for send in targets:
-        try:
-            send()
-        except ProcessLookupError:
-            pass
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it if the harness dies (even by SIGKILL), so no server is orphaned."""
-    import ctypes
-
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def server_command(model_dir: str, served_name: str, port: int, mode: str, cfg: dict, model_cfg: dict) -> list[str]:
@@ -131,7 +77,7 @@ class ManagedServer:
                  log_dir: str | None = None):
         self.model_dir, self.served_name, self.mode, self.cfg = model_dir, served_name, mode, cfg
         self.model_cfg = model_cfg
-        self.port = free_port()
+        self.port = lifecycle.free_port()
         self.url = f"http://{cfg.get('host') or '127.0.0.1'}:{self.port}"
         log_root = Path(log_dir or cfg.get("log_dir") or paths.home() / "logs")
         log_root.mkdir(parents=True, exist_ok=True)
@@ -151,10 +97,7 @@ class ManagedServer:
         with open(self.log_path, "ab") as log:
             log.write(("$ " + " ".join(cmd) + "\n").encode())
             log.flush()
-            # only the main thread: PDEATHSIG fires when the *thread* that forked exits, not the process
-            pre = _die_with_parent if threading.current_thread() is threading.main_thread() else None
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=env, start_new_session=True, preexec_fn=pre)
+            self.proc = lifecycle.spawn(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         LIVE[self.proc.pid] = self
         try:
             self._wait_healthy(float(self.cfg.get("startup_timeout_s", 300)))
@@ -165,18 +108,12 @@ class ManagedServer:
         return self
 
     def _wait_healthy(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            code = self.proc.poll()
-            if code is not None:
-                raise TransferError(f"vLLM server for {self.served_name} ({self.mode}) exited with code {code} "
-                                    f"during start-up; last lines of {self.log_path}:\n{tail(self.log_path)}")
-            try:
-                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass  # not listening yet
-            time.sleep(0.5)
+        try:
+            if lifecycle.wait_healthy(self.proc, lambda: lifecycle.http_ok(f"{self.url}/health"), timeout_s):
+                return
+        except lifecycle.Exited as exc:
+            raise TransferError(f"vLLM server for {self.served_name} ({self.mode}) exited with code {exc.code} "
+                                f"during start-up; last lines of {self.log_path}:\n{tail(self.log_path)}") from None
         raise TransferError(f"vLLM server for {self.served_name} ({self.mode}) not healthy at {self.url} after "
                             f"{timeout_s:g} s (startup_timeout_s); last lines of {self.log_path}:\n"
                             f"{tail(self.log_path)}")
@@ -186,18 +123,9 @@ class ManagedServer:
         if self.proc is None:
             return
         pid = self.proc.pid
-        family = [pid] + _descendants(pid)
-        for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-            _signal(pid, family, sig)
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline and any(alive(p) for p in family):
-                self.proc.poll()  # reap the server itself
-                time.sleep(0.2)
-            if not any(alive(p) for p in family):
-                break
-        self.proc.poll()
+        self.family = lifecycle.stop(self.proc, ((signal.SIGTERM, grace_s, True),
+                                                 (signal.SIGKILL, 5.0, True)))
         LIVE.pop(pid, None)
-        self.family = family
         self.proc = None
 
     def __enter__(self):

@@ -9,6 +9,7 @@ from pathlib import Path
 from transfer.data.items import Item, ItemSet
 from transfer.data.pairs import Pair, PairSet
 from transfer.data.splits import SplitData, make_splits
+from transfer.errors import ConfigError, DataError
 
 __all__ = ["Item", "ItemSet", "Pair", "PairSet", "SplitData", "make_splits", "load_dataset_from_config",
            "dataset_kind", "KINDS"]
@@ -21,7 +22,6 @@ def dataset_kind(cfg) -> str:
     """The task kind a data config declares (`kind:`; absent = pairwise)."""
     kind = cfg.get("kind") or "pairwise"
     if kind not in KINDS:
-        from transfer.errors import ConfigError
         raise ConfigError(f"data {cfg.get('name')!r}: kind={kind!r} is unknown; choose one of {list(KINDS)}")
     return kind
 
@@ -29,8 +29,6 @@ def dataset_kind(cfg) -> str:
 def load_dataset_from_config(cfg) -> PairSet | ItemSet:
     """The dataset a `conf/data/*.yaml` (or `conf/ood/*.yaml`) describes. `loader: <name>` is a built-in
     (transfer/data/loaders/<name>.py); `loader: module:function` is any importable function cfg -> PairSet | ItemSet."""
-    from transfer.errors import ConfigError, DataError
-
     cfg = dict(cfg)
     kind, fn = dataset_kind(cfg), resolve_loader(cfg["loader"])
     data = fn(cfg)
@@ -43,8 +41,6 @@ def load_dataset_from_config(cfg) -> PairSet | ItemSet:
 
 
 def resolve_loader(spec: str):
-    from transfer.errors import ConfigError
-
     module, _, fn = spec.partition(":") if ":" in spec else (f"{BUILTIN}.{spec}", ":", "load")
     try:
         loader = getattr(importlib.import_module(module), fn, None)

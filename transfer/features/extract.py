@@ -1,6 +1,6 @@
-"""Per-pair features: f(prompt + better reply) and f(prompt + worse reply), cached under a content hash of
-everything that changes them (weights, texts, template, layer, pooling, max tokens, backend, dtype, extractor
-version).
+"""Features of a dataset, cached under a content hash of everything that changes them (weights, texts, template,
+layer, pooling, max tokens, backend, dtype, extractor version; transfer/features/keys.py). Pairs (task kind
+`pairwise`): f(prompt + better reply) and f(prompt + worse reply). Binary items: f(prompt + text), one row an item.
 
 Nothing on disk says which reply is better: the cache stores each pair's two rows in the order of their texts'
 SHA-256 (`cache_texts`), and which of the two is the better one is recomputed in memory from the data, which a
@@ -17,13 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from transfer import paths
-from transfer.backends.precision import compute_dtype
+from transfer.data.items import ItemSet
 from transfer.data.pairs import PairSet
-from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
+from transfer.features.cache import FeatureCache
+from transfer.features.keys import feature_key
+from transfer.features.lazy import LazyBackend
 from transfer.features.text import render, uses_chat_template
-from transfer.models import resolve_path, weights_fingerprint
+from transfer.models import resolve_path
 
 log = logging.getLogger(__name__)
+ITEM_TEMPLATE = "{prompt}\n{reply}"  # without a `format.template`; an item without a prompt is its text alone
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class PairFeatures:
         return a, b
 
     def inputs(self, index: np.ndarray, a_is_better: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(f(A) − f(B), f(A), f(B)): a head's input and the two sides (transfer/features/items.py: binary)."""
+        """(f(A) − f(B), f(A), f(B)): a head's input and the two sides (ItemFeatures: binary)."""
         a, b = self.oriented(index, a_is_better)
         return a - b, a, b
 
@@ -74,65 +77,52 @@ def cache_texts(pairs: PairSet, model_cfg: dict, fmt: dict) -> tuple[list[str], 
     return first + second, swap
 
 
-PAIR_LAYOUT = "sha256-order"
+@dataclass(frozen=True)
+class ItemFeatures:
+    x: np.ndarray  # (n_items, dim)
+    kind = "binary"
+
+    def inputs(self, index: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, None, None]:
+        """(f(x), no sides): the head's input. `labels` is not read (the same call shape as PairFeatures')."""
+        return self.x[index], None, None
+
+    def head_input(self, index: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return self.x[index]
 
 
-def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str], layout: str | None = None,
-                fmt: dict | None = None) -> tuple[str, dict]:
-    parts = {
-        "weights": weights_fingerprint(resolve_path(model_cfg)),
-        "texts": texts_hash(texts),
-        "layer": model_cfg.get("layer"),
-        "pooling": model_cfg.get("pooling"),
-        "max_tokens": model_cfg.get("max_tokens"),
-        "chat_template": uses_chat_template(model_cfg, fmt or {}),  # as the texts were rendered
-        "backend": backend_cfg["name"],
-        "extractor": EXTRACTOR_VERSION,
-    }
-    if layout:  # pair rows by their texts' hashes, not better-then-worse: a deliberate new key (cache_texts)
-        parts["layout"] = layout
-    dtype = compute_dtype(backend_cfg)  # as resolved here: `auto` is bfloat16 or float32 by the hardware
-    if dtype != "float32" or backend_cfg["name"] != "hf":
-        parts["dtype"] = dtype  # hf keys predate dtype and were all float32: absent = float32 keeps those caches
-    return cache_key(parts), parts
+def item_texts(items: ItemSet, model_cfg: dict, fmt: dict) -> list[str]:
+    tokenizer = None
+    if uses_chat_template(model_cfg, fmt):
+        from transformers import AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(resolve_path(model_cfg))
+    with_prompt, alone = {"template": ITEM_TEMPLATE, **fmt}, {**fmt, "template": "{reply}"}
+    return [render(i.prompt, i.text, with_prompt, tokenizer) if i.prompt else render("", i.text, alone)
+            for i in items.items]
 
 
-class LazyBackend:
-    """Loads the model (or starts its server) only when a shard is missing; reused across datasets; closed once."""
+def extract_item_features(items: ItemSet, model_cfg: dict, backend_cfg: dict, fmt: dict, shard_size: int = 256,
+                          backend: LazyBackend | None = None) -> ItemFeatures:
+    texts = item_texts(items, model_cfg, fmt)
+    key, parts = feature_key(model_cfg, backend_cfg, texts, fmt=fmt)
+    cache = FeatureCache(paths.home() / "features", key, {**parts, "model": model_cfg["name"], "dataset": items.name},
+                         len(texts), shard_size)
+    own = backend is None
+    backend = backend or LazyBackend(backend_cfg, model_cfg)
+    try:
+        return ItemFeatures(x=cache.fill(texts, backend.features, desc=f"{model_cfg['name']} on {items.name}"))
+    finally:
+        if own:
+            backend.close()
 
-    def __init__(self, backend_cfg: dict, model_cfg: dict):
-        self.backend_cfg, self.model_cfg, self.backend = backend_cfg, model_cfg, None
 
-    def _loaded(self):
-        if self.backend is None:
-            from transfer.backends import load_backend
-            self.backend = load_backend(self.backend_cfg, self.model_cfg)
-        return self.backend
-
-    def features(self, texts):
-        return self._loaded().features(texts)
-
-    def label_logprobs(self, prompts, labels):
-        return self._loaded().label_logprobs(prompts, labels)
-
-    def close(self) -> None:
-        if self.backend is not None:
-            self.backend.close()
-            self.backend = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+PAIR_LAYOUT = "sha256-order"  # the cache's row order of a pair's two texts (cache_texts)
 
 
 def extract_pair_features(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fmt: dict,
                           shard_size: int = 256, backend: LazyBackend | None = None) -> PairFeatures:
     """Features of every pair, from the cache where present. Pass an open `backend` to share one model (or one
     server) across several datasets; without it one is loaded if needed and closed before returning."""
-    if pairs.kind == "binary":  # one text per item (transfer/features/items.py)
-        from transfer.features.items import extract_item_features
+    if pairs.kind == "binary":  # one text per item
         return extract_item_features(pairs, model_cfg, backend_cfg, fmt, shard_size, backend)
     texts, swap = cache_texts(pairs, model_cfg, fmt)
     key, parts = feature_key(model_cfg, backend_cfg, texts, PAIR_LAYOUT, fmt)

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
+from transfer.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class StudentView:
@@ -74,8 +76,6 @@ def student_head(head: dict, method_cfg: dict) -> dict:
 
 def check_kind(method: Method, kind: str, mode: str, dataset: str) -> None:
     """Refuse, before anything runs, a method (or training mode) that cannot run on the dataset's task kind."""
-    from transfer.errors import ConfigError
-
     name = method.cfg.get("name", "?")
     if kind not in method.kinds:
         raise ConfigError(f"method {name!r} does not support task kind {kind!r} (dataset {dataset!r}; it supports "

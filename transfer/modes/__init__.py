@@ -15,6 +15,7 @@ import numpy as np
 
 from transfer.data.pairs import PairSet
 from transfer.data.splits import Split
+from transfer.config import mode_name
 from transfer.errors import ConfigError
 from transfer.methods import Method, StudentView
 
@@ -42,10 +43,6 @@ class ModeOutput:
     w2s: dict[str, np.ndarray]  # "test", "train_unlabel", "ood"
     diag_index: np.ndarray
     diagnostics: dict[str, float] = field(default_factory=dict)  # mode-level, logged as mode_<key>
-
-
-def mode_name(cell: dict) -> str:
-    return (cell.get("mode") or {}).get("name", "head")
 
 
 def run_mode(inputs: ModeInputs) -> ModeOutput:

@@ -13,6 +13,7 @@ import numpy as np
 from transfer import paths
 from transfer.data.pairs import Pair, PairSet
 from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
+from transfer.features.lazy import LazyBackend
 from transfer.features.text import side_texts
 from transfer.label_tokens import LABELS, two_order_logit
 from transfer.models import resolve_path, weights_fingerprint
@@ -53,8 +54,6 @@ def zero_shot_logprobs(pairs: PairSet, model_cfg: dict, backend_cfg: dict, fmt: 
     """(n_pairs, 2, 2): log P(label) with [order 0] the better reply shown first, [order 1] the worse shown first.
     `backend`: an open LazyBackend to share (the input stage's, which also extracts features); else one is loaded
     if a shard is missing and closed before returning."""
-    from transfer.features.extract import LazyBackend
-
     texts = [pair_prompt(p.prompt, p.better, p.worse, fmt) for p in pairs.pairs] + \
             [pair_prompt(p.prompt, p.worse, p.better, fmt) for p in pairs.pairs]
     parts = {"kind": "label_logprobs", "labels": list(LABELS), "weights": weights_fingerprint(resolve_path(model_cfg)),

@@ -28,6 +28,9 @@ import struct
 import sys
 from pathlib import Path
 
+from transfer.errors import ConfinementRefused
+from transfer.sandbox import seccomp
+
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP, CLONE_NEWTIME = 0x04000000, 0x08000000, 0x02000000, 0x00000080
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
@@ -41,10 +44,6 @@ MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
 INNER_UID = 65534  # the method's uid in its nested namespace: not root there either
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "localtime", "passwd", "group", "nsswitch.conf", "hosts")
 DEV_FILES = ("null", "zero", "full", "random", "urandom")
-
-
-class ConfinementRefused(OSError):
-    """The platform refused a namespace or mount the confinement needs."""
 
 
 class _MountAttr(ctypes.Structure):
@@ -206,8 +205,7 @@ def _lock() -> None:
     _call("no_new_privs", _libc.prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     _call("not dumpable", _libc.prctl, PR_SET_DUMPABLE, 0, 0, 0, 0)
     _call("die with the parent", _libc.prctl, PR_SET_PDEATHSIG, 9, 0, 0, 0)  # credentials changed: set again
-    from transfer.sandbox.seccomp import install
-    install(_libc)
+    seccomp.install(_libc)
 
 
 def _become_pid_one() -> None:

@@ -14,6 +14,8 @@ import errno
 import os
 import platform
 
+from transfer.errors import ConfinementRefused
+
 AUDIT_ARCH_X86_64 = 0xC000003E
 RET_ALLOW, RET_KILL_PROCESS, RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
 LD_ABS_W, JEQ_K, JSET_K, JGE_K, RET_K = 0x20, 0x15, 0x45, 0x35, 0x06
@@ -68,8 +70,6 @@ def compiled() -> _Prog:
 def install(libc) -> None:
     """Install the filter on this process (and every process it starts). Needs no_new_privs set first. Other
     architectures go without it (their syscall numbers differ)."""
-    from transfer.sandbox.confine import ConfinementRefused
-
     if not X86_64:  # the locked mounts and dropped capabilities hold without it
         return  # (tests/adversarial/test_confine.py runs the undo attempts with the filter off)
     if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(compiled()), 0, 0) != 0:

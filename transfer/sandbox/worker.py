@@ -104,8 +104,7 @@ def _confine(spec: dict) -> str:
 
 
 def _send_error(sock: socket.socket, exc: BaseException) -> None:
-    from transfer.errors import BoundaryError
-    from transfer.sandbox.confine import ConfinementRefused
+    from transfer.errors import BoundaryError, ConfinementRefused
     kind = "boundary" if isinstance(exc, BoundaryError) else "config" if isinstance(exc, ConfinementRefused) \
         else "error"
     text = "".join(traceback.format_exception(exc))

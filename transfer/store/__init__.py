@@ -4,7 +4,7 @@ experiment = study (artifacts beside a sqlite store), one parent run (`transfer.
 (`cell`) or per imported baseline seed (`baseline`). The sweep driver, the replay, the AAR import and the test
 fixtures write through `StudyWriter`; analysis/ and the replay read through `find_experiment`, `runs` (every page,
 no cap) and `artifact`. Roles, artifact names, queries, the artifact location and the plan's tag and bytes live
-here only; the callers supply their own tags and metrics (a cell's in transfer.sweep.cell_tags).
+here only; the callers supply their own tags and metrics (a cell's in jobs.driver.cell_tags).
 
 This module imports only MLflow and `transfer.paths`/`env`/`errors`/`store_inputs`/`store_sql`: analysis/ reads the store
 through it without importing the pipeline (tests/test_layers.py). Cells (and the methods inside them) never touch the store.
@@ -17,6 +17,8 @@ import json
 import re
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -26,7 +28,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
-from transfer import env, mlflow_view, paths, store_sql
+from transfer import env, paths
+from transfer.store import sql as store_sql
+from transfer.store import view as mlflow_view
 from transfer.errors import StudyError  # store.StudyError is what readers of a study catch
 
 ROLE, STUDY, CELL, BASELINE = "transfer.role", "study", "cell", "baseline"  # the tag and its values
@@ -44,8 +48,25 @@ def uri(tracking_uri: str | None = None) -> str:
 
 def client(tracking_uri: str | None = None) -> MlflowClient:
     env.apply()  # no telemetry, no progress bar per artifact read, whoever calls
-    paths.check_tracking_uri(uri(tracking_uri))
+    check_tracking_uri(uri(tracking_uri))
     return MlflowClient(uri(tracking_uri))
+
+
+_ANSWERED: set[str] = set()  # tracking servers that answered once in this process
+
+
+def check_tracking_uri(tracking_uri: str, timeout_s: float = 10) -> None:
+    """A tracking server (http[s]://) answers, else one line: MLflow's client would retry for minutes first."""
+    if not tracking_uri.startswith(("http://", "https://")) or tracking_uri in _ANSWERED:
+        return
+    try:
+        urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        pass  # it answered (e.g. 401 behind a login): the client's own requests will say more
+    except OSError as exc:
+        raise StudyError(f"tracking server {tracking_uri} does not answer ({getattr(exc, 'reason', exc)}): start "
+                         f"it (make tracking-server) or fix MLFLOW_TRACKING_URI") from None
+    _ANSWERED.add(tracking_uri)
 
 
 def artifact_location(tracking_uri: str, study: str) -> str | None:
@@ -127,7 +148,7 @@ class StudyWriter:
             mine = self.client.create_run(self.experiment_id, run_name=study, tags={
                 ROLE: STUDY, "study": study, **(parent_tags or {})}).info.run_id
             # two drivers starting a new study at once each created one: once both writes have landed (start times
-            # are the drivers' clocks, not the store's order) both keep the first (then transfer.lease decides)
+            # are the drivers' clocks, not the store's order) both keep the first (then jobs.lease decides)
             time.sleep(SETTLE_S)
             self.parent_id = parent_run(self.client, self.experiment_id).info.run_id
             if self.parent_id != mine:
@@ -175,7 +196,7 @@ class StudyWriter:
                 start_ms: int | None = None) -> str:
         """One FINISHED child run: tags, metrics, params, a description, files ({name: DataFrame | dict | str}),
         dataset inputs (mlflow.entities.DatasetInput), started at `start_ms` (default: now) and ending now. On a
-        verified sqlite store in one transaction after the files (transfer.store_sql); else through the client
+        verified sqlite store in one transaction after the files (transfer.store.sql); else through the client
         API, FAILED if any of it cannot be written."""
         tags = {ROLE: role, PARENT: self.parent_id, "study": self.study, **tags, **({NOTE: note} if note else {})}
         params = {k: str(v)[:6000] for k, v in (params or {}).items()}
@@ -218,7 +239,7 @@ class StudyWriter:
 
     def log_cell(self, result, tags: dict[str, str]) -> str:
         """A scored cell (transfer.cell.CellResult) with the sweep's tags (`run_name` names the run)."""
-        from transfer.store_inputs import cell_params, dataset_inputs
+        from transfer.store.inputs import cell_params, dataset_inputs
 
         cell = result.cell
         return self.log_run(tags["run_name"], {k: v for k, v in tags.items() if k != "run_name"}, result.metrics,

@@ -19,7 +19,7 @@ import psutil
 
 from transfer.errors import TransferError
 
-OWNER, HEARTBEAT = "transfer.lease.owner", "transfer.lease.heartbeat"
+OWNER, HEARTBEAT = "jobs.lease.owner", "jobs.lease.heartbeat"
 HEARTBEAT_EVERY_S = 5.0
 SETTLE_S = 1.0  # longer than one tag write; the read-back after it decides who holds the lease
 

@@ -20,11 +20,11 @@ import signal
 import socket
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
 
+from ops import lifecycle
 from transfer.errors import TransferError
 
 DB_USER, DB_NAME = "transfer", "mlflow"
@@ -154,12 +154,11 @@ class Postgres:
             if psutil.pid_exists(pid) and "postgres" in psutil.Process(pid).name():
                 raise TrackingServerError(f"a PostgreSQL (pid {pid}) already runs on {self.folder}: stop it first "
                                           f"(a tracking server still running?)")
-        log = open(self.log, "ab")  # noqa: SIM115  (the child inherits it; ours is closed right after)
-        self.proc = subprocess.Popen(
-            [str(self.bindir / "postgres"), "-D", str(self.folder), "-p", str(self.port), "-c",
-             "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.folder}"],
-            stdout=log, stderr=log, cwd=self.folder.parent, start_new_session=True, **_as(self.who))
-        log.close()
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = lifecycle.spawn(
+                [str(self.bindir / "postgres"), "-D", str(self.folder), "-p", str(self.port), "-c",
+                 "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.folder}"],
+                dies_with_parent=False, stdout=log, stderr=log, stdin=None, cwd=self.folder.parent, **_as(self.who))
         self.wait_ready(timeout_s)
         self._ensure_database()
 
@@ -172,19 +171,23 @@ class Postgres:
     def wait_ready(self, timeout_s: float) -> None:
         import psycopg
 
-        deadline, last = time.time() + timeout_s, "no answer"
-        while time.time() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise TrackingServerError(f"PostgreSQL exited with code {self.proc.returncode}: {self.last_log()} "
-                                          f"(log: {self.log})")
+        last = ["no answer"]
+
+        def answers() -> bool:
             try:
                 self.connect("postgres").close()
-                return
+                return True
             except psycopg.OperationalError as exc:
-                last = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
-            time.sleep(0.5)
+                last[0] = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+                return False
+        try:
+            if lifecycle.wait_healthy(self.proc, answers, timeout_s):
+                return
+        except lifecycle.Exited as exc:
+            raise TrackingServerError(f"PostgreSQL exited with code {exc.code}: {self.last_log()} "
+                                      f"(log: {self.log})") from None
         raise TrackingServerError(f"database unreachable: PostgreSQL on 127.0.0.1:{self.port} did not accept a "
-                                  f"connection within {timeout_s:.0f} s ({last}); log: {self.log}")
+                                  f"connection within {timeout_s:.0f} s ({last[0]}); log: {self.log}")
 
     def _ensure_database(self) -> None:
         con = self.connect("postgres")
@@ -206,19 +209,8 @@ class Postgres:
 
     def stop(self, grace_s: float = 60) -> None:
         """Fast shutdown (SIGINT: clients are cut, data is flushed), then SIGQUIT, then SIGKILL to its group."""
-        if self.proc is None:
-            return
-        for sig, wait in ((signal.SIGINT, grace_s), (signal.SIGQUIT, 10), (signal.SIGKILL, 10)):
-            if self.proc.poll() is not None:
-                break
-            try:
-                os.killpg(self.proc.pid, sig) if sig == signal.SIGKILL else self.proc.send_signal(sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(wait)
-            except subprocess.TimeoutExpired:
-                continue
+        lifecycle.stop(self.proc, ((signal.SIGINT, grace_s, False), (signal.SIGQUIT, 10, False),
+                                   (signal.SIGKILL, 10, True)))
         self.proc = None
 
 

@@ -6,9 +6,12 @@ import os
 
 import ray
 
-from transfer import cluster, env
-from transfer.cell import CellInputs, CellResult, run_cell
+from jobs import cluster
+from transfer import env
+from transfer.cell import CellResult, run_cell
+from transfer.inputs import CellInputs
 from transfer.seedwork import SeedWork, compute_seed_work
+from transfer.stage import build_cell_inputs
 
 
 def init_ray(runtime: dict) -> None:
@@ -31,9 +34,7 @@ def _threads(n: int) -> None:
 
 @ray.remote
 def build_inputs(setting: dict, shard_size: int, zero_shot_formats: list[dict] = ()) -> CellInputs:
-    """The setting's data, features and (if asked) zero-shot log-probs: transfer/inputs.py, on all its CPUs."""
-    from transfer.inputs import build_cell_inputs
-
+    """The setting's data, features and (if asked) zero-shot log-probs: transfer/stage.py, on all its CPUs."""
     _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
     inputs = build_cell_inputs(setting, shard_size, zero_shot_formats)
     inputs.built_on = ray.get_runtime_context().get_node_id()  # a cell elsewhere gets them through the object store
@@ -63,7 +64,7 @@ def seed_work_task(cell: dict, inputs_ref: list) -> SeedWork:
     return compute_seed_work(cell, worker_inputs(inputs_ref))
 
 
-# no retries by Ray: the sweep resubmits a cell lost with its node itself, and says so (transfer.sweep)
+# no retries by Ray: the sweep resubmits a cell lost with its node itself, and says so (jobs.driver)
 @ray.remote(num_cpus=1, max_retries=0)
 def run_cell_task(cell: dict, inputs_ref: list, shared: SeedWork | None = None) -> CellResult:
     _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))  # mode.resources.cpus

@@ -6,7 +6,7 @@ grid axes `grid.settings`, `grid.methods`, `grid.seeds`; giving an axis both way
 with an `ood:` key (a conf/ood/ name, or null) also sets the setting's out-of-distribution set. `method.<field>=v`
 reaches the grid's methods that have <field> (one that none has is an error), so the root config (study, grid,
 runtime) is composed without it. `method.<knob>=a,b` (or a range) and `search=<name>` (grid.search) make method
-variants (transfer/variants.py): each runs as a method of its own, named by its knobs and config hash, in place of
+variants (jobs/variants.py): each runs as a method of its own, named by its knobs and config hash, in place of
 its base method (the analysis baseline also runs as itself). Each (setting, method) is composed once; its seeds
 only set `seed` and resolve.
 
@@ -32,10 +32,11 @@ from hydra.core.override_parser.types import Override, OverrideType
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from transfer import paths, variants
+from jobs import variants
+from jobs.grid_keys import check_grid, check_repeats
+from transfer import paths
 from transfer.config import config_hash, to_plain
 from transfer.errors import ConfigError
-from transfer.grid_keys import check_grid, check_repeats
 
 AXES = {"setting": "settings", "method": "methods", "seed": "seeds"}  # a cell's key -> the grid list it comes from
 
@@ -198,7 +199,7 @@ def _split(overrides: list[str]) -> tuple[dict[str, list], list[Override], list[
                                   f"(conf/search/<name>.yaml)")
             rest.append(_parse([f"grid.search={o.value()}"])[0])
         elif o.package is None and key.startswith("method.") and o.is_sweep_override():
-            fields.append(o)  # a swept knob: the method's variants (transfer/variants.py)
+            fields.append(o)  # a swept knob: the method's variants (jobs/variants.py)
         elif o.is_sweep_override():
             raise ConfigError(f"override {o.input_line!r} lists several values: a sweep's grid is "
                               f"grid.settings, grid.methods, grid.seeds and a method's knobs (method.<knob>=a,b); run one "

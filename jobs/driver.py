@@ -1,4 +1,4 @@
-"""Run a sweep's cells (built by transfer.grid) as Ray tasks, skip finished ones, log each to MLflow as it lands."""
+"""Run a sweep's cells (built by jobs.grid) as Ray tasks, skip finished ones, log each to MLflow as it lands."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import traceback
 
 from tqdm.auto import tqdm
 
+from jobs.grid import CellSpec, Sweep
+from jobs.lease import StudyLease
+from jobs.variants import base_of, short_hash
 from transfer import paths
 from transfer.errors import TransferError
-from transfer.grid import CellSpec, Sweep, expand
-from transfer.lease import StudyLease
-from transfer.mlflow_view import study_url
-from transfer.variants import base_of, short_hash
+from transfer.store.view import study_url
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
@@ -39,7 +39,7 @@ def run_sweep(sweep: Sweep) -> int:
     if any(cell_options(spec.config)["num_gpus"] for spec in sweep.cells):
         import ray  # a cell Ray could never place is refused before anything is written to the store
 
-        from transfer.raytasks import init_ray
+        from jobs.raytasks import init_ray
         init_ray(runtime)
         check_placeable([spec.config for spec in sweep.cells], ray.cluster_resources())
     tracker = StudyWriter(base["study"], runtime.get("tracking_uri"))
@@ -77,11 +77,11 @@ def _run_leased(sweep: Sweep, tracker) -> int:
 def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
     import ray
 
-    from transfer import cluster, raytasks
+    from jobs import cluster, raytasks
     from transfer.seedwork import seed_key
 
     raytasks.init_ray(runtime)
-    if runtime.get("shared_home", True):  # several nodes: each must see $TRANSFER_HOME (transfer/cluster.py)
+    if runtime.get("shared_home", True):  # several nodes: each must see $TRANSFER_HOME (jobs/cluster.py)
         nodes = cluster.check_shared_home(paths.home())
         if nodes > 1:
             print(f"[cluster] {nodes} nodes, each sees $TRANSFER_HOME={paths.home()}", flush=True)
@@ -208,12 +208,3 @@ def run(sweep: Sweep) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-
-def main(overrides: list[str]) -> int:
-    """Expand the overrides (transfer.grid) and run them: what `python -m jobs.sweep` does, for tests/benchmarks."""
-    try:
-        sweep = expand(overrides)
-    except TransferError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return run(sweep)

@@ -1,4 +1,4 @@
-"""Method variants: a method's knobs swept as a grid axis (transfer/grid.py composes their cells).
+"""Method variants: a method's knobs swept as a grid axis (jobs/grid.py composes their cells).
 
 A variant is a conf/method/<base>.yaml with some knobs set: `method.alpha_max=0.1,0.3,1.0` (or `range(...)`) on the
 command line, or a search file conf/search/<name>.yaml (`search=<name>`, i.e. `grid.search=<name>`) that declares
@@ -88,7 +88,7 @@ def knobs_of(method_yaml: dict) -> list[str]:
 
 def from_overrides(swept: dict[str, list], takers: dict[str, list[str]]) -> list[Variant]:
     """`method.<knob>=a,b` sweeps -> every combination of the swept knobs, per method that has them.
-    swept: knob -> values; takers: knob -> the grid's methods that have it (transfer.grid routes them)."""
+    swept: knob -> values; takers: knob -> the grid's methods that have it (jobs.grid routes them)."""
     per_method: dict[str, list[tuple[str, list]]] = {}
     for knob, values in swept.items():
         for m in takers[knob]:

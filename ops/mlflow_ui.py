@@ -4,7 +4,7 @@
 SIGTERM to its child alone): here the server runs in its own process group, and a SIGTERM or SIGINT to this process
 stops that group — the server and every worker — before it exits.
 
-    python -m transfer.mlflow_ui [--backend-store-uri URI] [--port 5000] [--host 127.0.0.1]
+    python -m ops.mlflow_ui [--backend-store-uri URI] [--port 5000] [--host 127.0.0.1]
 """
 
 from __future__ import annotations
@@ -12,47 +12,19 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-STOP_TIMEOUT_S = 15
+from mlflow.tracking import MlflowClient
 
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the server's process group, then SIGKILL whatever of it is left after a grace period."""
-    for sig, grace in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.time() + grace
-        while time.time() < deadline:
-            proc.poll()  # reap the server itself, so only live members keep the group
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-
-
-def _own_group_dies_with_parent() -> None:
-    """In the child: a new session (one signal to its group reaches server and workers), and on Linux SIGTERM when
-    this launcher dies, even by SIGKILL, so no server is orphaned on its port."""
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+from ops import lifecycle
+from transfer import env
+from transfer.paths import default_tracking_uri
+from transfer.store.view import ML, SHARE_TAG, VIEW_KEY, study_url
 
 
 def studies(store_uri: str, base: str, limit: int = 10) -> list[tuple[str, str]]:
     """(name, address in the study's saved view) of the store's most recent studies; none if it cannot be read."""
-    from mlflow.tracking import MlflowClient
-
-    from transfer.mlflow_view import SHARE_TAG, VIEW_KEY, study_url
-
     try:
         exps = MlflowClient(store_uri).search_experiments(max_results=200, order_by=["last_update_time DESC"])
     except Exception:  # noqa: BLE001  (the server reports an unreadable store itself, in its own words)
@@ -61,13 +33,9 @@ def studies(store_uri: str, base: str, limit: int = 10) -> list[tuple[str, str]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from transfer import env
-    from transfer.mlflow_view import ML
-    from transfer.paths import default_tracking_uri
-
     env.apply()  # the server inherits it: no telemetry
 
-    ap = argparse.ArgumentParser(prog="python -m transfer.mlflow_ui", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m ops.mlflow_ui", description=__doc__.splitlines()[0])
     ap.add_argument("--backend-store-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri())
     ap.add_argument("--port", type=int, default=5000)
     ap.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback only)")
@@ -75,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     mlflow = Path(sys.executable).with_name("mlflow")
     cmd = [str(mlflow), "ui", "--backend-store-uri", a.backend_store_uri, "--host", a.host, "--port", str(a.port),
            "--workers", "1"]
-    proc = subprocess.Popen(cmd, preexec_fn=_own_group_dies_with_parent)
+    proc = lifecycle.spawn(cmd, stdin=None)  # its own group, which dies with this launcher
 
     def stop(signum, _frame):
-        _stop_group(proc)
+        lifecycle.stop(proc)
         sys.exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
@@ -89,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, url in studies(a.backend_store_uri, f"http://{a.host}:{a.port}"):
         print(f"  study {name}: {url}", flush=True)
     code = proc.wait()
-    _stop_group(proc)  # the server exited on its own: take any worker it left
+    lifecycle.stop(proc)  # the server exited on its own: take any worker it left
     return code
 
 

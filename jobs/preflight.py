@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import json
 
+from transfer.config import mode_name
+from transfer.data import load_dataset_from_config
+from transfer.errors import DataError
+from transfer.methods import check_kind
+from transfer.sandbox.client import describe
+
 
 def check_datasets(cells, say=print) -> None:
-    """cells: transfer.grid.CellSpec list. Raises the loader's DataError/ConfigError for the first bad source."""
-    from transfer.data import load_dataset_from_config
-    from transfer.errors import DataError
-    from transfer.methods import check_kind
-    from transfer.sandbox.client import describe
-    from transfer.modes import mode_name
-
+    """cells: jobs.grid.CellSpec list. Raises the loader's DataError/ConfigError for the first bad source."""
     loaded, checked, notes = {}, set(), []
     for spec in cells:
         setting = spec.config["setting"]

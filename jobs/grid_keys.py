@@ -1,5 +1,5 @@
 """Shape checks of a sweep's `grid` keys: a malformed key is one line naming it and the fix, before Ray or MLflow
-start (transfer.grid.expand calls these).
+start (jobs.grid.expand calls these).
 
 The shell rewrites some overrides before Python sees them. bash's brace expansion turns the unquoted
 `grid.power_seeds={effect:0.25,max:30}` into two words, `grid.power_seeds=effect:0.25 grid.power_seeds=max:30`, and

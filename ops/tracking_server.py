@@ -11,7 +11,7 @@ Prints the MLFLOW_TRACKING_URI to export. SIGTERM or Ctrl-C stops both processes
 server (its whole process group) first, then PostgreSQL (fast shutdown). If either exits on its own, the other is
 stopped and the exit code is 1.
 
-    python -m transfer.tracking_server [--port 5001] [--pg-port 5433] [--host 127.0.0.1] [--dir DIR]
+    python -m ops.tracking_server [--port 5001] [--pg-port 5433] [--host 127.0.0.1] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from transfer.pg import (Postgres, TrackingServerError, check_database, check_port_free, find_bin, redact,
-                         sqlalchemy_uri)
+from ops import lifecycle
+from ops.pg import (Postgres, TrackingServerError, check_database, check_port_free, find_bin, redact,
+                    sqlalchemy_uri)
+from transfer import env, paths
 
 READY_TIMEOUT_S = 300  # a loaded 2-core machine takes ~10-60 s to import MLflow's server
 
@@ -49,17 +50,14 @@ def _client_host(host: str) -> str:
 def _start_mlflow(backend_uri: str, artifacts: Path, host: str, port: int, pgpass: Path | None,
                   log: Path) -> subprocess.Popen:
     """Its output (a line per request) goes to `log`: a terminal or pipe nobody reads would block the server."""
-    from transfer.mlflow_ui import _own_group_dies_with_parent
-
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # 1 process, not 15 (docs/install.md)
     if pgpass is not None:
         env["PGPASSFILE"] = str(pgpass)  # libpq reads the password here: none in the URI or on a command line
     mlflow = Path(sys.executable).with_name("mlflow")
     cmd = [str(mlflow), "server", "--backend-store-uri", backend_uri, "--artifacts-destination", str(artifacts),
            "--serve-artifacts", "--host", host, "--port", str(port), "--workers", "1"]
-    with open(log, "ab") as out:
-        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=_own_group_dies_with_parent)
+    with open(log, "ab") as out:  # its own group, which dies with this launcher
+        return lifecycle.spawn(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _last_line(log: Path) -> str:
@@ -68,25 +66,17 @@ def _last_line(log: Path) -> str:
 
 
 def _wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float, log: Path) -> None:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise TrackingServerError(f"the MLflow server exited with code {proc.returncode} before answering: "
-                                      f"{_last_line(log)} (log: {log})")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(1)
+    try:
+        if lifecycle.wait_healthy(proc, lambda: lifecycle.http_ok(f"{url}/health", 5), timeout_s, interval_s=1):
+            return
+    except lifecycle.Exited as exc:
+        raise TrackingServerError(f"the MLflow server exited with code {exc.code} before answering: "
+                                  f"{_last_line(log)} (log: {log})") from None
     raise TrackingServerError(f"the MLflow server did not answer {url}/health within {timeout_s:.0f} s "
                               f"(log: {log})")
 
 
 def serve(a: argparse.Namespace) -> int:
-    from transfer.mlflow_ui import _stop_group
-
     tracking = Path(a.dir).expanduser().resolve()
     check_port_free(a.host if a.host not in ("", "::") else "0.0.0.0", a.port, "the MLflow server")
     pg = None
@@ -127,16 +117,14 @@ def serve(a: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the clean-up short
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if mlflow is not None:
-            _stop_group(mlflow)
+            lifecycle.stop(mlflow)
         if pg is not None:
             pg.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from transfer import env, paths
-
     env.apply()  # the server inherits it: no telemetry
-    ap = argparse.ArgumentParser(prog="python -m transfer.tracking_server", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m ops.tracking_server", description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=5001, help="the MLflow server's port (default 5001)")
     ap.add_argument("--host", default="127.0.0.1", help="the MLflow server's address (default 127.0.0.1)")
     ap.add_argument("--pg-port", type=int, default=5433, help="PostgreSQL's port on 127.0.0.1 (default 5433)")
