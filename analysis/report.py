@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from analysis import datasets
+from analysis import datasets, tables
 from analysis.estimates import GAP_TOO_SMALL
 from analysis.format import ci, num, pval
 from analysis.search import family_line

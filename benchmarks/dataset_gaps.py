@@ -21,7 +21,6 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from scipy import stats
 
-import transfer.config  # noqa: F401  (registers ${transfer_data:})
 from transfer import paths
 from transfer.config import to_plain
 from transfer.data import load_dataset_from_config

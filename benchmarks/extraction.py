@@ -27,12 +27,12 @@ import time
 import numpy as np
 import torch
 
-from transfer.backends.precision import cpu_flags, resolve_device
 from transfer.config import (
     group_config as load_cfg,  # conf/<group>/<name>.yaml, resolved
 )
 from transfer.data import load_dataset_from_config
 from transfer.features.extract import pair_texts
+from transfer.precision import cpu_flags, resolve_device
 
 DTYPES = ("float32", "bfloat16")
 

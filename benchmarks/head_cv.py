@@ -19,7 +19,6 @@ import warnings
 import numpy as np
 from hydra import compose, initialize_config_dir
 
-import transfer.config  # noqa: F401  (registers ${transfer_data:})
 from transfer import paths
 from transfer.config import to_plain
 from transfer.data import load_dataset_from_config, make_splits

@@ -1,7 +1,7 @@
 """What the shared tracking server costs: its start (first, with initdb, and again), its memory, its stop, and how
 fast drivers log cells to it compared with the embedded sqlite store, one driver and two at once.
 
-A cell is logged as the sweep logs one (`transfer.store.StudyWriter.log_run`: create, metrics, params, the
+A cell is logged as the sweep logs one (`transfer.store.writer.StudyWriter.log_run`: create, metrics, params, the
 `predictions.parquet` and `cell_config.json` artifacts, terminate), with a predictions frame of the lab study's size
 (3 roles x 577 test pairs). Each writer is its own process with its own study, released at the same instant.
 
@@ -28,7 +28,7 @@ WRITER = """
 import sys, time
 from pathlib import Path
 import numpy as np, pandas as pd
-from transfer.store import StudyWriter
+from transfer.store.writer import StudyWriter
 uri, study, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 w = StudyWriter(study, uri)
 rng = np.random.default_rng(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 
 from tqdm.auto import tqdm
@@ -12,7 +13,9 @@ from jobs.lease import StudyLease
 from jobs.variants import base_of, short_hash
 from transfer import paths
 from transfer.errors import TransferError
+from transfer.store.background import BackgroundWriter
 from transfer.store.view import study_url
+from transfer.store.writer import StudyWriter
 
 
 def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
@@ -32,8 +35,6 @@ def cell_tags(cell: dict, git_sha: str) -> dict[str, str]:
 
 def run_sweep(sweep: Sweep) -> int:
     """Run the cells not yet finished in this study; return the number that failed."""
-    from transfer.store import StudyWriter
-
     base = sweep.base
     runtime = base["runtime"]
     if any(cell_options(spec.config)["num_gpus"] for spec in sweep.cells):
@@ -61,20 +62,22 @@ def _run_leased(sweep: Sweep, tracker) -> int:
           f"{len(todo)} to run" + (f" ({orphans} orphaned runs marked FAILED)" if orphans else "")
           + f"\n[sweep] tracking {tracker.uri} (experiment {tracker.experiment_id}, parent run {tracker.parent_id})",
           flush=True)
-    failures = 0
+    failures, writer = 0, BackgroundWriter()  # cells are written off the loop that waits for them
     try:
         if todo:
-            failures = _run_on_ray(todo, runtime, tracker, sha)
+            failures = _run_on_ray(todo, runtime, tracker, writer, sha)
     except BaseException:  # the study's parent run is never left RUNNING by a driver that stops
+        writer.close()  # the cells received so far are written first
         tracker.finish("FAILED")
         raise
+    writer.close()
     tracker.finish("FINISHED" if failures == 0 else "FAILED")
     print(f"[sweep] browse: make mlflow-ui, then {study_url('http://127.0.0.1:5000', tracker.experiment_id)}  "
           f"(tracking {tracker.uri})", flush=True)  # jobs/ print the table
     return failures
 
 
-def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
+def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, writer: BackgroundWriter, sha: str) -> int:
     import ray
 
     from jobs import cluster, raytasks
@@ -116,6 +119,7 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
         for node in watch.lost():
             bar.write(f"[cluster] node {node} lost: cells that ran there are resubmitted to the nodes left")
+        failures += _unwritten(bar, writer)
         if not ready:
             continue
         cell, attempt = pending.pop(ready[0])
@@ -128,20 +132,21 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, sha: str) -> int:
                           f"({type(exc).__name__}): retry {attempt + 1}/{retries}")
                 pending[submit(cell)] = (cell, attempt + 1)
                 continue
-            failures += _failed(bar, tracker, tags, exc)
+            failures += _failed(bar, tracker, writer, tags, exc)
             continue
         except Exception as exc:  # a failed cell is reported; finished cells are already safe in MLflow
-            failures += _failed(bar, tracker, tags, exc)
+            failures += _failed(bar, tracker, writer, tags, exc)
             continue
-        try:  # a cell that cannot be written fails alone: the sweep goes on
-            tracker.log_cell(result, {**tags, **result.where, **result.tags, "ray_attempt": str(attempt + 1)})
-        except Exception as exc:  # noqa: BLE001
-            failures += _failed(bar, tracker, tags, exc)
-            continue
+        # written in the background, in order; a cell that cannot be written fails alone: the sweep goes on
+        run_tags, end_ms = {**tags, **result.where, **result.tags, "ray_attempt": str(attempt + 1)}, _now_ms()
+        writer.put(lambda r=result, t=run_tags, e=end_ms: tracker.log_cell(r, t, e), what=tags,
+                   fallback=lambda exc, t=tags: tracker.log_failure(t, _error(exc)))
         m = result.metrics
         bar.write(f"[cell] {tags['run_name']:<32} weak {m['weak_acc']:.3f}  ceiling {m['ceiling_acc']:.3f}  "
                   f"w2s {m['w2s_acc']:.3f}  pgr {m['pgr']:+.2f}")
         bar.update(1)
+    writer.flush()
+    failures += _unwritten(bar, writer)
     bar.close()
     return failures
 
@@ -183,17 +188,48 @@ def zero_shot_formats(cells: list[dict]) -> list[dict]:
     return list(formats.values())
 
 
-def _failed(bar, tracker, tags: dict, exc: Exception) -> int:
-    import ray
-
-    cause = exc.cause if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause else exc
-    msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-    bar.write(f"[cell FAILED] {tags['run_name']}: {type(cause).__name__}: {msg}")
-    tracker.log_failure(tags, f"{type(cause).__name__}: {msg}")
-    if not isinstance(cause, TransferError):
-        bar.write("".join(traceback.format_exception(cause))[-2000:])
+def _failed(bar, tracker, writer: BackgroundWriter, tags: dict, exc: Exception) -> int:
+    """A cell that raised: said here, and a FAILED run with its error written in turn."""
+    _say_failed(bar, tags, exc)
+    writer.put(lambda: tracker.log_failure(tags, _error(exc)))  # already counted: `what` None
     bar.update(1)
     return 1
+
+
+def _unwritten(bar, writer: BackgroundWriter) -> int:
+    """Cells whose run could not be written (their FAILED run, with the error, was written instead)."""
+    count = 0
+    for tags, exc in writer.failures():
+        if tags is None:
+            bar.write(f"[store] a failed cell's FAILED run could not be written: {_error(exc)}")
+            continue
+        _say_failed(bar, tags, exc)
+        count += 1
+    return count
+
+
+def _cause(exc: BaseException) -> BaseException:
+    import ray
+
+    return exc.cause if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause else exc
+
+
+def _error(exc: BaseException) -> str:
+    """The one line a failed run keeps: the exception's type and its last line."""
+    cause = _cause(exc)
+    msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+    return f"{type(cause).__name__}: {msg}"
+
+
+def _say_failed(bar, tags: dict, exc: BaseException) -> None:
+    cause = _cause(exc)
+    bar.write(f"[cell FAILED] {tags['run_name']}: {_error(exc)}")
+    if not isinstance(cause, TransferError):
+        bar.write("".join(traceback.format_exception(cause))[-2000:])
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _inputs_key(cell: dict) -> tuple[str, str]:

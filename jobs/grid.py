@@ -31,11 +31,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from jobs import variants
 from jobs.grid_keys import check_grid, check_repeats
 from transfer import paths
-from transfer.config import config_hash, to_plain
+from transfer.config import config_hash, register_resolvers, to_plain
 from transfer.errors import ConfigError
 
 AXES = {"setting": "settings", "method": "methods", "seed": "seeds"}  # a cell's key -> the grid list it comes from
@@ -334,11 +335,23 @@ def _hydra():
         yield
 
 
-def _compose(overrides: list[str]) -> DictConfig:
+def _compose(overrides: list[str], config_name: str = "config") -> DictConfig:
+    register_resolvers()  # a composed config's interpolations (${transfer_data:}) may be read before to_plain
     try:
-        return compose(config_name="config", overrides=list(overrides))
+        return compose(config_name=config_name, overrides=list(overrides))
     except HydraException as exc:  # unknown group option, key or malformed override: one line that names it
         raise ConfigError(_one_line(exc)) from None
+
+
+def replay_config(overrides: list[str]) -> dict:
+    """The `replay` section of conf/replay/default.yaml under `overrides` (jobs/replay.py's arguments), resolved."""
+    with _hydra():
+        cfg = _compose(overrides, "replay/default")
+    try:
+        return to_plain(cfg)["replay"]
+    except MissingMandatoryValue as exc:  # replay.lab: ???
+        raise ConfigError(f"{exc.full_key} is required, e.g. python -m jobs.replay replay.lab=demo "
+                          f"replay.setting=production") from None
 
 
 def _one_line(exc: Exception) -> str:

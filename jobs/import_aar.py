@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from transfer import store
+from transfer.store.writer import StudyWriter
 
 DATASETS = ("chat", "math", "code")
 METHODS = {"vanilla_w2s": "vanilla", "train_only_on_confident_labels": "confident_only",
@@ -114,7 +115,7 @@ def import_aar(path: str | Path, study: str = "aar", tracking_uri: str | None = 
     with tempfile.TemporaryDirectory() as tmp:
         cells, bases, info = collect(path, tmp)
     source_sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "directory"
-    writer = store.StudyWriter(study, tracking_uri, parent_tags={
+    writer = StudyWriter(study, tracking_uri, parent_tags={
         "git_sha": "aar-import", "settings": "lab", "methods": ",".join(METHODS.values()),
         "source": "AAR cache_results", "source_sha256": source_sha,
         store.NOTE: "Imported AAR per-seed results: aggregate accuracies only, no per-example predictions."})

@@ -3,7 +3,8 @@
     python -m jobs.replay replay.lab=demo replay.setting=production
     python -m jobs.replay replay.lab=aar replay.lab_dataset=chat replay.setting=production
     python -m jobs.replay replay.lab=bb-epi replay.production_dataset=hh_harmless   # not the lab's own dataset
-With RAY_ADDRESS set, the command submits itself as a Ray Job (jobs/submit.py) and streams its logs.
+The arguments are Hydra overrides of conf/replay/default.yaml. With RAY_ADDRESS set, the command submits itself as a
+Ray Job (jobs/submit.py) and streams its logs.
 
 1. Read the lab study (analysis/) and select winners by the declared rule; write the transfer plan (jobs/plan.py).
    Production runs on the lab's dataset unless replay.production_dataset names another (jobs/plan.production_data).
@@ -17,24 +18,22 @@ With RAY_ADDRESS set, the command submits itself as a Ray Job (jobs/submit.py) a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig, OmegaConf
-
 from analysis.config import AnalysisError
 from jobs.driver import run_sweep
-from jobs.grid import from_plan
+from jobs.grid import from_plan, replay_config
 from jobs.plan import make_plan
 from jobs.preflight import check_datasets
 from jobs.report import build
 from jobs.submit import maybe_submit
 from jobs.summary import summarize
-from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
 from transfer import env, paths, store
 from transfer.errors import TransferError
+from transfer.store.writer import StudyWriter
 
 
 def summary(plan: dict, sha: str) -> str:
@@ -68,7 +67,7 @@ def replay(rcfg: dict) -> int:
         raise TransferError(f"production datasets {ran} differ from the plan's {plan['production_datasets']}")
     check_datasets(sweep.cells)  # bad data: one line before the tracker, Ray or a vLLM server start
     retry = (f"make replay LAB={rcfg['lab']} SETTING={rcfg['setting']} REPLAY_ARGS='replay.study=<new name>'")
-    store.StudyWriter(rcfg["study"], uri).register_plan(plan, retry)
+    StudyWriter(rcfg["study"], uri).register_plan(plan, retry)
     sweep.base["runtime"]["plan_sha256"] = sha
     failures = run_sweep(sweep)
     print(summarize(rcfg["study"], uri), flush=True)
@@ -94,14 +93,23 @@ def run(rcfg: dict) -> int:
         return 2
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="replay/default")
-def main(cfg: DictConfig) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """The process exit code: 0 done, 1 some cells failed, 2 a one-line error, 3 stopped by the plan's rule."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     env.apply()
-    code = run(OmegaConf.to_container(cfg.replay, resolve=True, throw_on_missing=True))
-    if code:
-        sys.exit(code)
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
+    maybe_submit("jobs.replay", argv)  # with RAY_ADDRESS set: run as a Ray Job on that cluster, logs streamed here
+    try:
+        rcfg = replay_config(argv)
+    except TransferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,  # what @hydra.main's job logging showed
+                        format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    return run(rcfg)
 
 
 if __name__ == "__main__":
-    maybe_submit("jobs.replay")
-    main()
+    sys.exit(main())

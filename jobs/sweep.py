@@ -23,13 +23,13 @@ from jobs.grid import Sweep, expand
 from jobs.preflight import check_datasets
 from jobs.submit import maybe_submit
 from jobs.summary import summarize
-from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
 from transfer import env, paths
 from transfer.errors import TransferError
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     """The process exit code: 0 done, 1 some cells failed, 2 a one-line error."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     env.apply()
     if {"-h", "--help"} & set(argv):
         print(__doc__)
@@ -89,4 +89,4 @@ def _power_seeds(sweep: Sweep) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -7,10 +7,10 @@ REPORT_ARGS ?=
 .PHONY: report report-usage import-aar ci-coverage verdict-check
 
 report: report-usage $(STAMP) ## statistics + paper-ready report: make report STUDY=<experiment> [LAB=<lab study>] -> reports/<study>/
-	$(PY) -m jobs.report --study "$(STUDY)" $(if $(LAB),--lab "$(LAB)") $(REPORT_ARGS)
+	$(BIN)/transfer-report --study "$(STUDY)" $(if $(LAB),--lab "$(LAB)") $(REPORT_ARGS)
 
 import-aar: $(STAMP) ## import the AAR per-seed results as lab study `aar`: make import-aar AAR=../shared/data/aar/cache_results.tar.gz
-	$(PY) -m jobs.import_aar "$(AAR)" --study aar
+	$(BIN)/transfer-import-aar "$(AAR)" --study aar
 
 ci-coverage: $(STAMP) ## coverage of the report's 95% CIs on simulated studies with known truth, 5/10/20 seeds, 2 generators (rows in parallel: ARGS=--workers N)
 	$(PY) benchmarks/ci_coverage.py $(ARGS)

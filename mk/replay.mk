@@ -7,7 +7,7 @@ REPLAY_ARGS ?=
 
 # the usage check is the first prerequisite: it fails before anything is installed or downloaded
 replay: replay-usage assets ## lab winners -> plan -> production sweep -> report: make replay LAB=demo SETTING=production
-	$(PY) -m jobs.replay replay.lab=$(LAB) replay.setting=$(SETTING) $(REPLAY_ARGS)
+	$(BIN)/transfer-replay replay.lab=$(LAB) replay.setting=$(SETTING) $(REPLAY_ARGS)
 
 replay-usage:
 	@test -n "$(LAB)" || { echo "usage: make replay LAB=<lab study> SETTING=<production setting> [REPLAY_ARGS='replay.seeds.max=5']"; exit 2; }

@@ -6,4 +6,4 @@ TRACKING_HOST    ?= 127.0.0.1
 .PHONY: tracking-server
 
 tracking-server: $(STAMP) ## MLflow server on PostgreSQL, data under $TRANSFER_HOME/tracking; prints the MLFLOW_TRACKING_URI to export
-	$(PY) -m ops.tracking_server --host $(TRACKING_HOST) --port $(TRACKING_PORT) --pg-port $(TRACKING_PG_PORT) $(ARGS)
+	$(BIN)/transfer-tracking-server --host $(TRACKING_HOST) --port $(TRACKING_PORT) --pg-port $(TRACKING_PG_PORT) $(ARGS)

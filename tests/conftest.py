@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 from transfer import paths  # noqa: E402
-import transfer.config  # noqa: E402,F401  (registers ${transfer_data:})
+from transfer.config import to_plain  # noqa: E402
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def compose_cfg():
     """compose_cfg(*overrides) -> the resolved config a user would get with those overrides."""
     def _compose(*overrides: str) -> dict:
         with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
-            return transfer.config.to_plain(compose("config", overrides=list(overrides)))
+            return to_plain(compose("config", overrides=list(overrides)))
     return _compose
 
 

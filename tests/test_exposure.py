@@ -65,7 +65,7 @@ def test_make_mlflow_ui_listens_on_loopback_only_and_sigterm_stops_every_process
     """`make mlflow-ui` for real; then SIGTERM to make alone (not its group) must leave no server or worker behind."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # CI: inside make
     env.update(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'ui.db'}", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
-    from transfer.store import StudyWriter
+    from transfer.store.writer import StudyWriter
 
     exp = StudyWriter("ui-study", env["MLFLOW_TRACKING_URI"]).experiment_id  # a study whose address it must print
     port = free_port()

@@ -1,7 +1,7 @@
 """The CUDA paths: transformers features on a GPU agree with the CPU's, `dtype: auto` picks bfloat16 there, and LoRA
 trains on the GPU. Marked gpu: `make test-all` on a GPU machine; skipped where torch sees no CUDA device.
 
-On a GPU box without the hub, `benchmarks/gpu_kit.py` brings the models (README "Extraction speed" says which
+On a GPU box without the hub, `benchmarks/gpu_kit.py` brings the models (docs/performance.md "Feature extraction" says which
 weights were real there)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_auto_dtype_is_bfloat16_on_a_gpu():
-    from transfer.backends.precision import compute_dtype
+    from transfer.precision import compute_dtype
     assert compute_dtype({"name": "hf", "dtype": "auto", "device": "cuda"}) == "bfloat16"
 
 

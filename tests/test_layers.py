@@ -25,7 +25,7 @@ LIFECYCLE = "ops.lifecycle"
 OPS_FOR_COMPUTE = {"ops", LIFECYCLE}  # ops/__init__.py is a docstring
 # what analysis/ may import from transfer/, and what that may import in turn (its whole transfer/ closure)
 STORE_CLOSURE = {"transfer", "transfer.store", "transfer.store.inputs", "transfer.store.view", "transfer.paths",
-                 "transfer.errors", "transfer.env", "transfer.store.sql"}
+                 "transfer.errors", "transfer.env"}
 
 
 def module_name(path: Path) -> str:
@@ -56,7 +56,8 @@ def _in_functions(tree: ast.AST) -> set[int]:
 
 def imports(path: Path) -> dict[str, bool]:
     """{project module imported: whether every import of it is inside a function}. `from pkg import name` counts as
-    pkg.name when that is a module; a relative import is resolved against the module's package."""
+    pkg.name when that is a module; a relative import is resolved against the module's package; the packages above
+    an imported module count too (Python runs their __init__ first)."""
     mod, out = module_name(path), {}
     tree = ast.parse(path.read_text(), str(path))
     skip, inner = _type_only(tree), _in_functions(tree)
@@ -72,8 +73,11 @@ def imports(path: Path) -> dict[str, bool]:
                 base = ".".join(pkg + ([base] if base else []))
             names = [base] + [f"{base}.{a.name}" for a in node.names if is_module(f"{base}.{a.name}")]
         for name in names:
-            if layer(name) and name != mod:
-                out[name] = out.get(name, True) and id(node) in inner
+            # importing a.b.c runs a/__init__ and a/b/__init__ first (but the importer's own packages are running)
+            parts = name.split(".")
+            for full in [".".join(parts[:k]) for k in range(1, len(parts))] + [name]:
+                if layer(full) and full != mod and not mod.startswith(full + ".") and is_module(full):
+                    out[full] = out.get(full, True) and id(node) in inner
     return out
 
 

@@ -17,7 +17,7 @@ from jobs.lease import OWNER
 DRIVER = """
 import sys, time
 from jobs.lease import StudyLease
-from transfer.store import StudyWriter
+from transfer.store.writer import StudyWriter
 t = StudyWriter("leased", sys.argv[1])
 with StudyLease(t.client, t.parent_id, "leased", wait=sys.argv[2] == "wait", stale_s=60):
     print("HOLDING", flush=True)

@@ -19,6 +19,7 @@ from tests.analysis.conftest import write_study
 from transfer import paths, store
 from transfer.errors import BoundaryError
 from transfer.store import StudyError
+from transfer.store.writer import StudyWriter
 
 TRUTH = {"lab": {"pgr": {"vanilla": 0.2, "logconf": 0.5, "confident_only": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
 PROD = {"production": {"pgr": {"vanilla": 0.2, "logconf": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
@@ -80,7 +81,7 @@ def test_changed_plan_is_refused_once_results_exist_and_report_uses_the_plan(uri
     client = MlflowClient(uri)
     cells, ex = simulate(PROD, seeds=plan["seeds"], n_test=500, rng=np.random.default_rng(4))
     parent = write_study(uri, "simlab-replay", cells, ex, with_predictions=False)
-    writer = store.StudyWriter("simlab-replay", uri)
+    writer = StudyWriter("simlab-replay", uri)
     assert writer.parent_id == parent
     client.set_tag(parent, store.PLAN_TAG, "0" * 64)  # results exist under some other plan
     with pytest.raises(StudyError, match="has results under plan 0000.* but this plan is .*start a new study"):

@@ -7,29 +7,19 @@ import hashlib
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from jobs.driver import cell_tags
-from transfer import store as st
+from tests.helpers import predictions
 from transfer.cell import CellResult
 from transfer.config import config_hash
 from transfer.store import inputs as st_inputs
 from transfer.store.inputs import file_sha256
-
-
-def predictions() -> pd.DataFrame:
-    rows = [("train_unlabel", f"tu{i}", "harmless-base") for i in range(6)]
-    rows += [("test", f"te{i}", "harmless-base") for i in range(4)]
-    rows += [("ood", f"ood{i}", "honest") for i in range(3)]
-    df = pd.DataFrame([{"example_id": e, "split": s, "subset": sub, "role": role, "prob_a": 0.7,
-                        "a_is_better": True, "correct": True} for s, e, sub in rows for role in ("weak", "w2s")])
-    return df
+from transfer.store.writer import StudyWriter
 
 
 def test_a_logged_cell_has_its_params_in_order_and_its_dataset_inputs(tmp_path, compose_cfg, hh_path):
     cell = compose_cfg("method=confident_only", "seed=3", "setting.data.max_pairs=40")
     cell = {**cell, "config_hash": config_hash(cell)}
-    writer = st.StudyWriter("inputs", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    writer = StudyWriter("inputs", f"sqlite:///{tmp_path / 'mlruns.db'}")
     run_id = writer.log_cell(CellResult(cell, {"pgr": 0.5}, predictions()), cell_tags(cell, "sha"))
     run = writer.client.get_run(run_id)
 
@@ -50,10 +40,10 @@ def test_a_logged_cell_has_its_params_in_order_and_its_dataset_inputs(tmp_path, 
     assert json.loads(train.dataset.profile)["num_rows"] == 6 and json.loads(test.dataset.profile)["num_rows"] == 4
     schema = json.loads(test.dataset.schema)["mlflow_colspec"]
     assert [c["name"] for c in schema] == ["example_id", "split", "subset"]  # no text, no gold label
-    from mlflow.types.utils import _infer_schema
+    from mlflow.models import infer_signature
 
     ids = predictions()[st_inputs.COLUMNS].astype(str)
-    assert st_inputs.SCHEMA == _infer_schema(ids)  # the schema given is the one MLflow would infer
+    assert st_inputs.SCHEMA == infer_signature(ids).inputs  # the schema given is the one MLflow would infer
     assert train.dataset.digest != test.dataset.digest
 
 
@@ -64,7 +54,7 @@ def test_a_dataset_in_a_folder_is_logged_with_the_folders_digest(tmp_path):
     spec = expand(["grid.datasets=[bigbench_navigate]", "grid.methods=[vanilla]", "grid.seeds=[0]"]).cells[0]
     cell = {**spec.config, "config_hash": spec.config_hash}
     folder = cell["setting"]["data"]["path"]
-    writer = st.StudyWriter("folder", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    writer = StudyWriter("folder", f"sqlite:///{tmp_path / 'mlruns.db'}")
     preds = predictions()
     run = writer.client.get_run(writer.log_cell(CellResult(cell, {}, preds), cell_tags(cell, "sha")))
     inputs = {(i.dataset.name, next(t.value for t in i.tags if t.key == "mlflow.data.context")): i

@@ -19,7 +19,7 @@ ROOT = paths.repo_root()
 RACER = """
 import sys, time
 from pathlib import Path
-from transfer.store import StudyWriter
+from transfer.store.writer import StudyWriter
 go = Path(sys.argv[3])
 Path(f"{go}.{sys.argv[4]}").touch()  # ready: imports done
 while not go.exists():

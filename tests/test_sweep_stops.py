@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from jobs import driver as sweep
-from transfer.store import StudyWriter
+from transfer.store.writer import StudyWriter
 
 
 @pytest.mark.parametrize("stop", [RuntimeError("a cell's write crashed the driver"), KeyboardInterrupt()])

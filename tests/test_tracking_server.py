@@ -110,7 +110,7 @@ WRITER = """
 import sys, time
 from pathlib import Path
 import pandas as pd
-from transfer.store import StudyWriter
+from transfer.store.writer import StudyWriter
 uri, study, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 w = StudyWriter(study, uri)
 Path(f"{go}.{study}").touch()  # ready: MLflow imported, the study created

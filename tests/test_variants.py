@@ -196,6 +196,7 @@ def test_a_lab_variant_is_selected_and_replayed_with_its_exact_config(tmp_path):
     from jobs.plan import make_plan
     from tests.test_replay_plan import rcfg
     from transfer import store
+    from transfer.store.writer import StudyWriter
     from jobs.grid import from_plan
 
     seeds = list(range(8))
@@ -205,7 +206,7 @@ def test_a_lab_variant_is_selected_and_replayed_with_its_exact_config(tmp_path):
     cells, _ = simulate(truth, seeds, 500, np.random.default_rng(3))
     configs = {(c.method, c.seed): c.cell() for c in lab.cells}
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    writer = store.StudyWriter("varlab", uri)
+    writer = StudyWriter("varlab", uri)
     for c in cells.itertuples():
         tags = {"setting": "lab", "method": c.method, "seed": str(c.seed), "dataset": "hh_harmless",
                 "config_hash": configs[c.method, c.seed]["config_hash"]}
@@ -226,5 +227,5 @@ def test_the_docs_example_name_is_the_one_the_code_makes():
     from transfer import paths
 
     name = methods(expand([*ONE, "grid.methods=[logconf]", "method.alpha_max=0.3,0.5"]))[0]
-    for doc in ("README.md", "docs/methods.md"):
+    for doc in ("docs/usage.md", "docs/methods.md"):
         assert f"`{name}`" in (paths.repo_root() / doc).read_text(), doc

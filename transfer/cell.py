@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from transfer.modes import ModeInputs, run_mode
 from transfer.modes.prompts import orient_zero_shot, zero_shot_logprobs
 from transfer.sandbox.client import method_process
 from transfer.seedwork import SeedWork, cell_splits, compute_seed_work, head_config, pair_x, seed_key
+
+if TYPE_CHECKING:  # an annotation only
+    from transfer.features.extract import PairFeatures
 
 
 @dataclass

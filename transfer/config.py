@@ -1,4 +1,5 @@
-"""Config helpers: resolvers, resolving to plain containers, and the content hash that identifies a cell."""
+"""Config helpers: the OmegaConf resolvers, resolving to plain containers, a cell's mode, and the content hash that
+identifies a cell."""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ import json
 from omegaconf import DictConfig, OmegaConf
 
 from transfer import paths
-from transfer.backends.precision import compute_dtype
+from transfer.precision import compute_dtype
 
 # keys that say where/how a cell runs, not what it computes: left out of config_hash
 NON_SEMANTIC_KEYS = ("runtime", "grid", "study", "hydra")
 
-if not OmegaConf.has_resolver("transfer_data"):
-    OmegaConf.register_new_resolver("transfer_data", lambda: str(paths.shared_data_dir()))
+RESOLVERS = {"transfer_data": lambda: str(paths.shared_data_dir())}  # ${transfer_data:} in conf/data/*.yaml
+
+
+def register_resolvers() -> None:
+    """The harness's OmegaConf resolvers, registered once; called by whatever composes or resolves a config."""
+    for name, fn in RESOLVERS.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
 
 
 def mode_name(cell: dict) -> str:
@@ -25,6 +32,7 @@ def mode_name(cell: dict) -> str:
 
 def to_plain(cfg: DictConfig | dict) -> dict:
     """Resolve every interpolation: what crosses into Ray workers is a plain dict."""
+    register_resolvers()
     if isinstance(cfg, DictConfig):
         return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     return copy.deepcopy(cfg)
@@ -33,6 +41,7 @@ def to_plain(cfg: DictConfig | dict) -> dict:
 def group_config(group: str, name: str, **overrides) -> dict:
     """One config group's yaml (conf/<group>/<name>.yaml), resolved, outside a Hydra composition: for benchmarks and
     tests that build a single backend or model, e.g. group_config("backend", "vllm", dtype="bfloat16")."""
+    register_resolvers()
     cfg = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / group / f"{name}.yaml"), resolve=True)
     return {**cfg, **overrides}
 

@@ -48,7 +48,7 @@ def resolve_path(model_cfg: dict) -> str:
         raise AssetError(f"model {model_cfg['name']!r} has neither `pretrained` nor an `asset:` recipe")
     if not is_ready(model_cfg["name"], recipe):
         raise AssetError(f"model {model_cfg['name']!r} is not fetched yet: run `make assets` "
-                         f"(or `python -m transfer.assets {model_cfg['name']}`)")
+                         f"(or `python -m jobs.assets {model_cfg['name']}`)")
     return str(asset_dir(model_cfg["name"]))
 
 

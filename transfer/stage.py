@@ -8,9 +8,9 @@ loads a model or starts a server for its view (the training modes `prompt` and `
 
 from __future__ import annotations
 
+from transfer.backends import LazyBackend
 from transfer.data import load_dataset_from_config
 from transfer.features.extract import extract_pair_features
-from transfer.features.lazy import LazyBackend
 from transfer.inputs import CellInputs, zero_shot_key
 from transfer.modes.prompts import zero_shot_logprobs
 

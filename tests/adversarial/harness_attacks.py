@@ -28,10 +28,10 @@ class TampersTracker(Method):
     """Rewrites the tracker so that whatever the harness logs next is replaced."""
 
     def fit(self, view):
-        from transfer import store
-        for name in dir(store.StudyWriter):
+        from transfer.store import writer
+        for name in dir(writer.StudyWriter):
             if name.startswith("log"):
-                setattr(store.StudyWriter, name, lambda *a, **k: None)
+                setattr(writer.StudyWriter, name, lambda *a, **k: None)
         return _vanilla(view)
 
 

@@ -202,7 +202,7 @@ def test_the_confinement_is_the_harness_record_not_the_methods(cell_and_inputs, 
 
 @pytest.mark.parametrize("sandbox", PATHS)
 def test_malformed_diagnostics_are_dropped_and_the_cell_is_logged(cell_and_inputs, honest, store, sandbox):
-    from transfer.store import StudyWriter
+    from transfer.store.writer import StudyWriter
     from jobs.driver import cell_tags
 
     result = _run(cell_and_inputs, "malformed_diagnostics", sandbox)

@@ -7,6 +7,7 @@ import pytest
 
 from analysis.simulate import predictions, simulate
 from transfer import store as st
+from transfer.store.writer import StudyWriter
 
 FAST = ["bootstrap=300"]  # keeps the suite fast; statistics are checked against references, not against B
 
@@ -14,7 +15,7 @@ FAST = ["bootstrap=300"]  # keeps the suite fast; statistics are checked against
 def write_study(uri: str, name: str, cells, examples, with_predictions: bool = True, seed: int = 0) -> str:
     """Experiment = study, parent run tagged transfer.role=study, one FINISHED child run per cell: written by the
     store's own writer, as a sweep writes them."""
-    writer = st.StudyWriter(name, uri, parent_tags={
+    writer = StudyWriter(name, uri, parent_tags={
         "git_sha": "sim", "settings": ",".join(sorted(cells.setting.unique())),
         "methods": ",".join(sorted(cells.method.unique()))})
     rng = np.random.default_rng(seed)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis.load import load_study
 from transfer import store as st
+from transfer.store.writer import StudyWriter
 
 
 def test_reads_every_page(store):
@@ -32,7 +33,7 @@ def test_artifacts_live_beside_a_sqlite_store(tmp_path, monkeypatch):
     monkeypatch.delenv("TRANSFER_ARTIFACT_ROOT", raising=False)
     uri = f"sqlite:///{tmp_path / 'db' / 'mlruns.db'}"
     (tmp_path / "db").mkdir()
-    w = st.StudyWriter("x", uri)
+    w = StudyWriter("x", uri)
     run = w.log_run("r", {"seed": "0"}, {"m": 1.0}, files={"a.json": {"k": 1}}, note="n")
     assert st.read_json(w.client, run, "a.json") == {"k": 1} and st.read_json(w.client, run, "b.json") is None
     loc = w.client.get_experiment(w.experiment_id).artifact_location

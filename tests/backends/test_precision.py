@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from tests.backends.conftest import model_cfg, vllm_cfg
-from transfer.backends.precision import compute_dtype, cpu_bf16_fast, cpu_flags, resolve_dtype
 from transfer.backends.server import server_command
 from transfer.errors import ConfigError
 from transfer.features.keys import feature_key
+from transfer.precision import compute_dtype, cpu_bf16_fast, cpu_flags, resolve_dtype
 
 MINILM_TEXTS = ["Human: why?\nAssistant: because", "Human: why?\nAssistant: no"]
 

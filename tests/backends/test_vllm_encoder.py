@@ -81,7 +81,7 @@ def test_features_match_hf(managed, texts, hf_features):
 
 
 def test_attach_by_url_gives_the_same_features_and_manages_nothing(managed, texts):
-    from transfer.backends.precision import compute_dtype
+    from transfer.precision import compute_dtype
 
     attached = VLLMBackend(vllm_cfg(url=managed.server.url), managed.model_cfg)
     a, b = attached.features(texts[:8]), managed.features(texts[:8])

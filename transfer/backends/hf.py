@@ -13,14 +13,14 @@ import numpy as np
 import torch
 
 from transfer.backends.base import Backend
-from transfer.backends.precision import compute_dtype, resolve_device
 from transfer.errors import ConfigError
 from transfer.label_tokens import label_logprobs
 from transfer.models import resolve_path
+from transfer.precision import compute_dtype, resolve_device
 
 # texts per forward pass on a GPU when backend.batch_size is null. The model configs' sizes suit a 2-core CPU; on a
 # GPU every new (batch, length) shape is slow the first time, and a study sees each text once: the first pass over
-# 2,048 texts took 11.3 s at 16 and 1.0 s at 256 (H200, SmolLM2, bfloat16; README "Feature extraction")
+# 2,048 texts took 11.3 s at 16 and 1.0 s at 256 (H200, SmolLM2, bfloat16; docs/performance.md "Feature extraction")
 GPU_BATCH_SIZE = 256
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from ops import lifecycle
 from transfer import paths
-from transfer.backends.precision import compute_dtype
 from transfer.errors import TransferError
+from transfer.precision import compute_dtype
 
 LIVE: dict[int, "ManagedServer"] = {}  # pid -> server, stopped at interpreter exit if the caller forgot
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from transfer import paths
+from transfer.backends import LazyBackend
 from transfer.data.items import ItemSet
 from transfer.data.pairs import PairSet
 from transfer.features.cache import FeatureCache
 from transfer.features.keys import feature_key
-from transfer.features.lazy import LazyBackend
 from transfer.features.text import render, uses_chat_template
 from transfer.models import resolve_path
 

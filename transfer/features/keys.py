@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from transfer.backends.precision import compute_dtype
 from transfer.features.cache import EXTRACTOR_VERSION, cache_key, texts_hash
 from transfer.features.text import uses_chat_template
 from transfer.models import resolve_path, weights_fingerprint
+from transfer.precision import compute_dtype
 
 
 def feature_key(model_cfg: dict, backend_cfg: dict, texts: list[str], layout: str | None = None,

@@ -8,7 +8,6 @@ depend on the method, so a sweep computes it once per seed (transfer/seedwork.py
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +17,7 @@ from transfer.data.splits import Split
 from transfer.config import mode_name
 from transfer.errors import ConfigError
 from transfer.methods import Method, StudentView
-
-REGISTRY = {"head": "transfer.modes.head:run", "prompt": "transfer.modes.prompt:run", "lora": "transfer.modes.lora:run"}
+from transfer.plugins import resolve
 
 
 @dataclass
@@ -47,10 +45,8 @@ class ModeOutput:
 
 def run_mode(inputs: ModeInputs) -> ModeOutput:
     name = mode_name(inputs.cell)
-    if name not in REGISTRY:
-        raise ConfigError(f"mode={name!r} is unknown; choose one of {sorted(REGISTRY)} (conf/mode/)")
+    run = resolve("mode", name)  # an unknown mode is refused before the method is asked about it
     if name not in inputs.method.modes:
         raise ConfigError(f"method {inputs.cell['method']['name']!r} does not support training mode {name!r} "
                           f"(it supports {list(inputs.method.modes)})")
-    module, fn = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), fn)(inputs)
+    return run(inputs)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from transfer import paths
+from transfer.backends import LazyBackend
 from transfer.data.pairs import Pair, PairSet
 from transfer.features.cache import EXTRACTOR_VERSION, FeatureCache, cache_key, texts_hash
-from transfer.features.lazy import LazyBackend
 from transfer.features.text import side_texts
 from transfer.label_tokens import LABELS, two_order_logit
 from transfer.models import resolve_path, weights_fingerprint

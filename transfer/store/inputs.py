@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 from mlflow.data import from_pandas
-from mlflow.entities import DatasetInput, InputTag
+from mlflow.entities import Dataset, DatasetInput, InputTag
 from mlflow.types import ColSpec, Schema
-from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 # predictions.parquet split -> (dataset config key, MLflow context)
 CONTEXTS = {"train_unlabel": ("data", "train"), "test": ("data", "eval"), "ood": ("ood", "eval")}
 COLUMNS = ["example_id", "split", "subset"]
+CONTEXT_TAG = "mlflow.data.context"  # the input tag MLflow's UI shows as the dataset's context (train, eval)
 # what MLflow would infer from these all-string columns, given instead: its inference walks every value (35,000
 # calls a cell, half of logging one) to find what is known
 SCHEMA = Schema([ColSpec("string", c) for c in COLUMNS])
@@ -77,9 +77,9 @@ def _dataset_input(ids: pd.DataFrame, name: str, source: str | None, split: str,
         warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
         ds = from_pandas(ids, source=source, name=name, digest=digest)
     ds.schema = SCHEMA  # a cached_property: set, it is not inferred
-    tags = [InputTag(MLFLOW_DATASET_CONTEXT, context), InputTag("split", split)]
+    tags = [InputTag(CONTEXT_TAG, context), InputTag("split", split)]
     tags += [InputTag("data_sha256", data_sha)] if data_sha else []
-    return DatasetInput(dataset=ds._to_mlflow_entity(), tags=tags)
+    return DatasetInput(dataset=Dataset(**ds.to_dict()), tags=tags)  # the entity MLflow's log_input makes
 
 
 def cell_params(cell: dict) -> dict[str, object]:
