@@ -52,7 +52,7 @@ def run_layout(nodes: int, cpus: int, overrides: list[str], study: str) -> dict:
     from hydra import initialize_config_dir
     from mlflow.tracking import MlflowClient
 
-    from tests.cluster_nodes import two_nodes
+    from tests.helpers.cluster import two_nodes
     from transfer import paths
     from jobs.sweep import main as sweep_main
 
@@ -124,7 +124,7 @@ def warm(overrides: list[str]) -> float:
     import ray
     from hydra import initialize_config_dir
 
-    from tests.cluster_nodes import two_nodes
+    from tests.helpers.cluster import two_nodes
     from jobs import raytasks
     from transfer import paths
     from jobs.grid import expand

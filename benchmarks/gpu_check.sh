@@ -16,7 +16,7 @@ python3 -c "import torch, transformers, peft; print('torch', torch.__version__, 
 python3 benchmarks/gpu_kit.py unpack .devkit/kit.tar.gz /tmp/kithome || exit 1
 tests_rc=0
 if [ -z "${SKIP_TESTS:-}" ]; then
-  python3 -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider 2>&1 | tee "$OUT/gpu-tests.log"
+  python3 -m pytest -m gpu tests/transfer/test_gpu.py -q -p no:cacheprovider 2>&1 | tee "$OUT/gpu-tests.log"
   tests_rc=${PIPESTATUS[0]}
 fi
 python3 benchmarks/extraction.py --backends hf --device cuda --models ${MODELS:-minilm_l6 smollm2_135m gemma3_270m} \

@@ -5,4 +5,4 @@ bench-vllm: assets ## vLLM feature extraction: harness vs raw requests to the sa
 	$(PY) benchmarks/vllm_throughput.py $(ARGS)
 
 test-vllm: assets ## only the vLLM backend tests (real servers on CPU, ~5 min)
-	$(PY) -m pytest tests/backends -m "not gpu" $(ARGS)
+	$(PY) -m pytest tests/transfer/backends -m "not gpu" $(ARGS)

@@ -122,7 +122,7 @@ def _train_soft_bce(xs: torch.Tensor, ys: torch.Tensor, scale: np.ndarray, *, ge
     """`train_head` for `soft_bce`: the same steps as torch.optim.Adam on mean BCE-with-logits + l2·|w|², with the
     gradient written out, (sigmoid(z) − y)ᵀX / n + 2·l2·w. On the HH heads (577–1,154 × 384–576) the autograd
     graph, the loss module and the optimizer's bookkeeping were 55–75% of a step: this path is 2.3–4.2× faster, its
-    weights within 1.4e-6 of autograd's (tests/test_scoring_and_methods.py checks they agree)."""
+    weights within 1.4e-6 of autograd's (tests/transfer/test_scoring_and_methods.py checks they agree)."""
     dim = xs.shape[1]
     params = torch.zeros(dim + 1 if bias else dim)  # [w, b]: one Adam state over both, as Adam treats each alike
     w, grad, opt = params[:dim], torch.empty_like(params), Adam([params], lr)

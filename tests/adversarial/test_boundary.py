@@ -98,7 +98,7 @@ def test_the_seeds_shared_work_is_out_of_the_methods_reach(cell_and_inputs, name
     """With the weak teacher and ceiling shared per seed (transfer/seedwork.py), handed over as one buffer like a
     Ray object, nothing leads from the view's arrays to the held-out predictions: the method process receives the
     view's arrays alone."""
-    from tests.test_seedwork import one_buffer
+    from tests.helpers.seedwork import one_buffer
     from transfer.seedwork import compute_seed_work
 
     cell, inputs = cell_and_inputs

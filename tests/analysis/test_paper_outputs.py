@@ -12,7 +12,7 @@ import pytest
 
 from analysis.tables import PREAMBLE
 from jobs.report import build
-from tests.analysis.conftest import FAST
+from tests.helpers.analysis import FAST
 
 
 @pytest.fixture(scope="module")

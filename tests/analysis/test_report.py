@@ -13,7 +13,7 @@ from analysis.config import load_config
 from analysis.load import StudyError, load_study
 from analysis.simulate import as_study
 from jobs.report import build, main
-from tests.analysis.conftest import FAST
+from tests.helpers.analysis import FAST
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_a_bug_keeps_its_traceback(store, tmp_path, monkeypatch):
 def test_failed_and_missing_methods_are_named(tmp_path, sim_tables):
     """A method whose cells all failed does not vanish from the report without a word."""
     from jobs.report import build as build_report
-    from tests.analysis.conftest import write_study
+    from tests.helpers.analysis import write_study
 
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     cells, ex = sim_tables

@@ -18,7 +18,7 @@ from analysis.search import family, ledger
 from analysis.simulate import simulate
 from analysis.verdicts import Margins, lab_stage
 from jobs.report import build
-from tests.analysis.conftest import FAST, write_study
+from tests.helpers.analysis import FAST, write_study
 
 NULL = {"seed_sd": 0.04, "method_sd": 0.05}
 
@@ -109,7 +109,7 @@ def test_the_report_says_how_big_the_search_was_and_shows_the_curse(searched, tm
 
 def test_the_replay_plan_records_the_search_and_a_bigger_search_is_another_plan(tmp_path):
     from jobs.plan import make_plan
-    from tests.test_replay_plan import rcfg
+    from tests.helpers.replay import rcfg
     from transfer import store
 
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"

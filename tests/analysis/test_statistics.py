@@ -15,7 +15,7 @@ from analysis.bootstrap import Block, hierarchical
 from analysis.config import load_config
 from analysis.estimates import estimate_group
 from analysis.simulate import as_study, simulate
-from tests.analysis.conftest import FAST
+from tests.helpers.analysis import FAST
 
 
 @pytest.fixture(scope="module")

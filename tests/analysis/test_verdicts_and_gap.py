@@ -20,7 +20,7 @@ from analysis.config import load_config
 from analysis.rules import classify
 from analysis.simulate import as_study, planted, simulate
 from analysis.verdicts import Margins, lab_stage, split_seeds, transfer_stage
-from tests.analysis.conftest import FAST
+from tests.helpers.analysis import FAST
 
 M = Margins(alpha=0.05, sesoi=0.1, ratio_floor=0.5, power=0.8, correction="holm")
 

@@ -55,7 +55,7 @@ def ccs_direction(a: np.ndarray, b: np.ndarray, *, components: int, restarts: in
 def _ccs_loss_and_grad(za: torch.Tensor, zb: torch.Tensor, w: torch.Tensor, c: torch.Tensor):
     """Per restart (column): loss = mean (p(A) − (1 − p(B)))² + mean min(p(A), p(B))², and its gradient in w and c,
     written out (what autograd gave, ties of the min split half and half as torch.minimum's backward does, at a
-    fifth of the time: tests/methods/test_ccs.py checks the two agree)."""
+    fifth of the time: tests/transfer/methods/test_ccs.py checks the two agree)."""
     n = len(za)
     pa, pb = torch.sigmoid(za @ w + c), torch.sigmoid(zb @ w + c)  # (n, restarts)
     gap, low = pa + pb - 1, torch.minimum(pa, pb)

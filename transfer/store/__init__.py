@@ -8,7 +8,7 @@ and `artifact`. Roles, artifact names, queries, the artifact location and the pl
 package only; the callers supply their own tags and metrics (a cell's in jobs.driver.cell_tags).
 
 The package imports only MLflow and `transfer.paths`/`env`/`errors`: analysis/ reads the store through it without
-importing the pipeline (tests/test_layers.py). Cells (and the methods inside them) never touch the store.
+importing the pipeline (tests/repo/test_layers.py). Cells (and the methods inside them) never touch the store.
 """
 
 from __future__ import annotations
