@@ -1,6 +1,6 @@
 """The same study on one Ray node vs two, on this machine, and the time to ship a study's inputs to another node.
 
-Layouts (tests/cluster_nodes.py: real raylets, 127.0.0.1 only, own temp dir): one node with `--cpus` CPUs, and a
+Layouts (tests/helpers/cluster.py: real raylets, 127.0.0.1 only, own temp dir): one node with `--cpus` CPUs, and a
 head plus a worker node sharing those CPUs (ceil/floor). The same total CPUs on the same cores: a second node adds
 processes (raylet, agents, its own idle workers), not compute, so no speed-up is expected here; the point is the
 cost of the extra node and that nothing breaks. Each layout runs the study into a fresh sqlite store (features come

@@ -1,4 +1,4 @@
-"""A sweep submitted as a Ray Job to a real two-node cluster (tests/cluster_nodes.py): cells run on both nodes,
+"""A sweep submitted as a Ray Job to a real two-node cluster (tests/helpers/cluster.py): cells run on both nodes,
 fed by inputs built on one of them (the object store, no shared disk needed for them), and the worker node killed
 mid-sweep loses no cell and duplicates none. Results are read from the real sqlite MLflow store.
 """

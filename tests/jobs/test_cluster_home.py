@@ -1,6 +1,6 @@
 """A node that cannot see $TRANSFER_HOME is refused at the start of a sweep, in one line naming the node and path.
 
-The blind node is a real Ray worker node joined to a real head (tests/cluster_nodes.py), started in its own mount
+The blind node is a real Ray worker node joined to a real head (tests/helpers/cluster.py), started in its own mount
 namespace (`unshare --user --map-root-user --mount`) where an empty tmpfs covers $TRANSFER_HOME: the same machine,
 the same loopback, but not the same files, as a node without the shared mount would be.
 """

@@ -1,4 +1,4 @@
-"""A managed vLLM server placed by resources on a real two-node cluster (tests/cluster_nodes.py): the server actor
+"""A managed vLLM server placed by resources on a real two-node cluster (tests/helpers/cluster.py): the server actor
 asks for the worker node's custom resource, so Ray puts it there; its URL carries that node's address; and the
 client, an extraction task pinned to the head node, gets features from it that equal the hf backend's. A real vLLM
 CPU server serving MiniLM (real weights)."""
