@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 
 from ops.lifecycle import free_port
+from tests.helpers.scripts import console_scripts
 from transfer import paths
 
 ROOT = paths.repo_root()
@@ -35,13 +36,14 @@ class Server:
 
 
 def start(s: Server) -> None:
-    """`make tracking-server` until it prints the URI (PY, STAMP: this interpreter, nothing installed)."""
+    """`make tracking-server` until it prints the URI (PY, STAMP, BIN: this interpreter, nothing installed)."""
     stamp = s.home / "venv-stamp"
     stamp.touch()  # newer than pyproject.toml: make's venv rule has nothing to do
     # ARGS= on the command line: under `make test ARGS=...` (CI) make exports ARGS to this process's environment,
     # and the inner make would hand pytest's options to the tracking server
     cmd = ["make", "--no-print-directory", "tracking-server", f"TRACKING_PORT={s.port}",
-           f"TRACKING_PG_PORT={s.pg_port}", f"PY={sys.executable}", f"STAMP={stamp}", "ARGS="]
+           f"TRACKING_PG_PORT={s.pg_port}", f"PY={sys.executable}", f"STAMP={stamp}", "ARGS=",
+           f"BIN={console_scripts(s.home / 'bin')}"]
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # CI: `make test`'s
     env["TRANSFER_HOME"] = str(s.home)
     log = s.home / f"server-{time.time():.0f}.log"

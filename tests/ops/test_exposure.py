@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import psutil
 import pytest
 
 from ops.lifecycle import free_port
+from tests.helpers.scripts import console_scripts
 from tests.helpers.sockets import listening, family, loopback, assert_loopback
 from transfer import paths
 
@@ -37,7 +39,10 @@ def test_make_mlflow_ui_listens_on_loopback_only_and_sigterm_stops_every_process
 
     exp = StudyWriter("ui-study", env["MLFLOW_TRACKING_URI"]).experiment_id  # a study whose address it must print
     port = free_port()
-    proc = subprocess.Popen(["make", "--no-print-directory", "mlflow-ui", f"MLFLOW_PORT={port}"],
+    stamp = tmp_path / "venv-stamp"
+    stamp.touch()  # newer than pyproject.toml: make's venv rule has nothing to do (this interpreter, nothing installed)
+    proc = subprocess.Popen(["make", "--no-print-directory", "mlflow-ui", f"MLFLOW_PORT={port}", f"PY={sys.executable}",
+                             f"STAMP={stamp}", f"BIN={console_scripts(tmp_path / 'bin')}"],
                             cwd=paths.repo_root(), env=env, start_new_session=True,
                             stdout=open(tmp_path / "ui.log", "w"), stderr=subprocess.STDOUT)
     seen: set[int] = set()
