@@ -265,3 +265,45 @@ def interval_hit(pred: dict, observed: float | None) -> bool | None:
 def brier(probs: dict, reached: str) -> float:
     """Multi-category Brier score of a verdict forecast (0 best, 2 worst)."""
     return float(sum((probs[v] - (v == reached)) ** 2 for v in TRANSFER_VERDICTS))
+
+
+def outcome_rows(section: dict, res: dict) -> list[dict]:
+    """Forecast (a replay plan's `ladder` section) beside outcome (analysis.analyze's comparisons), per method:
+    the production ΔPGR and whether it landed in the forecast's interval, the verdict reached and the probability
+    the forecast gave it, and the forecast's Brier score."""
+    rows = []
+    for c in res.get("comparisons", []):
+        f = section["methods"].get(c["method"])
+        if not f:
+            continue
+        obs = (c.get("prod_delta") or {}).get("estimate")
+        probs = f["verdicts"]
+        ok = all(p is not None and np.isfinite(p) for p in probs.values())
+        rows.append({"method": c["method"], "dataset": c["prod_dataset"], "forecast": f["delta_pgr"], "pi": f["pi"],
+                     "observed": obs, "hit": interval_hit({"pi": f["pi"]}, obs),
+                     "forecast_verdict": max(probs, key=lambda v: -1 if probs[v] is None else probs[v]),
+                     "p_reached": probs.get(c["verdict"]), "verdict": c["verdict"],
+                     "brier": brier(probs, c["verdict"]) if ok else None})
+    return rows
+
+
+def outcome_markdown(section: dict, rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    p = section["production"]
+    head = ["method", f"forecast ΔPGR [{100 * (1 - section['alpha']):.0f}% PI]", "production ΔPGR", "in the interval",
+            "most likely verdict (forecast)", "verdict reached", "P(reached) forecast", "Brier"]
+
+    def f(x, fmt="+.3f"):
+        return "—" if x is None or not np.isfinite(x) else format(x, fmt)
+
+    body = [[r["method"], f"{f(r['forecast'])} [{f(r['pi'][0])}, {f(r['pi'][1])}]", f(r["observed"]),
+             {True: "hit", False: "**miss**", None: "—"}[r["hit"]], r["forecast_verdict"], r["verdict"],
+             f(r["p_reached"], ".2f"), f(r["brier"], ".3f")] for r in rows]
+    table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(b) + " |" for b in body]
+    return ["## The ladder's forecast vs what production showed", "",
+            f"Forecast by ladder study `{section['study']}` (ladder `{section['ladder']}`: "
+            + ", ".join(f"{r['model']} {r['params_m']:g} M" for r in section["rungs"])
+            + f" -> {p['model']} {p['params_m']:g} M at {p['seeds']} seeds), fixed in the plan before any production "
+            f"cell ran. Brier: the forecast's four verdict probabilities against the verdict reached (0 best, 2 "
+            f"worst).", "", *table, ""]

@@ -16,6 +16,7 @@ from analysis.analyze import analyze
 from analysis.config import AnalysisError, load_config
 from analysis.estimates import GAP_TOO_SMALL
 from analysis.format import ci, num, pval
+from analysis.ladder import outcome_markdown, outcome_rows
 from analysis.load import StudyError, load_study
 from analysis.search import family_line
 from analysis.verdicts import VERDICT_MEANINGS
@@ -121,6 +122,8 @@ def markdown(res: dict, figs: list[str]) -> str:
     out += ["Verdicts are on the PGR scale; what each means:", "", *[f"- {v}" for v in VERDICT_MEANINGS], ""]
     if res["comparisons"]:
         out += ["## Summary: did the lab gains survive?", "", *_summary(res), ""]
+    if res.get("ladder"):  # a plan with a ladder forecast (docs/ladder.md): forecast beside outcome
+        out += outcome_markdown(res["plan"]["ladder"], res["ladder"])
     if any(g.get("lab_verdicts") for g in res["groups"]):
         out += ["## Lab verdicts", "", *_lab_summary(res), ""]
     if res.get("winners_curse"):
@@ -261,6 +264,9 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
         res["plan"] = {"sha256": sha, "methods": {m["name"]: m["role"] for m in plan["methods"]},
                        "seeds": plan["seeds"], "tests": plan["tests"], "lab_study": plan["lab_study"],
                        "lab_dataset": plan.get("lab_dataset"), "production_datasets": plan.get("production_datasets")}
+        if plan.get("ladder"):
+            res["plan"]["ladder"] = plan["ladder"]
+            res["ladder"] = outcome_rows(plan["ladder"], res)
     dest = Path(out) / study_name
     figs = figures.forest(res, dest / "figures") + figures.scatter(res, dest / "figures") + \
         figures.strip(res, dest / "figures") + figures.curse(res, dest / "figures")

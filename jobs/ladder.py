@@ -28,9 +28,15 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from analysis.config import AnalysisError
+from analysis.ladder_report import write
+from jobs.ladder_plan import forecast_study
+from jobs.plan import make_plan
 from transfer import config as _resolvers  # noqa: F401  (registers ${transfer_data:})
-from transfer import env, paths
+from transfer import env, paths, store
+from transfer.data.check import check_datasets
 from transfer.errors import ConfigError, TransferError
+from transfer.grid import Sweep, from_plan
+from transfer.sweep import run_sweep
 
 
 def ladder_names() -> list[str]:
@@ -100,8 +106,6 @@ def ladder_plan(lad: dict, plan: dict) -> dict:
 
 def rung_sweeps(lplan: dict, study: str, uri: str):
     """One sweep over every rung's cells (transfer.grid.from_plan per rung, merged)."""
-    from transfer.grid import Sweep, from_plan
-
     merged = None
     for r in lplan["rungs"]:
         rp = {"production_setting": lplan["base_setting"], "overrides": [*lplan["overrides"], *r["overrides"]],
@@ -116,40 +120,7 @@ def rung_sweeps(lplan: dict, study: str, uri: str):
     return merged
 
 
-def lab_effects(plan: dict) -> dict[str, dict]:
-    """method -> the lab's verdict and confirmation-seed effect (what production is compared with)."""
-    out = {}
-    for m in plan["methods"]:
-        lab = m.get("lab") or {}
-        if lab.get("delta_pgr") is not None:
-            out[m["name"]] = {"verdict": lab["verdict"], "mean": lab["delta_pgr"], "sd": lab["confirmation_sd"],
-                              "n": len(lab["confirmation_seeds"])}
-    return out
-
-
-def forecast_study(study: str, uri: str, lplan: dict, n_prod: int | None = None) -> dict:
-    """The forecast from the ladder study's finished cells (analysis only: reads the store)."""
-    from analysis.config import load_config
-    from analysis.ladder import forecast
-    from analysis.load import load_study
-
-    s = load_study(study, uri, with_examples=False)
-    cfg = load_config([f"{k}={'null' if v is None else v}" for k, v in lplan["analysis"].items()])
-    rungs = {r["name"]: r["params_m"] for r in lplan["rungs"]}
-    res = forecast(s.cells, rungs, lplan["production"]["params_m"], n_prod or lplan["production"]["seeds"], cfg,
-                   lab_effects(lplan))
-    res.update(ladder=lplan["ladder"], study=study, lab_study=lplan["lab_study"], lab_dataset=lplan["lab_dataset"],
-               production_model=lplan["production"].get("model"), notes=list(lplan["notes"]) + s.notes)
-    return res
-
-
 def run(a: argparse.Namespace) -> int:
-    from analysis.ladder_report import write
-    from jobs.plan import make_plan
-    from transfer import store
-    from transfer.data.check import check_datasets
-    from transfer.sweep import run_sweep
-
     t0 = time.time()
     lad = load_ladder(a.ladder)  # bad input: one line, before Ray or MLflow
     if a.seeds:
