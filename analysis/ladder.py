@@ -230,6 +230,13 @@ def forecast(cells: pd.DataFrame, rungs: dict[str, float], production: float, n_
                     "Satterthwaite df", "methods": {}, "roles": {}}
     for role in ("gap", "weak_acc", "ceiling_acc"):
         out["roles"][role] = _one(seed_table(cells, rungs, bl, bl, role), x, x_p, n_prod, alpha)
+    out["notes"] = []
+    for s, g in out["roles"]["gap"]["per_rung"].items():
+        half = stats.t.ppf(1 - alpha / 2, max(g["n"] - 1, 1)) * g["se"]
+        if not (np.isfinite(half) and g["mean"] - half > 0):
+            out["notes"].append(f"rung {s}: the gap's {1 - alpha:.0%} CI includes 0 ({g['mean']:+.3f} ± {half:.3f}): "
+                                f"its ΔPGR divides by a gap indistinguishable from 0 (the report would call PGR "
+                                f"undefined there); read its rung mean with care")
     for m in methods:
         entry = {"delta": _one(seed_table(cells, rungs, m, bl, "delta"), x, x_p, n_prod, alpha),
                  "pgr": _one(seed_table(cells, rungs, m, bl, "pgr"), x, x_p, n_prod, alpha)}

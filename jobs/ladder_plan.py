@@ -38,7 +38,7 @@ def forecast_study(study: str, uri: str, lplan: dict, n_prod: int | None = None,
                    lab_effects(lplan) if labs is None else labs, k)
     res.update(ladder=lplan["ladder"], study=study, lab_study=lplan["lab_study"], lab_dataset=lplan["lab_dataset"],
                production_model=lplan["production"].get("model"), baseline=cfg["baseline_method"],
-               notes=list(lplan["notes"]) + s.notes)
+               notes=list(lplan["notes"]) + s.notes + res["notes"])
     return res
 
 
@@ -69,5 +69,5 @@ def plan_section(ladder_study: str, plan: dict, uri: str) -> dict:
                "rungs": [{"name": r["name"], "model": r["model"], "params_m": r["params_m"]} for r in lplan["rungs"]],
                "production": {"model": lplan["production"].get("model"), "params_m": lplan["production"]["params_m"],
                               "seeds": len(plan["seeds"])},
-               "alpha": res["alpha"], "model": res["model"], "methods": methods}
+               "alpha": res["alpha"], "model": res["model"], "methods": methods, "notes": res["notes"]}
     return json.loads(json.dumps(section, default=float).replace("NaN", "null"))
