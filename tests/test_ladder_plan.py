@@ -61,6 +61,10 @@ def test_the_forecast_is_in_the_plan_and_its_hash(uri):
     assert f["pi"][0] < f["delta_pgr"] < f["pi"][1] and f["per_rung"]["rung_a"] > f["per_rung"]["rung_c"]
     assert sum(f["verdicts"].values()) == pytest.approx(1.0)  # logconf is the lab's winner: a real forecast
     assert {m["name"] for m in plan["methods"]} == {"vanilla", "logconf"} and set(lad["methods"]) == {"logconf"}
+    from jobs.replay import summary
+
+    line = next(x for x in summary(plan, store.plan_sha256(plan)).splitlines() if "ladder forecast" in x)
+    assert f"logconf          dPGR {f['delta_pgr']:+.3f}" in line and "survives" in line  # printed before any cell
 
 
 def test_a_ladder_of_another_lab_or_a_plain_study_is_refused(uri):
