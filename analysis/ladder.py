@@ -16,13 +16,15 @@ what se2 explains (R - 2 degrees of freedom; truncated at 0). MixedLM itself is 
 its REML search for a rung component lands on the boundary or fails to converge, while the moment estimates are
 exact for this layout.
 
-The forecast of the production mean ΔPGR at the planned n_p production seeds is the line at x_p; its prediction
-variance adds the line's own uncertainty (the rung means' variance tau2 + se2 / n times the leverage at x_p, plus
-su2 / n from the seeds all rungs share), one more rung deviation tau2, and a new sample's (su2 + se2) / n_p. The
-interval is t with Satterthwaite's degrees of freedom for that sum of estimated variances. The verdict forecast
-draws the production effect from the same predictive law (without the new sample's noise) and runs the transfer
-verdict's tests on simulated production samples (analysis.power's procedure), with the lab's observed confirmation
-effect: the probability of each verdict at n_p seeds. `benchmarks/ladder_check.py` measures both on planted truth.
+The forecast of the production mean ΔPGR at the planned n_p production seeds mixes two members by their Akaike
+weights on the rung means: the line, and a bend (a quadratic in log size). Each member's prediction variance adds
+its own uncertainty (the rung means' variance tau2 + se2 / n times the leverage at x_p, plus su2 / n from the seeds
+all rungs share), one more rung deviation tau2, and a new sample's (su2 + se2) / n_p, with a t law on
+Satterthwaite's degrees of freedom; the interval is the mixture's quantiles. The verdict forecast draws the true
+production effect from the same mixture (without the new sample's noise) and runs the transfer verdict's tests on
+simulated production samples (analysis.power's procedure) against the lab's observed confirmation effect: the
+probability of each verdict at n_p seeds. `benchmarks/ladder_check.py` measures both on planted truth
+(docs/ladder.md).
 """
 
 from __future__ import annotations
@@ -135,7 +137,8 @@ def predict(f: Fit, x_p: float, n_p: int, alpha: float = 0.05) -> dict:
 
     The forecast is a mixture of the line and a bend (a quadratic in log size), weighted by Akaike weights of their
     fits to the rung means (known noise se2 / n): a ladder whose rungs bend moves weight to the bend, whose
-    extrapolation is wider. A line alone under-covered bent ladders (saturating: 0.80-0.88; docs/ladder.md)."""
+    extrapolation is wider. A line alone under-covered bent ladders (saturating: 0.80-0.88; docs/ladder.md).
+    With 3 rungs the bend interpolates the rung means exactly: its own tau2 is not estimable (0)."""
     comps = [_component(f, x_p, n_p, 1), _component(f, x_p, n_p, 2)]
     noise = max(f.se2 / f.n, 1e-12)
     aic = [c["rss"] / noise + 2 * (c["degree"] + 1) for c in comps]
@@ -227,7 +230,7 @@ def forecast(cells: pd.DataFrame, rungs: dict[str, float], production: float, n_
            "production": {"params_m": production, "log_params": x_p, "seeds": n_prod}, "alpha": alpha,
            "model": "per-seed value ~ line in log(params) + rung deviation (tau2) + seed intercept (su2) + noise "
                     "(se2); moment estimates on the balanced seed x rung table; t prediction interval with "
-                    "Satterthwaite df", "methods": {}, "roles": {}}
+                    "Satterthwaite df; the line mixed with a bend (quadratic in log size) by Akaike weights", "methods": {}, "roles": {}}
     for role in ("gap", "weak_acc", "ceiling_acc"):
         out["roles"][role] = _one(seed_table(cells, rungs, bl, bl, role), x, x_p, n_prod, alpha)
     out["notes"] = []

@@ -48,9 +48,8 @@ def markdown(res: dict, figs: list[str]) -> str:
     out = [f"# Scale ladder `{res['ladder']}`: study {res['study']} (lab {res['lab_study']} / {res['lab_dataset']})",
            "", f"Forecast of each method's production ΔPGR (vs {res.get('baseline', 'vanilla')}) at "
            f"{prod['params_m']:g} M parameters ({res.get('production_model')}), {prod['seeds']} production seeds, "
-           f"from {len(rungs)} rungs, before production runs. Model: {res['model']}; the forecast mixes a line and a "
-           f"bend (quadratic) in log size by their Akaike weights (analysis/ladder.py). Calibration on planted "
-           f"ladders: `make ladder-check` (docs/ladder.md).", "",
+           f"from {len(rungs)} rungs, before production runs. Model: {res['model']} (analysis/ladder.py). "
+           f"Calibration on planted ladders: `make ladder-check` (docs/ladder.md).", "",
            "## ΔPGR per rung (mean ± SE over seeds) and the forecast", "", _md_table(head, rows), "",
            "Verdict probabilities: the true production ΔPGR drawn from the forecast, a production sample of the "
            "planned seeds per draw, the transfer rules' tests against the lab's confirmation-seed effect. A method "
