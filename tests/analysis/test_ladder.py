@@ -93,3 +93,18 @@ def test_forecast_from_tidy_cells_of_three_rungs():
     assert p["n_prod"] == 10 and p["pi"][0] < p["mean"] < p["pi"][1]
     assert set(e["verdicts"]) >= set(TRANSFER_VERDICTS) and res["roles"]["gap"]["predict"]["mean"] > 0
     assert "vanilla" not in res["methods"]
+
+
+def test_the_calibration_benchmark_runs_and_judges_its_bar():
+    import subprocess
+    import sys
+
+    from transfer import paths
+
+    proc = subprocess.run([sys.executable, "benchmarks/ladder_check.py", "--ladders", "40", "--geometries", "gpu3",
+                           "--trends", "linear", "--draws", "200"], capture_output=True, text=True, timeout=300,
+                          cwd=paths.repo_root())
+    row = next(x for x in proc.stdout.splitlines() if x.startswith("| gpu3 | linear |"))
+    cov = float(row.split("|")[4].split("±")[0])
+    assert proc.returncode == (0 if 0.90 <= cov <= 0.97 else 1), proc.stderr[-2000:]
+    assert "wall time" in proc.stdout.splitlines()[-1]
