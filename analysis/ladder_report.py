@@ -43,8 +43,8 @@ def markdown(res: dict, figs: list[str]) -> str:
     roles = [[role, *[f"{_num(r['per_rung'][s]['mean'], '.3f')}" for s in names],
               f"{_num(r['predict']['mean'], '.3f')} {_pi(r['predict'])}" if r.get("predict") else "—"]
              for role, r in res["roles"].items()]
-    lab = [f"- **{m}**: lab {e['lab']['verdict']}, confirmation-seed ΔPGR {e['lab']['mean']:+.3f} "
-           f"(SD {e['lab']['sd']:.3f}, {e['lab']['n']} seeds)" for m, e in res["methods"].items() if e.get("lab")]
+    lab = [f"- **{m}**: lab {e['lab']['verdict']}, confirmation-seed ΔPGR {_num(e['lab']['mean'])} "
+           f"(SD {_num(e['lab']['sd'], '.3f')}, {e['lab']['n']} seeds)" for m, e in res["methods"].items() if e.get("lab")]
     out = [f"# Scale ladder `{res['ladder']}`: study {res['study']} (lab {res['lab_study']} / {res['lab_dataset']})",
            "", f"Forecast of each method's production ΔPGR (vs {res.get('baseline', 'vanilla')}) at "
            f"{prod['params_m']:g} M parameters ({res.get('production_model')}), {prod['seeds']} production seeds, "

@@ -61,7 +61,9 @@ def check_ladder(lad: dict, name: str) -> dict:
     if len(rungs) < 3:
         raise ConfigError(f"{where}: {len(rungs)} rung(s); a forecast needs at least 3 strong models of increasing "
                           f"size under `rungs:`")
-    for r in rungs + [lad.get("production") or {}]:
+    if not isinstance(lad.get("production"), dict) or not lad["production"].get("model"):
+        raise ConfigError(f"{where}: no `production: {{model: <conf/model name>}}`: the size the forecast is for")
+    for r in rungs + [lad["production"]]:
         r["params_m"] = r.get("params_m") or _params(r.get("model"), where)
     sizes = [r["params_m"] for r in rungs]
     if any(b <= a for a, b in zip(sizes, sizes[1:])):

@@ -53,6 +53,8 @@ def test_bad_ladders_are_one_line_errors(capsys):
     small["production"] = {"model": "gemma3_270m"}
     with pytest.raises(ConfigError, match="must be larger than the last rung"):
         jl.check_ladder(small, "small")
+    with pytest.raises(ConfigError, match="no `production: {model: <conf/model name>}`"):
+        jl.check_ladder({**copy.deepcopy(good), "production": None}, "noprod")
     unknown = copy.deepcopy(good)
     unknown["rungs"][2]["model"] = "qwen_99b"
     with pytest.raises(ConfigError, match="model 'qwen_99b' is not a conf/model name"):
