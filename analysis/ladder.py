@@ -251,6 +251,14 @@ def forecast(cells: pd.DataFrame, rungs: dict[str, float], production: float, n_
                 cfg["rng_seed"]) if labs.get(m) else None
         entry["lab"] = labs.get(m)
         out["methods"][m] = entry
+        bend = (d.get("predict") or {}).get("components", [{}, {}])[1].get("weight", 0.0)
+        span, reach = max(x.values()) - min(x.values()), x_p - max(x.values())
+        if bend > 0.5 and reach > span:
+            out["notes"].append(
+                f"{m}: the forecast rests on a bend through the rungs (weight {bend:.2f}) carried {reach / span:.1f} "
+                f"times the ladder's span beyond its last rung; the line alone says "
+                f"{d['predict']['components'][0]['mean']:+.3f}. A bent rung (another architecture, a smaller gap) "
+                f"and a real curve look alike on {len(x)} rungs: read the interval, not the point")
     return out
 
 

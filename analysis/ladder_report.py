@@ -28,6 +28,7 @@ def markdown(res: dict, figs: list[str]) -> str:
     names = [r["setting"] for r in rungs]
     head = ["method", *[f"{r['setting'].removeprefix('rung_')} ({r['params_m']:g} M)" for r in rungs],
             f"forecast at {prod['params_m']:g} M, {prod['seeds']} seeds [95% PI]", "weight on the bend",
+            "the line alone",
             "P(survives / attenuated / vanishes / inconclusive)", "if the lab gain were established"]
     rows = []
     for m, e in res["methods"].items():
@@ -38,25 +39,31 @@ def markdown(res: dict, figs: list[str]) -> str:
         alt = e.get("verdicts_if_lab_gain") or {}
         rows.append([m, *cells, f"{_num(p['mean']) if p else '—'} {_pi(p)}",
                      f"{p['components'][1]['weight']:.2f}" if p else "—",
+                     _num(p["components"][0]["mean"]) if p else "—",
                      " / ".join(_num(probs.get(v), ".2f") for v in TRANSFER_VERDICTS) if probs else "—",
                      " / ".join(_num(alt.get(v), ".2f") for v in TRANSFER_VERDICTS) if alt else "—"])
     roles = [[role, *[f"{_num(r['per_rung'][s]['mean'], '.3f')}" for s in names],
-              f"{_num(r['predict']['mean'], '.3f')} {_pi(r['predict'])}" if r.get("predict") else "—"]
+              _num(r["predict"]["components"][0]["mean"], ".3f") if r.get("predict") else "—"]
              for role, r in res["roles"].items()]
-    lab = [f"- **{m}**: lab {e['lab']['verdict']}, confirmation-seed ΔPGR {_num(e['lab']['mean'])} "
+    lab = [f"- **{m}**: {e['lab']['verdict']} in the lab, confirmation-seed ΔPGR {_num(e['lab']['mean'])} "
            f"(SD {_num(e['lab']['sd'], '.3f')}, {e['lab']['n']} seeds)" for m, e in res["methods"].items() if e.get("lab")]
     out = [f"# Scale ladder `{res['ladder']}`: study {res['study']} (lab {res['lab_study']} / {res['lab_dataset']})",
            "", f"Forecast of each method's production ΔPGR (vs {res.get('baseline', 'vanilla')}) at "
            f"{prod['params_m']:g} M parameters ({res.get('production_model')}), {prod['seeds']} production seeds, "
            f"from {len(rungs)} rungs, before production runs. Model: {res['model']} (analysis/ladder.py). "
            f"Calibration on planted ladders: `make ladder-check` (docs/ladder.md).", "",
+           f"Data: every rung and the lab on `{res['lab_dataset']}` with the cells' overrides "
+           f"{', '.join(f'`{o}`' for o in res.get('overrides', [])) or '(none)'} (a fixed subsample where "
+           f"`setting.data.max_pairs` is set).", "",
            "## ΔPGR per rung (mean ± SE over seeds) and the forecast", "", _md_table(head, rows), "",
            "Verdict probabilities: the true production ΔPGR drawn from the forecast, a production sample of the "
            "planned seeds per draw, the transfer rules' tests against the lab's confirmation-seed effect. A method "
            "without an established lab gain gets no transfer verdict by rule ('inconclusive'); the last column "
            "says what the forecast would give if it had one.", "", *lab, "",
            "## Weak teacher, ceiling and gap per rung", "",
-           _md_table(["quantity", *[r["setting"] for r in rungs], "forecast [95% PI]"], roles), ""]
+           _md_table(["quantity", *[r["setting"] for r in rungs], f"the line at {prod['params_m']:g} M"], roles), "",
+           "Accuracies are bounded, the line is not: its value at production says where the trend points, not an "
+           "accuracy to expect.", ""]
     if res.get("wall_s") is not None:
         out += [f"Wall time of the ladder job (selection, every rung's cells, forecast, report): {res['wall_s']:.0f} s.", ""]
     for f in figs:
@@ -94,6 +101,7 @@ def figure(res: dict, folder: Path) -> list[str]:
                                                        "df_e", "df_seed", "df_line")}, means=tuple(means))
         preds = [predict(f, g, res["production"]["seeds"], res["alpha"]) for g in grid]
         ax.plot(grid, [p["mean"] for p in preds], color=c, lw=1)
+        ax.plot(grid, [p["components"][0]["mean"] for p in preds], color=c, lw=0.8, ls="--")  # the line alone
         ax.fill_between(grid, [p["pi"][0] for p in preds], [p["pi"][1] for p in preds], color=c, alpha=0.12)
         p = d["predict"]
         ax.errorbar([x_p], [p["mean"]], yerr=[[p["mean"] - p["pi"][0]], [p["pi"][1] - p["mean"]]], fmt="D",
@@ -104,7 +112,8 @@ def figure(res: dict, folder: Path) -> list[str]:
     ax.axvline(x_p, color="k", lw=0.5, ls=":")
     ax.set_xlabel("strong model parameters (log scale); last tick = production")
     ax.set_ylabel(f"ΔPGR vs baseline (95% PI at {res['production']['seeds']} seeds)")
-    ax.set_title(f"Ladder {res['ladder']}: rung means ± 95% CI, forecast and its prediction interval", fontsize=9)
+    ax.set_title(f"Ladder {res['ladder']}: rung means ± 95% CI, forecast (solid; dashed: the line alone) and its "
+                 f"95% prediction interval", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     names = []

@@ -38,6 +38,7 @@ def forecast_study(study: str, uri: str, lplan: dict, n_prod: int | None = None,
                    lab_effects(lplan) if labs is None else labs, k)
     res.update(ladder=lplan["ladder"], study=study, lab_study=lplan["lab_study"], lab_dataset=lplan["lab_dataset"],
                production_model=lplan["production"].get("model"), baseline=cfg["baseline_method"],
+               overrides=list(lplan.get("overrides", [])),
                notes=list(lplan["notes"]) + s.notes + res["notes"])
     return res
 
