@@ -324,4 +324,4 @@ def outcome_markdown(section: dict, rows: list[dict]) -> list[str]:
             + ", ".join(f"{r['model']} {r['params_m']:g} M" for r in section["rungs"])
             + f" -> {p['model']} {p['params_m']:g} M at {p['seeds']} seeds), fixed in the plan before any production "
             f"cell ran. Brier: the forecast's four verdict probabilities against the verdict reached (0 best, 2 "
-            f"worst).", "", *table, ""]
+            f"worst).", "", *table, "", *[f"- {n}" for n in section.get("notes", [])], ""]

@@ -15,6 +15,7 @@ from analysis.ladder import forecast
 from analysis.load import load_study
 from transfer import store
 from transfer.errors import ConfigError
+from transfer.grid import from_plan
 
 
 def lab_effects(plan: dict) -> dict[str, dict]:
@@ -66,9 +67,15 @@ def plan_section(ladder_study: str, plan: dict, uri: str) -> dict:
                           "verdicts": {v: e["verdicts"][v] for v in ("survives", "attenuated", "vanishes",
                                                                      "inconclusive")},
                           "verdicts_note": e["verdicts"].get("note")}
+    notes = list(res["notes"])
+    strong = from_plan(plan, plan["study"], uri).cells[0].config["setting"]["strong"] if plan["methods"] else {}
+    if strong and strong.get("name") != lplan["production"].get("model"):
+        notes.append(f"the ladder forecasts {lplan['production'].get('model')} ({lplan['production']['params_m']:g} M); "
+                     f"this plan's production setting {plan['production_setting']!r} runs {strong.get('name')} "
+                     f"({strong.get('params_m')} M): forecast and outcome are about different models")
     section = {"study": ladder_study, "ladder": lplan["ladder"], "ladder_plan_sha256": store.plan_sha256(lplan),
                "rungs": [{"name": r["name"], "model": r["model"], "params_m": r["params_m"]} for r in lplan["rungs"]],
                "production": {"model": lplan["production"].get("model"), "params_m": lplan["production"]["params_m"],
                               "seeds": len(plan["seeds"])},
-               "alpha": res["alpha"], "model": res["model"], "methods": methods, "notes": res["notes"]}
+               "alpha": res["alpha"], "model": res["model"], "methods": methods, "notes": notes}
     return json.loads(json.dumps(section, default=float).replace("NaN", "null"))

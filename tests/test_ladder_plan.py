@@ -61,6 +61,8 @@ def test_the_forecast_is_in_the_plan_and_its_hash(uri):
     assert f["pi"][0] < f["delta_pgr"] < f["pi"][1] and f["per_rung"]["rung_a"] > f["per_rung"]["rung_c"]
     assert sum(f["verdicts"].values()) == pytest.approx(1.0)  # logconf is the lab's winner: a real forecast
     assert {m["name"] for m in plan["methods"]} == {"vanilla", "logconf"} and set(lad["methods"]) == {"logconf"}
+    assert any("forecasts big (7616 M); this plan's production setting 'production' runs gemma3_270m" in n
+               for n in lad["notes"])  # forecast and outcome about different models: said before production runs
     from jobs.replay import summary
 
     line = next(x for x in summary(plan, store.plan_sha256(plan)).splitlines() if "ladder forecast" in x)
