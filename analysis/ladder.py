@@ -87,7 +87,7 @@ def fit(y: np.ndarray, x) -> Fit:
                max(0.0, m_line - se2 / n), m_line, m_seed, df_e, df_seed, df_line)
 
 
-def _component(f: Fit, x_p: float, n_p: int, degree: int) -> dict:
+def _component(f: Fit, x_p: float, n_p: int, degree: int, truncate: bool = True) -> dict:
     """One member of the forecast: a polynomial of `degree` in log(params) through the rung means (1: the line,
     2: a bend), its prediction at x_p, and the variances of the observed production mean and of the true effect,
     each a linear combination of the estimated mean squares with Satterthwaite's df."""
@@ -105,7 +105,9 @@ def _component(f: Fit, x_p: float, n_p: int, degree: int) -> dict:
     if r > p:  # a rung deviation beyond the seeds' noise, from the scatter about this member's curve
         ms["line"] = (rss / (r - p), r - p)
         tau2 = max(0.0, rss / (r - p) - f.se2 / f.n)
-    if tau2 > 0:  # the rung means' variance tau2 + se2/n is the scatter itself; one more rung adds tau2
+    if not truncate and "line" in ms:  # classical OLS on the rung means: a new rung's offset ~ the scatter itself
+        c["line"] = lev + 1            # (conservative by se2 / n; every coefficient >= 0)
+    elif tau2 > 0:  # the rung means' variance tau2 + se2/n is the scatter itself; one more rung adds tau2
         c["line"] = lev + 1
         c["e"] -= 1 / f.n
     else:         # no deviation beyond the seeds' noise: the rung means' variance is se2 / n
@@ -131,15 +133,33 @@ def _component(f: Fit, x_p: float, n_p: int, degree: int) -> dict:
             "rss": rss, "slope": float(b[1]), "tau2": tau2}
 
 
-def predict(f: Fit, x_p: float, n_p: int, alpha: float = 0.05) -> dict:
+SHAPES = ("auto", "line")
+
+
+def bend_weight(pred: dict) -> float:
+    """The forecast's weight on the bend (0 for a ladder forecast with the line alone)."""
+    return float(sum(c["weight"] for c in pred["components"] if c["degree"] == 2))
+
+
+def predict(f: Fit, x_p: float, n_p: int, alpha: float = 0.05, shape: str = "auto") -> dict:
     """The production mean ΔPGR at log size x_p over n_p new seeds: point, (1 - alpha) prediction interval, and the
     predictive law of the true production effect that the verdict forecast draws from.
 
     The forecast is a mixture of the line and a bend (a quadratic in log size), weighted by Akaike weights of their
     fits to the rung means (known noise se2 / n): a ladder whose rungs bend moves weight to the bend, whose
     extrapolation is wider. A line alone under-covered bent ladders (saturating: 0.80-0.88; docs/ladder.md).
-    With 3 rungs the bend interpolates the rung means exactly: its own tau2 is not estimable (0)."""
-    comps = [_component(f, x_p, n_p, 1), _component(f, x_p, n_p, 2)]
+    With 3 rungs the bend interpolates the rung means exactly: its own tau2 is not estimable (0).
+
+    shape="line": the line alone, its rung offsets taken from the rungs' scatter about it without truncation
+    (classical OLS on the rung means, t on R - 2 df through Satterthwaite): for a ladder whose rungs differ in more
+    than size (architectures, tokenizers), where a rung's own offset is expected and three rungs cannot tell it from
+    a curve (conf/ladder/<name>.yaml `shape:`). With 3 rungs the scatter has 1 df: Satterthwaite's df (used here)
+    under-cover a little when it comes out small by chance (0.87-0.90 on planted ladders with offsets of sd 0.15),
+    the exact t on R - 2 df over-covers (0.98-0.99: the seeds' share of the variance is well known); docs/ladder.md."""
+    if shape not in SHAPES:
+        raise ValueError(f"shape {shape!r}: one of {SHAPES}")
+    comps = ([_component(f, x_p, n_p, 1), _component(f, x_p, n_p, 2)] if shape == "auto"
+             else [_component(f, x_p, n_p, 1, truncate=False)])
     noise = max(f.se2 / f.n, 1e-12)
     aic = [c["rss"] / noise + 2 * (c["degree"] + 1) for c in comps]
     w = np.exp(-(np.asarray(aic) - min(aic)) / 2)
@@ -215,7 +235,7 @@ def seed_table(cells: pd.DataFrame, rungs: dict[str, float], method: str, baseli
 
 
 def forecast(cells: pd.DataFrame, rungs: dict[str, float], production: float, n_prod: int, cfg: dict,
-             labs: dict[str, dict] | None = None, k: int | None = None) -> dict:
+             labs: dict[str, dict] | None = None, k: int | None = None, shape: str = "auto") -> dict:
     """Every method's forecast (ΔPGR, and the gap, weak and ceiling accuracies) at `production` params, n_prod
     seeds. rungs: setting -> params (increasing); labs: method -> the lab's {'verdict', 'mean', 'sd', 'n'} (its
     confirmation-seed effect and all-seed SD); k: the verdict family's size (default: the methods with a lab
@@ -230,9 +250,11 @@ def forecast(cells: pd.DataFrame, rungs: dict[str, float], production: float, n_
            "production": {"params_m": production, "log_params": x_p, "seeds": n_prod}, "alpha": alpha,
            "model": "per-seed value ~ line in log(params) + rung deviation (tau2) + seed intercept (su2) + noise "
                     "(se2); moment estimates on the balanced seed x rung table; t prediction interval with "
-                    "Satterthwaite df; the line mixed with a bend (quadratic in log size) by Akaike weights", "methods": {}, "roles": {}}
+                    "Satterthwaite df; " + ("the line mixed with a bend (quadratic in log size) by Akaike weights"
+                                            if shape == "auto" else "the line alone (shape: line)"),
+           "shape": shape, "methods": {}, "roles": {}}
     for role in ("gap", "weak_acc", "ceiling_acc"):
-        out["roles"][role] = _one(seed_table(cells, rungs, bl, bl, role), x, x_p, n_prod, alpha)
+        out["roles"][role] = _one(seed_table(cells, rungs, bl, bl, role), x, x_p, n_prod, alpha, shape)
     out["notes"] = []
     for s, g in out["roles"]["gap"]["per_rung"].items():
         half = stats.t.ppf(1 - alpha / 2, max(g["n"] - 1, 1)) * g["se"]
@@ -241,8 +263,8 @@ def forecast(cells: pd.DataFrame, rungs: dict[str, float], production: float, n_
                                 f"its ΔPGR divides by a gap indistinguishable from 0 (the report would call PGR "
                                 f"undefined there); read its rung mean with care")
     for m in methods:
-        entry = {"delta": _one(seed_table(cells, rungs, m, bl, "delta"), x, x_p, n_prod, alpha),
-                 "pgr": _one(seed_table(cells, rungs, m, bl, "pgr"), x, x_p, n_prod, alpha)}
+        entry = {"delta": _one(seed_table(cells, rungs, m, bl, "delta"), x, x_p, n_prod, alpha, shape),
+                 "pgr": _one(seed_table(cells, rungs, m, bl, "pgr"), x, x_p, n_prod, alpha, shape)}
         d = entry["delta"]
         if "predict" in d:
             entry["verdicts"] = verdict_probabilities(d["predict"], labs.get(m), margins, k, cfg["rng_seed"])
@@ -251,7 +273,7 @@ def forecast(cells: pd.DataFrame, rungs: dict[str, float], production: float, n_
                 cfg["rng_seed"]) if labs.get(m) else None
         entry["lab"] = labs.get(m)
         out["methods"][m] = entry
-        bend = (d.get("predict") or {}).get("components", [{}, {}])[1].get("weight", 0.0)
+        bend = bend_weight(d["predict"]) if d.get("predict") else 0.0
         span, reach = max(x.values()) - min(x.values()), x_p - max(x.values())
         if bend > 0.5 and reach > span:
             out["notes"].append(
@@ -262,7 +284,7 @@ def forecast(cells: pd.DataFrame, rungs: dict[str, float], production: float, n_
     return out
 
 
-def _one(table: pd.DataFrame, x: dict, x_p: float, n_prod: int, alpha: float) -> dict:
+def _one(table: pd.DataFrame, x: dict, x_p: float, n_prod: int, alpha: float, shape: str = "auto") -> dict:
     per_rung = {s: {"mean": float(table[s].mean()) if len(table) else float("nan"),
                     "se": float(table[s].std(ddof=1) / math.sqrt(len(table))) if len(table) > 1 else float("nan"),
                     "n": int(len(table))} for s in table.columns}
@@ -270,7 +292,7 @@ def _one(table: pd.DataFrame, x: dict, x_p: float, n_prod: int, alpha: float) ->
         return {"per_rung": per_rung, "note": f"{len(table)} seeds on every rung: no fit (needs >= 2)"}
     f = fit(table.to_numpy(), [x[s] for s in table.columns])
     return {"per_rung": per_rung, "fit": {k: v for k, v in asdict(f).items() if k not in ("x", "means")},
-            "predict": predict(f, x_p, n_prod, alpha)}
+            "predict": predict(f, x_p, n_prod, alpha, shape)}
 
 
 def interval_hit(pred: dict, observed: float | None) -> bool | None:

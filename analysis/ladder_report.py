@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.ladder import Fit, bend_weight, predict
 from analysis.report import _jsonable, _md_table
 from analysis.verdicts import TRANSFER_VERDICTS
 from transfer import store
@@ -38,7 +39,7 @@ def markdown(res: dict, figs: list[str]) -> str:
         probs = e.get("verdicts") or {}
         alt = e.get("verdicts_if_lab_gain") or {}
         rows.append([m, *cells, f"{_num(p['mean']) if p else '—'} {_pi(p)}",
-                     f"{p['components'][1]['weight']:.2f}" if p else "—",
+                     f"{bend_weight(p):.2f}" if p else "—",
                      _num(p["components"][0]["mean"]) if p else "—",
                      " / ".join(_num(probs.get(v), ".2f") for v in TRANSFER_VERDICTS) if probs else "—",
                      " / ".join(_num(alt.get(v), ".2f") for v in TRANSFER_VERDICTS) if alt else "—"])
@@ -89,7 +90,6 @@ def figure(res: dict, folder: Path) -> list[str]:
     x_p = res["production"]["log_params"]
     grid = np.linspace(xs[0], x_p, 60)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    from analysis.ladder import Fit, predict
 
     for i, (m, e) in enumerate(methods.items()):
         c = colors[i % len(colors)]
@@ -99,7 +99,7 @@ def figure(res: dict, folder: Path) -> list[str]:
         ax.errorbar(xs, means, yerr=1.96 * np.asarray(ses), fmt="o", color=c, capsize=3, label=m)
         f = Fit(tuple(xs), **{k: d["fit"][k] for k in ("n", "b0", "b1", "se2", "su2", "tau2", "m_line", "m_seed",
                                                        "df_e", "df_seed", "df_line")}, means=tuple(means))
-        preds = [predict(f, g, res["production"]["seeds"], res["alpha"]) for g in grid]
+        preds = [predict(f, g, res["production"]["seeds"], res["alpha"], res.get("shape", "auto")) for g in grid]
         ax.plot(grid, [p["mean"] for p in preds], color=c, lw=1)
         ax.plot(grid, [p["components"][0]["mean"] for p in preds], color=c, lw=0.8, ls="--")  # the line alone
         ax.fill_between(grid, [p["pi"][0] for p in preds], [p["pi"][1] for p in preds], color=c, alpha=0.12)

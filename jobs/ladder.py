@@ -28,6 +28,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from analysis.config import AnalysisError
+from analysis.ladder import SHAPES
 from analysis.ladder_report import write
 from jobs.ladder_plan import forecast_study
 from jobs.plan import make_plan
@@ -75,6 +76,9 @@ def check_ladder(lad: dict, name: str) -> dict:
     names = [r.get("name") for r in rungs]
     if len(set(names)) != len(names) or not all(names):
         raise ConfigError(f"{where}: every rung needs its own `name` (its cells' setting tag); got {names}")
+    if lad.setdefault("shape", "auto") not in SHAPES:
+        raise ConfigError(f"{where}: shape {lad['shape']!r}: one of {list(SHAPES)} (auto: the line and a bend; "
+                          f"line: the line alone, for rungs that differ in more than size)")
     lad.setdefault("overrides", [])
     lad.setdefault("seeds", 10)
     lad["production"].setdefault("seeds", 10)
@@ -101,7 +105,8 @@ def ladder_plan(lad: dict, plan: dict) -> dict:
     return {"version": 1, "kind": "ladder", "ladder": lad["name"], "lab_study": plan["lab_study"],
             "lab_dataset": plan["lab_dataset"], "base_setting": lad["setting"],
             "rungs": [{**r, "overrides": rung_overrides(lad, r)} for r in lad["rungs"]],
-            "production": lad["production"], "overrides": plan["overrides"], "methods": plan["methods"],
+            "production": lad["production"], "shape": lad["shape"], "overrides": plan["overrides"],
+            "methods": plan["methods"],
             "harness": plan["harness"], "seeds": plan["seeds"], "analysis": plan["analysis"],
             "notes": plan["notes"]}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from analysis.config import load_config
-from analysis.ladder import forecast
+from analysis.ladder import bend_weight, forecast
 from analysis.load import load_study
 from transfer import store
 from transfer.errors import ConfigError
@@ -36,7 +36,7 @@ def forecast_study(study: str, uri: str, lplan: dict, n_prod: int | None = None,
     cfg = load_config([f"{k_}={'null' if v is None else v}" for k_, v in lplan["analysis"].items()])
     rungs = {r["name"]: r["params_m"] for r in lplan["rungs"]}
     res = forecast(s.cells, rungs, lplan["production"]["params_m"], n_prod or lplan["production"]["seeds"], cfg,
-                   lab_effects(lplan) if labs is None else labs, k)
+                   lab_effects(lplan) if labs is None else labs, k, lplan.get("shape", "auto"))
     res.update(ladder=lplan["ladder"], study=study, lab_study=lplan["lab_study"], lab_dataset=lplan["lab_dataset"],
                production_model=lplan["production"].get("model"), baseline=cfg["baseline_method"],
                overrides=list(lplan.get("overrides", [])),
@@ -62,7 +62,7 @@ def plan_section(ladder_study: str, plan: dict, uri: str) -> dict:
     for m, e in res["methods"].items():
         p = e["delta"].get("predict")
         if p:
-            methods[m] = {"delta_pgr": p["mean"], "pi": list(p["pi"]), "bend_weight": p["components"][1]["weight"],
+            methods[m] = {"delta_pgr": p["mean"], "pi": list(p["pi"]), "bend_weight": bend_weight(p),
                           "per_rung": {s: v["mean"] for s, v in e["delta"]["per_rung"].items()},
                           "verdicts": {v: e["verdicts"][v] for v in ("survives", "attenuated", "vanishes",
                                                                      "inconclusive")},

@@ -33,6 +33,7 @@ def test_the_ladders_this_issue_names():
     assert [r["model"] for r in cpu["rungs"]] == ["smollm2_135m", "gemma3_270m", "qwen2_5_coder_0_5b"]
     assert [r["model"] for r in gpu["rungs"]] == ["qwen2_5_0_5b", "qwen2_5_1_5b", "qwen2_5_3b"]
     assert gpu["production"]["model"] == "qwen2_5_7b"
+    assert (cpu["shape"], gpu["shape"]) == ("line", "auto")  # three architectures vs one family
 
 
 def test_bad_ladders_are_one_line_errors(capsys):
@@ -55,6 +56,8 @@ def test_bad_ladders_are_one_line_errors(capsys):
         jl.check_ladder(small, "small")
     with pytest.raises(ConfigError, match="no `production: {model: <conf/model name>}`"):
         jl.check_ladder({**copy.deepcopy(good), "production": None}, "noprod")
+    with pytest.raises(ConfigError, match="shape 'cubic': one of \\['auto', 'line'\\]"):
+        jl.check_ladder({**copy.deepcopy(good), "shape": "cubic"}, "cubic")
     unknown = copy.deepcopy(good)
     unknown["rungs"][2]["model"] = "qwen_99b"
     with pytest.raises(ConfigError, match="model 'qwen_99b' is not a conf/model name"):

@@ -11,7 +11,8 @@ import pytest
 import statsmodels.formula.api as smf
 
 from analysis.config import load_config
-from analysis.ladder import brier, fit, forecast, interval_hit, predict, seed_table, verdict_probabilities
+from analysis.ladder import (bend_weight, brier, fit, forecast, interval_hit, predict, seed_table,
+                             verdict_probabilities)
 from analysis.simulate import simulate
 from analysis.verdicts import TRANSFER_VERDICTS, Margins
 
@@ -63,6 +64,20 @@ def test_the_interval_widens_with_distance_and_with_a_bent_ladder():
     assert pb["mean"] < predict(f, X_P, 10)["mean"] - 0.5
 
 
+def test_shape_line_keeps_a_bent_rung_as_an_offset():
+    """A ladder of mixed architectures: the middle rung's own offset is no curve. The line alone stays near the rungs
+    and widens with their scatter; the mixture bends through it and carries the bend to production."""
+    y = ladder(np.random.default_rng(3), b1=0.0) + np.array([0.0, -0.3, 0.0])[None, :]
+    f = fit(y, X)
+    auto, line = predict(f, X_P, 10), predict(f, X_P, 10, shape="line")
+    assert bend_weight(line) == 0.0 and len(line["components"]) == 1 and bend_weight(auto) > 0.9
+    assert abs(line["mean"] - 0.1) < 0.3 and auto["mean"] > line["mean"] + 0.5
+    straight = predict(fit(y - np.array([0.0, -0.3, 0.0])[None, :], X), X_P, 10, shape="line")
+    assert line["pi"][1] - line["pi"][0] > 2 * (straight["pi"][1] - straight["pi"][0])  # the offset widens it
+    with pytest.raises(ValueError, match="shape 'cubic'"):
+        predict(f, X_P, 10, shape="cubic")
+
+
 def test_verdict_probabilities_follow_the_forecast():
     margins = Margins.from_config(load_config())
     lab = {"verdict": "lab gain established", "mean": 0.3, "sd": 0.15, "n": 10}
@@ -104,7 +119,7 @@ def test_the_calibration_benchmark_runs_and_judges_its_bar():
     proc = subprocess.run([sys.executable, "benchmarks/ladder_check.py", "--ladders", "40", "--geometries", "gpu3",
                            "--trends", "linear", "--draws", "200"], capture_output=True, text=True, timeout=300,
                           cwd=paths.repo_root())
-    row = next(x for x in proc.stdout.splitlines() if x.startswith("| gpu3 | linear |"))
-    cov = float(row.split("|")[4].split("±")[0])
+    row = next(x for x in proc.stdout.splitlines() if x.startswith("| gpu3 | auto | 0.03 | linear |"))
+    cov = float(row.split("|")[6].split("±")[0])
     assert proc.returncode == (0 if 0.90 <= cov <= 0.97 else 1), proc.stderr[-2000:]
     assert "wall time" in proc.stdout.splitlines()[-1]
