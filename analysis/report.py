@@ -10,6 +10,7 @@ import numpy as np
 from analysis import datasets, tables
 from analysis.estimates import GAP_TOO_SMALL
 from analysis.format import ci, num, pval
+from analysis.ladder import outcome_markdown
 from analysis.search import family_line
 from analysis.verdicts import VERDICT_MEANINGS
 
@@ -113,6 +114,8 @@ def markdown(res: dict, figs: list[str]) -> str:
     out += ["Verdicts are on the PGR scale; what each means:", "", *[f"- {v}" for v in VERDICT_MEANINGS], ""]
     if res["comparisons"]:
         out += ["## Summary: did the lab gains survive?", "", *_summary(res), ""]
+    if res.get("ladder"):  # a plan with a ladder forecast (docs/ladder.md): forecast beside outcome
+        out += outcome_markdown(res["plan"]["ladder"], res["ladder"])
     if any(g.get("lab_verdicts") for g in res["groups"]):
         out += ["## Lab verdicts", "", *_lab_summary(res), ""]
     if res.get("winners_curse"):

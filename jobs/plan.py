@@ -19,6 +19,7 @@ from analysis.config import load_config
 from analysis.load import load_study
 from analysis.power import production_power
 from analysis.verdicts import RULES, Margins
+from jobs.ladder_plan import plan_section
 from jobs.variants import base_of
 from transfer import boundary, paths, store
 from transfer.errors import ConfigError
@@ -50,6 +51,8 @@ def make_plan(rcfg: dict, uri: str) -> tuple[dict, object]:
     if "stop" not in plan:
         plan["overrides"] += production_data(rcfg, plan, production_datasets(plan, rcfg["study"], uri))
         plan["production_datasets"] = production_datasets(plan, rcfg["study"], uri)
+        if rcfg.get("ladder"):  # the ladder's forecast, fixed and hashed before production runs (jobs/ladder_plan.py)
+            plan["ladder"] = plan_section(rcfg["ladder"], plan, uri)
     return plan, lab
 
 

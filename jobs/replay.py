@@ -48,6 +48,9 @@ def summary(plan: dict, sha: str) -> str:
     lines.append(f"[replay]   seeds {plan['seeds']} ({plan['power']['why']}); alpha {a['alpha']}, SESOI "
                  f"{a['sesoi']}, ratio floor {a['ratio_floor']}, {a['correction']}")
     lines += [f"[replay]   note: {n}" for n in plan["notes"]]
+    for m, f in (plan.get("ladder") or {}).get("methods", {}).items():  # the ladder's forecast, fixed in the plan
+        lines.append(f"[replay]   ladder forecast {m:<16} dPGR {f['delta_pgr']:+.3f} [{f['pi'][0]:+.3f}, "
+                     f"{f['pi'][1]:+.3f}]; " + ", ".join(f"{v} {p:.2f}" for v, p in f["verdicts"].items()))
     return "\n".join(lines)
 
 

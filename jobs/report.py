@@ -16,6 +16,7 @@ from pathlib import Path
 from analysis import figures, tables
 from analysis.analyze import analyze
 from analysis.config import AnalysisError, load_config
+from analysis.ladder import outcome_rows
 from analysis.load import StudyError, load_study
 from analysis.report import jsonable, markdown
 from transfer import store
@@ -79,6 +80,9 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
         res["plan"] = {"sha256": sha, "methods": {m["name"]: m["role"] for m in plan["methods"]},
                        "seeds": plan["seeds"], "tests": plan["tests"], "lab_study": plan["lab_study"],
                        "lab_dataset": plan.get("lab_dataset"), "production_datasets": plan.get("production_datasets")}
+        if plan.get("ladder"):
+            res["plan"]["ladder"] = plan["ladder"]
+            res["ladder"] = outcome_rows(plan["ladder"], res)
     dest = Path(out) / study_name
     figs = figures.forest(res, dest / "figures") + figures.scatter(res, dest / "figures") + \
         figures.strip(res, dest / "figures") + figures.curse(res, dest / "figures")

@@ -15,14 +15,12 @@ from jobs import plan as plans
 from jobs.plan import make_plan
 from jobs.report import build
 from tests.helpers.analysis import write_study
-from tests.helpers.replay import rcfg
+from tests.helpers.replay import PROD, TRUTH, rcfg
 from transfer import store
 from transfer.errors import BoundaryError
 from transfer.store import StudyError
 from transfer.store.writer import StudyWriter
 
-TRUTH = {"lab": {"pgr": {"vanilla": 0.2, "logconf": 0.5, "confident_only": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
-PROD = {"production": {"pgr": {"vanilla": 0.2, "logconf": 0.2}, "seed_sd": 0.04, "method_sd": 0.03}}
 
 
 @pytest.fixture(scope="module")
