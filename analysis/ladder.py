@@ -37,7 +37,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis import power as pw
-from analysis.verdicts import TRANSFER_VERDICTS, Margins
+from analysis.rules import TRANSFER_VERDICTS
+from analysis.verdicts import Margins
 
 DRAWS = 4000  # predictive draws of the production effect, one simulated production sample each
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis.ladder import Fit, bend_weight, predict
-from analysis.report import _jsonable, _md_table
-from analysis.verdicts import TRANSFER_VERDICTS
+from analysis.report import _md_table, jsonable
+from analysis.rules import TRANSFER_VERDICTS
 from transfer import store
 
 
@@ -128,7 +128,7 @@ def write(res: dict, dest: Path, tracking_uri: str | None = None, log: bool = Tr
     dest.mkdir(parents=True, exist_ok=True)
     figs = figure(res, dest / "figures")
     (dest / "ladder.md").write_text(markdown(res, figs))
-    (dest / "ladder.json").write_text(json.dumps(_jsonable(res), indent=1, allow_nan=False))
+    (dest / "ladder.json").write_text(json.dumps(jsonable(res), indent=1, allow_nan=False))
     if log and tracking_uri:
         c = store.client(tracking_uri)
         exp = store.find_experiment(c, res["study"])

@@ -38,7 +38,8 @@ import pandas as pd
 from analysis import significance as sig
 from analysis.config import load_config
 from analysis.ladder import SHAPES, bend_weight, brier, fit, predict, verdict_probabilities
-from analysis.verdicts import Margins, classify
+from analysis.rules import classify
+from analysis.verdicts import Margins
 
 # rungs, production, and as its ladder is configured: the forecast's shape and the rungs' own offsets (sd tau):
 # one model family (Qwen2.5) sits close to a curve; SmolLM2 / Gemma-3 / Qwen2.5-Coder differ in architecture, and

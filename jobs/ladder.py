@@ -38,6 +38,7 @@ from jobs.preflight import check_datasets
 from transfer import env, paths, store
 from transfer.config import register_resolvers
 from transfer.errors import ConfigError, TransferError
+from transfer.store.writer import StudyWriter
 
 
 def ladder_names() -> list[str]:
@@ -153,7 +154,7 @@ def run(a: argparse.Namespace) -> int:
           f"{plan['seeds']}; overrides {plan['overrides']}; plan {sha}", flush=True)
     sweep = rung_sweeps(lplan, study, uri)
     check_datasets(sweep.cells)
-    store.StudyWriter(study, uri).register_plan(lplan, f"make ladder LAB={a.lab} LADDER={a.ladder} "
+    StudyWriter(study, uri).register_plan(lplan, f"make ladder LAB={a.lab} LADDER={a.ladder} "
                                                        f"LADDER_ARGS='--study <new name>'")
     sweep.base["runtime"]["plan_sha256"] = sha
     failures = run_sweep(sweep)

@@ -14,7 +14,8 @@ from analysis.config import load_config
 from analysis.ladder import (bend_weight, brier, fit, forecast, interval_hit, predict, seed_table,
                              verdict_probabilities)
 from analysis.simulate import simulate
-from analysis.verdicts import TRANSFER_VERDICTS, Margins
+from analysis.rules import TRANSFER_VERDICTS
+from analysis.verdicts import Margins
 
 X = np.log([494.0, 1544.0, 3086.0])
 X_P = math.log(7616.0)

@@ -9,8 +9,9 @@ import shlex
 import yaml
 
 from jobs import ladder as jl
-from transfer import paths, submit
+from jobs import submit
 from jobs.grid import expand
+from transfer import paths
 
 JOB = paths.repo_root() / "deploy" / "kuberay-ladder.yaml"
 

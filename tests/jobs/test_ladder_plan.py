@@ -18,6 +18,7 @@ from tests.helpers.analysis import write_study
 from tests.helpers.replay import PROD, TRUTH, rcfg
 from transfer import store
 from transfer.errors import ConfigError
+from transfer.store.writer import StudyWriter
 
 RUNGS = {"rung_a": 135.0, "rung_b": 270.0, "rung_c": 630.0}
 
@@ -30,7 +31,7 @@ def ladder_plan(lab_study: str = "simlab") -> dict:
 
 
 def attach(uri: str, study: str, plan: dict) -> None:
-    writer = store.StudyWriter(study, uri)
+    writer = StudyWriter(study, uri)
     writer.log_files(writer.parent_id, {store.PLAN_FILE: store.plan_dumps(plan)})
     MlflowClient(uri).set_tag(writer.parent_id, store.PLAN_TAG, store.plan_sha256(plan))
 
