@@ -116,12 +116,19 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def floors(graph: dict[str, set[str]]) -> dict[str, int]:
-    """A module's floor: 1 if it imports no project module, else one above the highest it imports."""
+    """A module's floor: 1 if it imports no project module, else one above the highest it imports (a circle's
+    modules share one floor, so a graph with circles is measured too)."""
+    rep = {m: c[0] for c in circles(graph) for m in c}
+    condensed: dict[str, set[str]] = {}
+    for m, deps in graph.items():
+        condensed.setdefault(rep.get(m, m), set()).update(rep.get(i, i) for i in deps if i in graph
+                                                          and rep.get(i, i) != rep.get(m, m))
+
     @cache
     def floor(m: str) -> int:
-        return 1 + max((floor(i) for i in graph.get(m, ()) if i in graph), default=0)
+        return 1 + max((floor(i) for i in condensed.get(m, ())), default=0)
 
-    return {m: floor(m) for m in graph}
+    return {m: floor(rep.get(m, m)) for m in graph}
 
 
 def unit(name: str) -> str:

@@ -168,7 +168,7 @@ def test_rows_of_texts_computed_for_another_dataset_are_reused_not_recomputed(mi
     under the same recipe their rows come from the cache that has them (checksums checked), and only new texts
     reach the model. Another recipe (max_tokens) shares nothing."""
     from transfer.data.items import Item, ItemSet
-    from transfer.features import extract, items
+    from transfer.features import extract
 
     monkeypatch.setenv("TRANSFER_HOME", str(tmp_path / "home"))
     model = {**MINILM, "pretrained": str(minilm_copy)}
@@ -180,12 +180,12 @@ def test_rows_of_texts_computed_for_another_dataset_are_reused_not_recomputed(mi
                      + (Item("new", "why?", "a text no cache has", "g9", True, "s"),))
     seen = []
     real = extract.LazyBackend(HF, model)
-    monkeypatch.setattr(items, "LazyBackend", lambda *a: type("B", (), {
+    monkeypatch.setattr(extract, "LazyBackend", lambda *a: type("B", (), {
         "features": lambda s, chunk: seen.extend(chunk) or real.features(chunk), "close": lambda s: real.close()})())
-    got = items.extract_item_features(binary, model, HF, fmt)
+    got = extract.extract_item_features(binary, model, HF, fmt)
     assert len(seen) == 1 and seen[0].endswith("a text no cache has")  # the six shared texts were not recomputed
     reference = np.stack([row for p in range(3) for row in (full.better[p], full.worse[p])])
     assert np.allclose(got.x[:6], reference, atol=1e-6)
     seen.clear()
-    items.extract_item_features(binary, {**model, "max_tokens": 64}, HF, fmt)  # another recipe: all computed
+    extract.extract_item_features(binary, {**model, "max_tokens": 64}, HF, fmt)  # another recipe: all computed
     assert len(seen) == 7
