@@ -21,10 +21,10 @@ weights on the rung means: the line, and a bend (a quadratic in log size). Each 
 its own uncertainty (the rung means' variance tau2 + se2 / n times the leverage at x_p, plus su2 / n from the seeds
 all rungs share), one more rung deviation tau2, and a new sample's (su2 + se2) / n_p, with a t law on
 Satterthwaite's degrees of freedom; the interval is the mixture's quantiles. The verdict forecast draws the true
-production effect from the same mixture (without the new sample's noise) and runs the transfer verdict's tests on
-simulated production samples (analysis.power's procedure) against the lab's observed confirmation effect: the
-probability of each verdict at n_p seeds. `benchmarks/ladder_check.py` measures both on planted truth
-(docs/ladder.md).
+production effect from the same mixture (without the new sample's noise) and, per draw, takes the probability that
+the transfer verdict's tests reach each verdict over production samples (analysis.power's computation) against the
+lab's observed confirmation effect: the probability of each verdict at n_p seeds. `benchmarks/ladder_check.py`
+measures both on planted truth (docs/ladder.md).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from analysis import power as pw
 from analysis.rules import TRANSFER_VERDICTS
 from analysis.verdicts import Margins
 
-DRAWS = 4000  # predictive draws of the production effect, one simulated production sample each
+DRAWS = 4000  # predictive draws of the production effect (each one's verdict rates computed, not simulated)
 
 
 @dataclass(frozen=True)
@@ -197,9 +197,10 @@ def draw_effects(pred: dict, n: int, rng: np.random.Generator) -> np.ndarray:
 def verdict_probabilities(pred: dict, lab: dict | None, margins: Margins, k: int = 1, rng_seed: int = 0,
                           draws: int = DRAWS) -> dict:
     """P(each transfer verdict) at pred['n_prod'] production seeds: the true production ΔPGR drawn from the
-    forecast's predictive law (t, `true_df`), one production sample of that many seeds per draw (per-seed SD
-    `prod_sd`), the lab's confirmation sample as observed (lab: {'mean', 'sd', 'n'}), the tests at alpha/2/k as
-    analysis.power runs them. Without an established lab gain the rules give no transfer verdict: 'inconclusive'."""
+    forecast's predictive law (t, `true_df`), the verdict's probability over production samples of that many seeds
+    computed at each draw (per-seed SD `prod_sd`; analysis.power.rates_at_effects), the lab's confirmation sample
+    as observed (lab: {'mean', 'sd', 'n'}), the tests at alpha/2/k as analysis.power runs them. Without an
+    established lab gain the rules give no transfer verdict: 'inconclusive'."""
     if not lab or lab.get("verdict", "lab gain established") != "lab gain established":
         return {v: float(v == "inconclusive") for v in TRANSFER_VERDICTS} | {
             "note": "no lab gain to transfer: the rules give 'inconclusive' whatever production shows"}
@@ -207,9 +208,8 @@ def verdict_probabilities(pred: dict, lab: dict | None, margins: Margins, k: int
         return {v: float("nan") for v in TRANSFER_VERDICTS}
     rng = np.random.default_rng([rng_seed, pred["n_prod"], int(lab["n"])])
     delta = draw_effects(pred, draws, rng)
-    rates = pw._rates(max(pred["prod_sd"], 1e-9), lab["sd"], delta, pred["n_prod"], lab["mean"], int(lab["n"]),
-                      margins, k, rng, draws, False)
-    return rates
+    return pw.rates_at_effects(delta, max(pred["prod_sd"], 1e-9), pred["n_prod"], lab["mean"], lab["sd"],
+                               int(lab["n"]), margins, k)
 
 
 def seed_table(cells: pd.DataFrame, rungs: dict[str, float], method: str, baseline: str,
