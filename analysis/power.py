@@ -8,10 +8,10 @@ confirmation sample and a production sample (means normal, variances chi-square)
 probability that a design of this many seeds reaches the verdict if the effects are the ones assumed. (Holding the
 observed lab sample fixed instead answers another question, and under-predicted the rates of benchmarks/verdicts.py
 by 13 points.) It is computed, not simulated (production_rates): a Monte Carlo rate seeded by the design gave every
-report of a design the same error (SD 0.02; at 10 + 10 seeds and rng_seed 0, +0.02 on 'survives' and +0.05 on
-'attenuated', which benchmarks/verdicts.py's calibration inherited, issue 24). The SDs it plans with are
-themselves estimates (production: from its own n seeds): taken as known, they over-predict, so the plug-in's bias
-is removed by an iterated parametric bootstrap of the SD estimates (production_rates).
+report of a design the same error (SD 0.02; with rng_seed 0, +0.014 on 'survives' and +0.019 on 'attenuated'
+averaged over verdict-check's studies at 10 + 10 seeds, which its calibration inherited: issue 24). The SDs it plans
+with are themselves estimates (production: from its own n seeds): taken as known, they over-predict, so the
+plug-in's bias is removed by an iterated parametric bootstrap of the SD estimates (production_rates).
 """
 
 from __future__ import annotations

@@ -170,7 +170,8 @@ def transfer_stage(lab: dict[str, dict], prod: dict[str, pd.Series], margins: Ma
     k = max(len(tested), 1)
     for m, r in rows.items():
         c, p = r["lab"]["confirmation"], r["production"]
-        if m in tested:  # the lab SD from all lab seeds: selection acts on the mean, and 2x the seeds are less noisy
+        if m in tested:  # the lab SD from all lab seeds: 2x the seeds are less noisy; the selection lowers it a
+            # little (RMS 0.213 where a lab gain was established vs 0.240 where not: docs/analysis.md, issue 24)
             r["power"] = pw.production_power(c["mean"], r["lab"]["all"]["sd"], c["n"], p["sd"], p["n"], margins, k,
                                              rng_seed, sd_df=p["n"] - 1, lab_sd_df=r["lab"]["all"]["n"] - 1)
         else:
