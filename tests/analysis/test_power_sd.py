@@ -108,3 +108,12 @@ def test_known_sds_give_the_plain_rates():
     a = pw.production_rates(0.2, 0.2, 10, 0.25, 0.2, 10, MARGINS, 1, draw_lab=True)
     b = pw.production_rates(0.2, 0.2, 10, 0.25, 0.2, 10, MARGINS, 1, draw_lab=True, sd_df=None)
     assert a == b and abs(sum(a.values()) - 1) < 1e-9
+
+
+def test_rates_at_effects_average_the_rates_at_each_effect():
+    """The ladder's verdict forecast averages the computed rates over draws of the true production effect."""
+    effects = [0.0, 0.1, 0.3]
+    each = [pw.production_rates(e, 0.15, 10, 0.25, 0.2, 10, MARGINS, 1) for e in effects]
+    got = pw.rates_at_effects(np.array(effects), 0.15, 10, 0.25, 0.2, 10, MARGINS, 1)
+    for v in got:
+        assert got[v] == pytest.approx(np.mean([r[v] for r in each]), abs=1e-12)
