@@ -37,11 +37,12 @@ def seeds_needed(study: str, tracking_uri: str, grid: dict) -> tuple[int, list[s
             continue
         # the lab-gain test's family is the lab's whole search (analysis/search.py): plan seeds at its level
         k = max(family(s.ledgers.get((setting, dataset)), g.methods, g.baseline, acfg["family"])["size"], 1)
+        width = max([16] + [len(m) for m in g.delta])  # variant names are long: keep the columns aligned
         for m, d in g.delta.items():
             sd = float(pd.Series(d["per_seed"]).std(ddof=1))
             n = lab_seeds_needed(sd, float(spec["effect"]), margins, k)
             need.append(max(n["gain"] or 10 ** 6, n["no_gain"] or 10 ** 6))
-            lines.append(f"{setting}/{dataset} {m:<16} per-seed ΔPGR SD {sd:.3f}: {_n(n['gain'])} seeds to "
+            lines.append(f"{setting}/{dataset} {m:<{width}} per-seed ΔPGR SD {sd:.3f}: {_n(n['gain'])} seeds to "
                          f"establish ΔPGR {spec['effect']}, {_n(n['no_gain'])} to rule out >= SESOI "
                          f"{margins.sesoi} ({margins.power:.0%} power, alpha/2 over {k} variants tried on this "
                          f"lab)")
@@ -63,5 +64,6 @@ def lab_verdict_lines(study: str, tracking_uri: str) -> list[str]:
     from analysis.load import load_study
 
     res = analyze(load_study(study, tracking_uri, with_examples=False), {**load_config(), "bootstrap": 200})
-    return [f"{g['setting']}/{g['dataset']} {m:<16} {v['verdict']}: {v['reason']}"
+    width = max([16] + [len(m) for g in res["groups"] for m in g["lab_verdicts"]])
+    return [f"{g['setting']}/{g['dataset']} {m:<{width}} {v['verdict']}: {v['reason']}"
             for g in res["groups"] for m, v in g["lab_verdicts"].items()]

@@ -39,17 +39,18 @@ from transfer.store.writer import StudyWriter
 def summary(plan: dict, sha: str) -> str:
     lines = [f"[replay] plan {sha} (lab {plan['lab_study']} / {plan['lab_dataset']} -> {plan['production_setting']} / "
              f"{', '.join(plan['production_datasets'])})"]
+    width = max([16] + [len(m["name"]) for m in plan["methods"]])  # variant names (vanilla[student_l2=0.03]) are long
     for m in plan["methods"]:
         lab = m["lab"] or {}
         eff = f"{lab['verdict']}; confirmation-seed dPGR {lab['delta_pgr']:+.3f}" \
             if lab.get("delta_pgr") is not None else "lab dPGR undefined" if m["lab"] else ""
-        lines.append(f"[replay]   {m['name']:<16} {m['role']:<24} {eff}")
+        lines.append(f"[replay]   {m['name']:<{width}} {m['role']:<24} {eff}")
     a = plan["analysis"]
     lines.append(f"[replay]   seeds {plan['seeds']} ({plan['power']['why']}); alpha {a['alpha']}, SESOI "
                  f"{a['sesoi']}, ratio floor {a['ratio_floor']}, {a['correction']}")
     lines += [f"[replay]   note: {n}" for n in plan["notes"]]
     for m, f in (plan.get("ladder") or {}).get("methods", {}).items():  # the ladder's forecast, fixed in the plan
-        lines.append(f"[replay]   ladder forecast {m:<16} dPGR {f['delta_pgr']:+.3f} [{f['pi'][0]:+.3f}, "
+        lines.append(f"[replay]   ladder forecast {m:<{width}} dPGR {f['delta_pgr']:+.3f} [{f['pi'][0]:+.3f}, "
                      f"{f['pi'][1]:+.3f}]; " + ", ".join(f"{v} {p:.2f}" for v, p in f["verdicts"].items()))
     return "\n".join(lines)
 
@@ -82,8 +83,9 @@ def replay(rcfg: dict) -> int:
         out = Path(os.environ["TRANSFER_SUBMIT_CWD"]) / out
     dest = build(rcfg["study"], lab=rcfg["lab"], tracking_uri=uri, out=str(out), plan=plan)
     res = json.loads((dest / "results.json").read_text())
+    width = max([16] + [len(c["method"]) for c in res["comparisons"]])
     for c in res["comparisons"]:
-        print(f"[replay] verdict {c['method']:<16} {c['verdict']:<12} {c['reason']}", flush=True)
+        print(f"[replay] verdict {c['method']:<{width}} {c['verdict']:<12} {c['reason']}", flush=True)
     print(f"[replay] report: {dest / 'report.md'} (plan {sha})", flush=True)
     return 1 if failures else 0
 
