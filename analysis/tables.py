@@ -40,7 +40,7 @@ def pgr_rows(res: dict) -> list[list[str]]:
         for m in g["methods"]:
             p = g["pgr"][m]
             est = "undefined" if p["estimate"] is None else num(p["estimate"])
-            rows.append([f"{g['setting']} / {g['dataset']}", m, est, num(p["se_seeds"]), ci(p["ci"]),
+            rows.append([f"{g['setting']} / {g['dataset']}", m, est, num(p.get("se")), ci(p["ci"]),
                          str(p["n_seeds"])])
     return rows
 
@@ -100,7 +100,11 @@ def curse_rows(res: dict) -> list[list[str]]:
 
 CURSE_HEAD = ["setting / dataset", "variant", "picked by", "rank (all seeds)", "ΔPGR naive (all seeds)", "CI naive",
               "ΔPGR confirmation", "CI conf.", "ΔPGR production", "CI prod.", "lab verdict", "transfer verdict"]
-PGR_HEAD = ["setting / dataset", "method", "PGR", "SE (seeds)", "CI", "seeds"]
+PGR_HEAD = ["setting / dataset", "method", "PGR", "SE (the CI's)", "CI", "seeds"]
+PGR_NOTE = ("SE (the CI's): the standard error the CI is built from: Fieller's, the seed-level SD of (w2s - W) - PGR x "
+            "(C - W) over sqrt(seeds) and the gap, so the weak teacher's and the ceiling's noise are in it (the "
+            "bootstrap's SD with ci_method=percentile). The CI is about PGR ± t x SE, skewed where the gap is noisy; "
+            "'--' where a CI needs more seeds.")
 DELTA_HEAD = ["setting / dataset", "method", "ΔPGR", "CI (unadj.)", "p t (adj)", "p Wilcoxon (adj)", "seeds"]
 LAB_HEAD = ["setting / dataset", "method", "ΔPGR discovery", "p gain (adj)", "ΔPGR confirmation", "ΔPGR all",
             "p < SESOI (adj)", "power (gain)", "seeds for gain", "lab verdict"]
@@ -133,8 +137,10 @@ def write_tables(res: dict, out: Path) -> list[str]:
     lab_r = [[r[0].split(" / ")[-1], *r[1:-1], _SHORT_VERDICT.get(r[-1], r[-1])] for r in lab_r]
     est_h, est_r = _select(VERDICT_HEAD, verdict_rows(res), ["dataset", "method", "ΔPGR lab (conf.)", "ΔPGR prod",
                                                             "CI prod (unadj.)", "ratio prod/lab [CI]", "verdict"])
-    test_h, test_r = _select(VERDICT_HEAD, verdict_rows(res), ["dataset", "method", "p gain", "p keep", "p drop",
-                                                              "p < SESOI", "power S / A / V"])
+    # only the methods a transfer test ran on: the others' p-values and power are all dashes
+    tested = {"comparisons": [c for c in res["comparisons"] if c["tests"]]}
+    test_h, test_r = _select(VERDICT_HEAD, verdict_rows(tested), ["dataset", "method", "p gain", "p keep", "p drop",
+                                                                 "p < SESOI", "power S / A / V"])
     one_sided = f"one-sided, adjusted ({res['config']['correction']}), decided at alpha/2"
     curse_h, curse_r = _select(CURSE_HEAD, curse_rows(res), ["variant", "rank (all seeds)", "ΔPGR naive (all seeds)",
                                                             "ΔPGR confirmation", "ΔPGR production", "lab verdict"],
@@ -142,14 +148,16 @@ def write_tables(res: dict, out: Path) -> list[str]:
                                 "rank (all seeds)": "rank",
                                 "ΔPGR production": "ΔPGR prod."})
     curse_r = [[*r[:-1], _SHORT_VERDICT.get(r[-1], r[-1])] for r in curse_r]
-    specs = [("pgr", PGR_HEAD, pgr_rows(res), f"PGR per setting and method ({level}% CI over seeds)."),
+    specs = [("pgr", PGR_HEAD, pgr_rows(res), f"PGR per setting and method ({level}% CI over seeds, Fieller's; SE: "
+                                              f"the one the CI is built from, the gap's noise counted)."),
              ("delta_pgr", DELTA_HEAD, delta_rows(res), f"ΔPGR vs {res['config']['baseline_method']}, paired by seed."),
              ("lab_verdicts", lab_h, lab_r, f"Is there a lab gain? Discovery seeds decide; p-values {one_sided}."),
              ("verdicts", est_h, est_r, "Did the lab gain survive in production?"),
              ("winners_curse", curse_h, curse_r, "The winner's curse: the naive best of the lab's search (mean of all "
                                                  "its seeds), the confirmation-seed estimate, and production."),
-             ("verdict_tests", test_h, test_r, f"The tests behind the transfer verdicts; p-values {one_sided}. Power: "
-                                               "of survives / attenuated / vanishes under full / floor / no transfer.")]
+             ("verdict_tests", test_h, test_r, f"The tests behind the transfer verdicts (methods with a lab gain only; "
+                                               f"the others were not tested); p-values {one_sided}. Power: of "
+                                               "survives / attenuated / vanishes under full / floor / no transfer.")]
     written = []
     for name, head, rows, caption in specs:
         if rows:

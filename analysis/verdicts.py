@@ -21,24 +21,29 @@ from analysis import significance as sig
 from analysis.rules import NOT_TESTED, classify
 
 
-VERDICT_MEANINGS = [
+TRANSFER_MEANINGS = [
     "**survives**: production shows a gain, and it kept more than the declared share (ratio_floor) of the lab gain.",
     "**attenuated**: production shows a gain, but significantly smaller than the lab's.",
     "**vanishes**: the production gain is shown to be below the smallest effect of interest (SESOI), or reversed.",
     "**inconclusive**: none of these is shown; the report gives the power and the seeds each would need.",
     f"**{NOT_TESTED}**: no transfer test ran: the method had no established lab gain, so there was nothing to "
     "transfer, whatever production shows.",
-    "**lab gain established** / **no lab gain >= SESOI** / **lab inconclusive**: the same for the lab gain alone.",
 ]
+LAB_MEANINGS = [
+    "**lab gain established**: ΔPGR > 0 on the lab's discovery seeds; **no lab gain >= SESOI**: ΔPGR shown below "
+    "the smallest effect of interest (SESOI); **lab inconclusive**: neither, with the seeds each would need.",
+]
+VERDICT_MEANINGS = TRANSFER_MEANINGS + LAB_MEANINGS
 
-RULES = """\
+LAB_RULES = """\
 Lab (per method; discovery seeds decide, confirmation seeds estimate):
 - **lab gain established**: ΔPGR > 0 on the discovery seeds (one-sided t, level alpha/2, adjusted across every
   variant tried on this lab (setting, dataset) in the store, earlier studies' too; analysis.family=study: this study's).
   The lab effect carried forward is the mean ΔPGR of the confirmation seeds.
 - **no lab gain >= SESOI**: otherwise, if ΔPGR < SESOI on all lab seeds (one-sided t, alpha/2, adjusted).
-- **lab inconclusive**: otherwise; the report gives the lab seeds each test would need.
+- **lab inconclusive**: otherwise; the report gives the lab seeds each test would need."""
 
+TRANSFER_RULES = """\
 Transfer (first match decides; only methods with an established lab gain are tested, the others are
 **not tested (no lab gain)**):
 1. **inconclusive** if PGR is undefined in either setting (the ceiling - weak gap's CI includes 0).
@@ -49,6 +54,8 @@ Transfer (first match decides; only methods with an established lab gain are tes
    (one-sided Welch t, alpha/2, adjusted).
 5. **inconclusive** otherwise; the report gives the power of this replay for each verdict and the production seeds
    each would need."""
+
+RULES = LAB_RULES + "\n\n" + TRANSFER_RULES
 
 
 @dataclass(frozen=True)
