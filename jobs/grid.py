@@ -36,6 +36,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from jobs import variants
 from jobs.grid_keys import check_grid, check_repeats, hydra_unknown_key, unknown_key
+from jobs.names import check_study
 from transfer import paths
 from transfer.config import config_hash, register_resolvers, to_plain
 from transfer.errors import ConfigError
@@ -83,6 +84,7 @@ def expand(overrides: list[str]) -> Sweep:
         for key, values in axes.items():
             root.grid[AXES[key]] = values
         base = to_plain(root)
+        check_study(base["study"])
         grid = base["grid"]
         check_grid(grid)
         _check_names(grid)

@@ -145,6 +145,9 @@ def test_method_field_reaches_only_the_methods_that_have_it():
     (["setting=prod"], "unknown setting ['prod']"),
     (["grid.seed=[0]"], "unknown key grid.seed: did you mean grid.seeds?"),  # not Hydra's "+grid.seed" hint
     (["+grid.seed=[0]"], "unknown key grid.seed: did you mean grid.seeds?"),  # which ran the 15 default cells
+    (["study=my study"], "study='my study': a study name is letters, digits, '.', '_' and '-' (it is printed as a "
+                         "make argument and is a folder under reports/), e.g. study=my-study"),
+    (["study='a&b'"], "study='a&b': a study name is"),
 ])
 def test_entry_point_refuses_before_ray_or_mlflow_with_one_line(argv, message, monkeypatch, capsys):
     monkeypatch.setattr(job, "run", lambda sweep: pytest.fail("ran a sweep"))
@@ -200,3 +203,12 @@ def test_replay_refuses_overrides_that_would_change_the_plan(override):
     plan = {**copy.deepcopy(PLAN), "overrides": [*PLAN["overrides"], override]}
     with pytest.raises(ConfigError, match=re.escape(f"replay override {override!r}: a replay runs the plan's")):
         from_plan(plan, "sim-replay", "sqlite:///x.db")
+
+
+def test_study_names_pass_a_shell_and_a_path_unquoted():
+    from jobs.names import check_study
+
+    assert check_study("demo-replay-production") == "demo-replay-production" and check_study(7) == "7"
+    for bad in ("my study", "a/b", "x;y", "-x", "", "a'b"):
+        with pytest.raises(ConfigError):
+            check_study(bad)
