@@ -1,6 +1,6 @@
 """Paper-ready outputs: the LaTeX tables compile in a two-column article without overfull boxes, and the figures'
 PDFs embed TrueType (Type 42) fonts, never Type 3. Needs pdflatex (texlive-latex-recommended + texlive-science),
-which .ci/run installs; skipped, saying so, where it is missing."""
+which `make test` installs as root (.ci/system-deps) or names; skipped, saying so, where it is missing."""
 
 from __future__ import annotations
 
