@@ -56,6 +56,11 @@ def _transfer_sentences(res: dict) -> list[str]:
     return out
 
 
+def plain(markdown_line: str) -> str:
+    """The answer for a terminal: without Markdown's ** and backticks."""
+    return markdown_line.replace("**", "").replace("*", "").replace("`", "")
+
+
 def headline(res: dict) -> list[str]:
     """Markdown lines: the answer, for the top of the report."""
     labs = [g for g in res["groups"] if g.get("lab_verdicts")]
