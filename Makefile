@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # transfer/env.py (standard library only, so it runs before any install); a value already set wins
 $(foreach kv,$(if $(wildcard transfer/env.py),$(shell python3 transfer/env.py)),$(eval export $(subst =, ?= ,$(kv))))
 
-.PHONY: help venv assets demo test test-fast test-all sweep mlflow-ui bench clean-cache
+.PHONY: help venv assets demo test test-fast test-all test-deps sweep mlflow-ui bench clean-cache
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
@@ -50,10 +50,13 @@ demo: assets ## a lab search on epistemic_reasoning (17 variants, seeds by its p
 sweep: assets ## run a sweep with Hydra overrides: make sweep ARGS="study=x grid.methods=[vanilla] grid.seeds=[0,1]"
 	$(BIN)/transfer-sweep $(ARGS)
 
-test: assets ## the test suite CI runs (fast tests + slow real-model tests)
+test: assets test-deps ## the test suite CI runs (fast tests + slow real-model tests)
 	$(PY) -m pytest -m "not gpu" $(ARGS)
 
-test-all: assets ## every test, those marked gpu included (for GPU machines; make test is the CI suite)
+test-deps: ## pdflatex, chromium, PostgreSQL for their tests: installed as root (apt-get), else one line saying how
+	@.ci/system-deps
+
+test-all: assets test-deps ## every test, those marked gpu included (for GPU machines; make test is the CI suite)
 	$(PY) -m pytest $(ARGS)
 
 test-fast: $(STAMP) ## only the fast tests (no real-model extraction)

@@ -123,6 +123,7 @@ def analyze(study: Study, cfg: dict, lab_study: Study | None = None) -> dict:
                 families[s.name, setting, dataset] = fam
                 lab_rows[s.name, setting, dataset] = with_failed_seeds(
                     lab_stage(_per_seed_delta(g), margins, _undefined(g), fam["size"]), s.failed, setting, dataset)
+    groups.sort(key=lambda sg: sg[1].setting != cfg["lab_setting"])  # lab before production in every table, figure
     lab_src = lab_study or study
     lab_groups = [g for s, g in groups if s is lab_src and g.setting == cfg["lab_setting"]]
     prod_groups = [g for s, g in groups if s is study and g.setting == cfg["production_setting"]]

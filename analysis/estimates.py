@@ -166,12 +166,16 @@ def _summary(est: float, reps: np.ndarray, per_seed: pd.Series, alpha: float, ho
     """fieller: significance.ratio_interval of the estimate, the t interval (for ΔPGR it excludes 0 exactly when
     the unadjusted two-sided paired t-test has p < alpha); ci_method=percentile takes the bootstrap's quantiles."""
     if not defined:
-        return {"estimate": None, "se_seeds": None, "se_boot": None, "ci": (None, None), "n_seeds": n,
+        return {"estimate": None, "se": None, "se_seeds": None, "se_boot": None, "ci": (None, None), "n_seeds": n,
                 "per_seed": {}, "undefined": GAP_TOO_SMALL}
     se = float(per_seed.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
     ci = fieller["ci"] if how == "t" or fieller["undefined"] else interval(est, reps, n - 1, alpha, how)
-    out = {"estimate": est, "se_seeds": se, "se_boot": float(np.nanstd(reps, ddof=1)), "ci": ci,
-           "n_seeds": n, "per_seed": {int(k): float(v) for k, v in per_seed.items()}, "undefined": None}
+    se_boot = float(np.nanstd(reps, ddof=1))
+    # "se": the one the CI is built from (Fieller's, the gap's noise counted; or the bootstrap's), shown beside it;
+    # se_seeds takes the gap as known (the meta-analysis's input)
+    out = {"estimate": est, "se": fieller.get("se", float("nan")) if how == "t" else se_boot, "se_seeds": se,
+           "se_boot": se_boot, "ci": ci, "n_seeds": n, "per_seed": {int(k): float(v) for k, v in per_seed.items()},
+           "undefined": None}
     if fieller["undefined"]:  # no number rather than a +-1e13 interval
         out["ci_undefined"] = fieller["undefined"]
     return out

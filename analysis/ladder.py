@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis import power as pw
-from analysis.rules import TRANSFER_VERDICTS
+from analysis.rules import NOT_TESTED, TRANSFER_VERDICTS
 from analysis.verdicts import Margins
 
 DRAWS = 4000  # predictive draws of the production effect (each one's verdict rates computed, not simulated)
@@ -200,10 +200,10 @@ def verdict_probabilities(pred: dict, lab: dict | None, margins: Margins, k: int
     forecast's predictive law (t, `true_df`), the verdict's probability over production samples of that many seeds
     computed at each draw (per-seed SD `prod_sd`; analysis.power.rates_at_effects), the lab's confirmation sample
     as observed (lab: {'mean', 'sd', 'n'}), the tests at alpha/2/k as analysis.power runs them. Without an
-    established lab gain the rules give no transfer verdict: 'inconclusive'."""
+    established lab gain no transfer test runs: NOT_TESTED, with probability 1."""
     if not lab or lab.get("verdict", "lab gain established") != "lab gain established":
-        return {v: float(v == "inconclusive") for v in TRANSFER_VERDICTS} | {
-            "note": "no lab gain to transfer: the rules give 'inconclusive' whatever production shows"}
+        return {v: 0.0 for v in TRANSFER_VERDICTS} | {
+            NOT_TESTED: 1.0, "note": f"no lab gain to transfer: '{NOT_TESTED}' whatever production shows"}
     if not all(np.isfinite([lab["mean"], lab["sd"], pred["mean"], pred["prod_sd"]])) or lab["n"] < 2:
         return {v: float("nan") for v in TRANSFER_VERDICTS}
     rng = np.random.default_rng([rng_seed, pred["n_prod"], int(lab["n"])])
@@ -303,9 +303,15 @@ def interval_hit(pred: dict, observed: float | None) -> bool | None:
     return bool(pred["pi"][0] <= observed <= pred["pi"][1])
 
 
+def with_not_tested(probs: dict) -> dict:
+    """The four verdicts' probabilities plus NOT_TESTED's, 1 minus their sum (a plan stores the four only)."""
+    four = {v: probs[v] for v in TRANSFER_VERDICTS}
+    return four | {NOT_TESTED: probs.get(NOT_TESTED, max(0.0, 1.0 - sum(four.values())))}
+
+
 def brier(probs: dict, reached: str) -> float:
-    """Multi-category Brier score of a verdict forecast (0 best, 2 worst)."""
-    return float(sum((probs[v] - (v == reached)) ** 2 for v in TRANSFER_VERDICTS))
+    """Multi-category Brier score of a verdict forecast (0 best, 2 worst), NOT_TESTED a category of its own."""
+    return float(sum((p - (v == reached)) ** 2 for v, p in with_not_tested(probs).items()))
 
 
 def outcome_rows(section: dict, res: dict) -> list[dict]:
@@ -320,6 +326,7 @@ def outcome_rows(section: dict, res: dict) -> list[dict]:
         obs = (c.get("prod_delta") or {}).get("estimate")
         probs = f["verdicts"]
         ok = all(p is not None and np.isfinite(p) for p in probs.values())
+        probs = with_not_tested(probs) if ok else probs
         rows.append({"method": c["method"], "dataset": c["prod_dataset"], "forecast": f["delta_pgr"], "pi": f["pi"],
                      "observed": obs, "hit": interval_hit({"pi": f["pi"]}, obs),
                      "forecast_verdict": max(probs, key=lambda v: -1 if probs[v] is None else probs[v]),

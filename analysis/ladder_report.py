@@ -12,7 +12,7 @@ import numpy as np
 
 from analysis.ladder import Fit, bend_weight, predict
 from analysis.report import _md_table, jsonable
-from analysis.rules import TRANSFER_VERDICTS
+from analysis.rules import NOT_TESTED, TRANSFER_VERDICTS
 from transfer import store
 
 
@@ -41,6 +41,7 @@ def markdown(res: dict, figs: list[str]) -> str:
         rows.append([m, *cells, f"{_num(p['mean']) if p else '—'} {_pi(p)}",
                      f"{bend_weight(p):.2f}" if p else "—",
                      _num(p["components"][0]["mean"]) if p else "—",
+                     NOT_TESTED if probs.get(NOT_TESTED) == 1.0 else
                      " / ".join(_num(probs.get(v), ".2f") for v in TRANSFER_VERDICTS) if probs else "—",
                      " / ".join(_num(alt.get(v), ".2f") for v in TRANSFER_VERDICTS) if alt else "—"])
     roles = [[role, *[f"{_num(r['per_rung'][s]['mean'], '.3f')}" for s in names],
@@ -59,7 +60,7 @@ def markdown(res: dict, figs: list[str]) -> str:
            "## ΔPGR per rung (mean ± SE over seeds) and the forecast", "", _md_table(head, rows), "",
            "Verdict probabilities: the true production ΔPGR drawn from the forecast, a production sample of the "
            "planned seeds per draw, the transfer rules' tests against the lab's confirmation-seed effect. A method "
-           "without an established lab gain gets no transfer verdict by rule ('inconclusive'); the last column "
+           f"without an established lab gain gets no transfer test by rule ('{NOT_TESTED}'); the last column "
            "says what the forecast would give if it had one.", "", *lab, "",
            "## Weak teacher, ceiling and gap per rung", "",
            _md_table(["quantity", *[r["setting"] for r in rungs], f"the line at {prod['params_m']:g} M"], roles), "",

@@ -10,6 +10,7 @@ examples:  per-example test correctness: setting, dataset, seed, row (weak | cei
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 
@@ -135,12 +136,18 @@ def load_study(name: str, tracking_uri: str | None = None, with_examples: bool =
                  notes=notes + ex_notes + missing, tags=tags, failed=failed, ledgers=ledgers)
 
 
+def declared_methods(tag: str) -> list[str]:
+    """The parent run's `methods` tag as names: a variant's name has commas inside its brackets
+    (logconf[alpha_max=0.5,student_l2=0.3]#1c213d), so the split is on the commas outside them."""
+    return [m for m in re.split(r",(?![^\[]*\])", tag) if m]
+
+
 def _missing(client, exp_id: str, cells: pd.DataFrame, tags: dict) -> tuple[list[str], pd.DataFrame]:
     """Methods the study declared (parent tag `methods`) without a finished cell, and failed cell runs with their
     error: a method whose cells all failed must not vanish from a report without a word. Also the failed cells
     themselves (setting, dataset, method, seed) for the verdicts."""
     notes, rows = [], []
-    declared = [m for m in tags.get("methods", "").split(",") if m]
+    declared = declared_methods(tags.get("methods", ""))
     absent = sorted(set(declared) - set(cells["method"]))
     if absent:
         notes.append(f"declared in the study but without any finished cell (not in any table): {', '.join(absent)}")

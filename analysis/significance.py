@@ -156,10 +156,12 @@ def ratio_interval(num: float, den: float, samples: list[tuple[np.ndarray, np.nd
                                                "unbounded (Fieller)"}
     r0 = num / den
     step = max(abs(r0), np.sqrt(max(_welch(_var_parts(samples, r0))[0], 0.0)) / abs(den), 1e-9)
+    # the SE the interval is built from: the test's SD at r = num / den, on the ratio's scale (the delta method's)
+    se = float(np.sqrt(max(_welch(_var_parts(samples, r0))[0], 0.0)) / abs(den))
     ends = []
     for sign in (-1, 1):
         far = r0 + sign * step
         while excess(far) <= 0:  # bounded: excess grows like r^2 (den^2 - t^2 v_den) > 0
             far = r0 + 2 * (far - r0)
         ends.append(float(optimize.brentq(excess, r0, far, xtol=1e-12)) if excess(r0) < 0 else r0)
-    return {"ci": (ends[0], ends[1]), "undefined": None}
+    return {"ci": (ends[0], ends[1]), "se": se, "undefined": None}

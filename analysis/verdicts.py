@@ -18,26 +18,34 @@ import pandas as pd
 
 from analysis import power as pw
 from analysis import significance as sig
-from analysis.rules import classify
+from analysis.rules import NOT_TESTED, classify
 
 
-VERDICT_MEANINGS = [
+TRANSFER_MEANINGS = [
     "**survives**: production shows a gain, and it kept more than the declared share (ratio_floor) of the lab gain.",
     "**attenuated**: production shows a gain, but significantly smaller than the lab's.",
     "**vanishes**: the production gain is shown to be below the smallest effect of interest (SESOI), or reversed.",
     "**inconclusive**: none of these is shown; the report gives the power and the seeds each would need.",
-    "**lab gain established** / **no lab gain >= SESOI** / **lab inconclusive**: the same for the lab gain alone.",
+    f"**{NOT_TESTED}**: no transfer test ran: the method had no established lab gain, so there was nothing to "
+    "transfer, whatever production shows.",
 ]
+LAB_MEANINGS = [
+    "**lab gain established**: ΔPGR > 0 on the lab's discovery seeds; **no lab gain >= SESOI**: ΔPGR shown below "
+    "the smallest effect of interest (SESOI); **lab inconclusive**: neither, with the seeds each would need.",
+]
+VERDICT_MEANINGS = TRANSFER_MEANINGS + LAB_MEANINGS
 
-RULES = """\
+LAB_RULES = """\
 Lab (per method; discovery seeds decide, confirmation seeds estimate):
 - **lab gain established**: ΔPGR > 0 on the discovery seeds (one-sided t, level alpha/2, adjusted across every
   variant tried on this lab (setting, dataset) in the store, earlier studies' too; analysis.family=study: this study's).
   The lab effect carried forward is the mean ΔPGR of the confirmation seeds.
 - **no lab gain >= SESOI**: otherwise, if ΔPGR < SESOI on all lab seeds (one-sided t, alpha/2, adjusted).
-- **lab inconclusive**: otherwise; the report gives the lab seeds each test would need.
+- **lab inconclusive**: otherwise; the report gives the lab seeds each test would need."""
 
-Transfer (only for methods with an established lab gain; first match decides):
+TRANSFER_RULES = """\
+Transfer (first match decides; only methods with an established lab gain are tested, the others are
+**not tested (no lab gain)**):
 1. **inconclusive** if PGR is undefined in either setting (the ceiling - weak gap's CI includes 0).
 2. **vanishes** if the production ΔPGR is below SESOI (one-sided t, alpha/2, adjusted): the gain is gone or reversed.
 3. **survives** if the production ΔPGR is > 0 *and* production kept more than `ratio_floor` of the lab effect:
@@ -46,6 +54,8 @@ Transfer (only for methods with an established lab gain; first match decides):
    (one-sided Welch t, alpha/2, adjusted).
 5. **inconclusive** otherwise; the report gives the power of this replay for each verdict and the production seeds
    each would need."""
+
+RULES = LAB_RULES + "\n\n" + TRANSFER_RULES
 
 
 @dataclass(frozen=True)
@@ -186,7 +196,7 @@ def _transfer_decide(r: dict, margins: Margins, undefined: str | None) -> tuple[
     if undefined:
         return "inconclusive", f"rule 1: {undefined}"
     if "gain" not in r:
-        return "inconclusive", f"no lab gain to transfer ({r['lab']['verdict']}: {r['lab']['reason']})"
+        return NOT_TESTED, f"no lab gain to transfer ({r['lab']['verdict']}: {r['lab']['reason']})"
     flags = {k: _sig(r[k]["p_adj"], lvl) for k in ("vanish", "gain", "keep", "drop")}
     verdict = str(classify(flags["vanish"], flags["gain"], flags["keep"], flags["drop"]))
     p, lab_mean = r["production"]["mean"], r["lab"]["confirmation"]["mean"]

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from jobs.grid import CellSpec, Sweep
 from jobs.lease import StudyLease
+from jobs.progress import InputsBar
 from jobs.variants import base_of, short_hash
 from transfer import paths
 from transfer.errors import TransferError
@@ -98,8 +99,9 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, writer: Backgroun
     # settings run it one after another
     cpus = cluster.node_cpus()
     extract = raytasks.build_inputs.options(num_cpus=min(cpus, int(runtime.get("extract_cpus") or cpus)))
-    input_refs = {name: extract.remote(cs[0]["setting"], runtime["feature_shard_size"], zero_shot_formats(cs))
-                  for name, cs in by_setting.items()}
+    inputs = InputsBar(bool(runtime.get("progress", True)))  # texts embedded, as the input tasks report them
+    input_refs = {name: extract.remote(cs[0]["setting"], runtime["feature_shard_size"], zero_shot_formats(cs),
+                                       inputs.queue) for name, cs in by_setting.items()}
     # one task per seed for what every method of it shares (weak teacher, head ceiling): its result, a few small
     # arrays, goes to the seed's cells by reference (transfer/seedwork.py)
     seed_refs: dict[str, object] = {}
@@ -114,12 +116,23 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, writer: Backgroun
 
     pending = {submit(cell): (cell, 0) for cell in todo}
     retries, watch, failures = int(runtime.get("cell_retries", 2)), cluster.NodeWatch(), 0
-    bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not runtime.get("progress", True), file=sys.stdout)
+    bar = None
+
+    def cells_bar():  # after the inputs' bar: once every input set is ready, or the first cell lands
+        nonlocal bar
+        if bar is None:
+            inputs.close()
+            bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not runtime.get("progress", True),
+                       file=sys.stdout)
+        return bar
+
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
+        if inputs.poll(list(input_refs.values())):
+            cells_bar()
         for node in watch.lost():
-            bar.write(f"[cluster] node {node} lost: cells that ran there are resubmitted to the nodes left")
-        failures += _unwritten(bar, writer)
+            tqdm.write(f"[cluster] node {node} lost: cells that ran there are resubmitted to the nodes left")
+        failures += _unwritten(writer)
         if not ready:
             continue
         cell, attempt = pending.pop(ready[0])
@@ -128,26 +141,28 @@ def _run_on_ray(specs: list[CellSpec], runtime: dict, tracker, writer: Backgroun
             result = ray.get(ready[0])
         except cluster.LOST as exc:  # its worker or node died: not the cell's fault, run it again elsewhere
             if attempt < retries:
-                bar.write(f"[cluster] cell {tags['run_name']} lost with its worker or node "
+                tqdm.write(f"[cluster] cell {tags['run_name']} lost with its worker or node "
                           f"({type(exc).__name__}): retry {attempt + 1}/{retries}")
                 pending[submit(cell)] = (cell, attempt + 1)
                 continue
-            failures += _failed(bar, tracker, writer, tags, exc)
+            failures += _failed(cells_bar(), tracker, writer, tags, exc)
             continue
         except Exception as exc:  # a failed cell is reported; finished cells are already safe in MLflow
-            failures += _failed(bar, tracker, writer, tags, exc)
+            failures += _failed(cells_bar(), tracker, writer, tags, exc)
             continue
         # written in the background, in order; a cell that cannot be written fails alone: the sweep goes on
         run_tags, end_ms = {**tags, **result.where, **result.tags, "ray_attempt": str(attempt + 1)}, _now_ms()
         writer.put(lambda r=result, t=run_tags, e=end_ms: tracker.log_cell(r, t, e), what=tags,
                    fallback=lambda exc, t=tags: tracker.log_failure(t, _error(exc)))
         m = result.metrics
-        bar.write(f"[cell] {tags['run_name']:<32} weak {m['weak_acc']:.3f}  ceiling {m['ceiling_acc']:.3f}  "
+        tqdm.write(f"[cell] {tags['run_name']:<32} weak {m['weak_acc']:.3f}  ceiling {m['ceiling_acc']:.3f}  "
                   f"w2s {m['w2s_acc']:.3f}  pgr {m['pgr']:+.2f}")
-        bar.update(1)
+        cells_bar().update(1)
     writer.flush()
-    failures += _unwritten(bar, writer)
-    bar.close()
+    failures += _unwritten(writer)
+    if bar is not None:
+        bar.close()
+    inputs.close()
     return failures
 
 
@@ -190,20 +205,20 @@ def zero_shot_formats(cells: list[dict]) -> list[dict]:
 
 def _failed(bar, tracker, writer: BackgroundWriter, tags: dict, exc: Exception) -> int:
     """A cell that raised: said here, and a FAILED run with its error written in turn."""
-    _say_failed(bar, tags, exc)
+    _say_failed(tags, exc)
     writer.put(lambda: tracker.log_failure(tags, _error(exc)))  # already counted: `what` None
     bar.update(1)
     return 1
 
 
-def _unwritten(bar, writer: BackgroundWriter) -> int:
+def _unwritten(writer: BackgroundWriter) -> int:
     """Cells whose run could not be written (their FAILED run, with the error, was written instead)."""
     count = 0
     for tags, exc in writer.failures():
         if tags is None:
-            bar.write(f"[store] a failed cell's FAILED run could not be written: {_error(exc)}")
+            tqdm.write(f"[store] a failed cell's FAILED run could not be written: {_error(exc)}")
             continue
-        _say_failed(bar, tags, exc)
+        _say_failed(tags, exc)
         count += 1
     return count
 
@@ -221,11 +236,11 @@ def _error(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {msg}"
 
 
-def _say_failed(bar, tags: dict, exc: BaseException) -> None:
+def _say_failed(tags: dict, exc: BaseException) -> None:
     cause = _cause(exc)
-    bar.write(f"[cell FAILED] {tags['run_name']}: {_error(exc)}")
+    tqdm.write(f"[cell FAILED] {tags['run_name']}: {_error(exc)}")
     if not isinstance(cause, TransferError):
-        bar.write("".join(traceback.format_exception(cause))[-2000:])
+        tqdm.write("".join(traceback.format_exception(cause))[-2000:])
 
 
 def _now_ms() -> int:

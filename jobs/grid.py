@@ -1,7 +1,8 @@
 """The grid: Hydra overrides (a sweep) or a transfer plan (a replay) -> typed cell specs, composed once.
 
-A sweep's overrides are read once: `setting=x`, `method=x` and `seed=n` (or `method=a,b`, `seed=range(0,5)`) are the
-grid axes `grid.settings`, `grid.methods`, `grid.seeds`; giving an axis both ways is an error. `grid.datasets`
+A sweep's overrides are read once: `setting=x`, `method=x`, `dataset=x` and `seed=n` (or `method=a,b`,
+`seed=range(0,5)`) are the grid axes `grid.settings`, `grid.methods`, `grid.datasets`, `grid.seeds`; giving an axis
+both ways is an error. `grid.datasets`
 (conf/data/ names; null = each setting's own) replaces the setting's data, one set of cells per dataset; a data yaml
 with an `ood:` key (a conf/ood/ name, or null) also sets the setting's out-of-distribution set. `method.<field>=v`
 reaches the grid's methods that have <field> (one that none has is an error), so the root config (study, grid,
@@ -34,12 +35,14 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from jobs import variants
-from jobs.grid_keys import check_grid, check_repeats
+from jobs.grid_keys import check_grid, check_repeats, hydra_unknown_key, unknown_key
+from jobs.names import check_study
 from transfer import paths
 from transfer.config import config_hash, register_resolvers, to_plain
 from transfer.errors import ConfigError
 
-AXES = {"setting": "settings", "method": "methods", "seed": "seeds"}  # a cell's key -> the grid list it comes from
+# a cell's key -> the grid list it comes from: `method=a,b` is grid.methods=[a,b]
+AXES = {"setting": "settings", "method": "methods", "seed": "seeds", "dataset": "datasets"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def expand(overrides: list[str]) -> Sweep:
         for key, values in axes.items():
             root.grid[AXES[key]] = values
         base = to_plain(root)
+        check_study(base["study"])
         grid = base["grid"]
         check_grid(grid)
         _check_names(grid)
@@ -340,7 +344,16 @@ def _compose(overrides: list[str], config_name: str = "config") -> DictConfig:
     try:
         return compose(config_name=config_name, overrides=list(overrides))
     except HydraException as exc:  # unknown group option, key or malformed override: one line that names it
-        raise ConfigError(_one_line(exc)) from None
+        key = hydra_unknown_key(str(exc))
+        if key is None:
+            raise ConfigError(_one_line(exc)) from None
+        # a typo'd key: the closest key of the config as composed without that override (did you mean ...?)
+        others = [o for o in overrides if o.lstrip("+~").partition("=")[0] != key]
+        try:
+            cfg = compose(config_name=config_name, overrides=others)
+        except HydraException:
+            cfg = compose(config_name=config_name)
+        raise ConfigError(unknown_key(key, cfg)) from None
 
 
 def replay_config(overrides: list[str]) -> dict:

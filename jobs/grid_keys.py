@@ -9,7 +9,10 @@ Hydra keeps the last (the string "max:30"): unchecked, all pilot cells ran and t
 
 from __future__ import annotations
 
+import difflib
 import numbers
+import re
+from collections.abc import Mapping
 
 from omegaconf import OmegaConf
 
@@ -45,12 +48,42 @@ def grid_keys() -> list[str]:
     return list(OmegaConf.load(paths.config_dir() / "config.yaml").grid.keys())
 
 
+def unknown_key(key: str, config: Mapping) -> str:
+    """One line for a key the config does not have: the closest key at its level (`grid.seed` -> `grid.seeds`), else
+    the keys there. Hydra's own hint ("use +grid.seed=...") would add a key that nothing reads, and the sweep would
+    run its defaults."""
+    parts, node = key.split("."), config
+    for i, part in enumerate(parts):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+            continue
+        here = ".".join(parts[:i])
+        keys = [str(k) for k in node] if isinstance(node, Mapping) else []
+        close = difflib.get_close_matches(part, keys, n=1, cutoff=0.6)
+        where = f"{here}." if here else ""
+        if close:
+            return f"unknown key {key}: did you mean {where}{close[0]}? (conf/config.yaml and its groups)"
+        if keys:
+            return f"unknown key {key}: {here or 'the config'} has {', '.join(sorted(keys))} (conf/config.yaml)"
+        return f"unknown key {key}: {here} is a value, not a section (conf/config.yaml)"
+    return f"unknown key {key} (conf/config.yaml)"
+
+
+HYDRA_UNKNOWN = re.compile(r"Could not override '([^']+)'|Key '([^']+)' is not in struct")
+
+
+def hydra_unknown_key(message: str) -> str | None:
+    """The key of Hydra's "Could not override 'k'. To append ... use +k=..." error, or None for other errors."""
+    m = HYDRA_UNKNOWN.search(message)
+    return (m.group(1) or m.group(2)) if m else None
+
+
 def check_grid(grid: dict) -> None:
     """grid: the composed, resolved `grid` section. Raises a one-line ConfigError naming the key and the fix."""
     known = grid_keys()
     unknown = sorted(set(grid) - set(known))
-    if unknown:
-        raise ConfigError(f"grid.{unknown[0]}: not a grid key; the grid's keys are {known} (conf/config.yaml)")
+    if unknown:  # +grid.<typo>=...: added, and read by nothing
+        raise ConfigError(unknown_key(f"grid.{unknown[0]}", {"grid": dict.fromkeys(known)}))
     for axis, one in (("settings", "setting"), ("methods", "method")):
         if not isinstance(grid[axis], list) or not all(isinstance(v, str) for v in grid[axis]):
             raise ConfigError(f"grid.{axis}={grid[axis]!r}: a list of names, e.g. grid.{axis}=[a,b] "

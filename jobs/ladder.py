@@ -34,6 +34,7 @@ from jobs.driver import run_sweep
 from jobs.grid import Sweep, from_plan
 from jobs.ladder_plan import forecast_study
 from jobs.plan import make_plan
+from jobs.names import check_study
 from jobs.preflight import check_datasets
 from transfer import env, paths, store
 from transfer.config import register_resolvers
@@ -134,7 +135,7 @@ def run(a: argparse.Namespace) -> int:
     if a.seeds:
         lad["seeds"] = a.seeds
     lad["overrides"] = [*lad["overrides"], *a.override]
-    study = a.study or f"{a.lab}-ladder-{a.ladder}"
+    study = check_study(a.study or f"{a.lab}-ladder-{a.ladder}", "--study")
     uri = a.tracking_uri or paths.default_tracking_uri()
     rcfg = OmegaConf.to_container(OmegaConf.load(paths.config_dir() / "replay" / "default.yaml"))["replay"]
     rcfg.update(lab=a.lab, setting=lad["setting"], study=study, overrides=list(lad["overrides"]),

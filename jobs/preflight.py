@@ -6,16 +6,18 @@ not support a dataset's task kind, and an OOD set of another kind than its datas
 from __future__ import annotations
 
 import json
+import warnings
 
 from transfer.config import mode_name
 from transfer.data import load_dataset_from_config
-from transfer.errors import DataError
+from transfer.errors import DataError, DataWarning
 from transfer.methods import check_kind
 from transfer.sandbox.client import describe
 
 
 def check_datasets(cells, say=print) -> None:
-    """cells: jobs.grid.CellSpec list. Raises the loader's DataError/ConfigError for the first bad source."""
+    """cells: jobs.grid.CellSpec list. Raises the loader's DataError/ConfigError for the first bad source. Data a
+    loader skipped is said once per dataset, as a `[data]` line, without the warning's source line."""
     loaded, checked, notes = {}, set(), []
     for spec in cells:
         setting = spec.config["setting"]
@@ -23,7 +25,15 @@ def check_datasets(cells, say=print) -> None:
         for cfg in (setting["data"], setting.get("ood")):
             key = json.dumps(cfg, sort_keys=True, default=str) if cfg else None
             if key and key not in loaded:
-                loaded[key] = load_dataset_from_config(cfg)
+                with warnings.catch_warnings(record=True) as said:  # what a loader skipped: one line each, here
+                    warnings.simplefilter("always", DataWarning)     # (the input stage's tasks stay quiet)
+                    loaded[key] = load_dataset_from_config(cfg)
+                for w in said:
+                    if issubclass(w.category, DataWarning):
+                        note = f"[data] {w.message}"
+                        notes += [note] if note not in notes else []
+                    else:
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             sets.append(loaded[key] if key else None)
         data, ood = sets
         if ood is not None and ood.kind != data.kind:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 
 import ray
 
 from jobs import cluster
 from transfer import env
+from jobs.progress import report_to
 from transfer.cell import CellResult, run_cell
+from transfer.errors import DataWarning
+from transfer.features.cache import reporting
 from transfer.inputs import CellInputs
 from transfer.seedwork import SeedWork, compute_seed_work
 from transfer.stage import build_cell_inputs
@@ -33,10 +38,14 @@ def _threads(n: int) -> None:
 
 
 @ray.remote
-def build_inputs(setting: dict, shard_size: int, zero_shot_formats: list[dict] = ()) -> CellInputs:
-    """The setting's data, features and (if asked) zero-shot log-probs: transfer/stage.py, on all its CPUs."""
+def build_inputs(setting: dict, shard_size: int, zero_shot_formats: list[dict] = (), progress=None) -> CellInputs:
+    """The setting's data, features and (if asked) zero-shot log-probs: transfer/stage.py, on all its CPUs. Rows
+    computed are reported to `progress` (a ray.util.queue.Queue: the driver's bar, jobs/progress.py)."""
     _threads(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
-    inputs = build_cell_inputs(setting, shard_size, zero_shot_formats)
+    listen = reporting(report_to(progress)) if progress is not None else contextlib.nullcontext()  # a Queue is falsy
+    with warnings.catch_warnings(), listen:
+        warnings.simplefilter("ignore", DataWarning)  # the sweep's pre-flight said it once (jobs/preflight.py)
+        inputs = build_cell_inputs(setting, shard_size, zero_shot_formats)
     inputs.built_on = ray.get_runtime_context().get_node_id()  # a cell elsewhere gets them through the object store
     return inputs
 

@@ -27,6 +27,7 @@ from analysis.config import AnalysisError
 from jobs.driver import run_sweep
 from jobs.grid import from_plan, replay_config
 from jobs.plan import make_plan
+from jobs.names import check_study
 from jobs.preflight import check_datasets
 from jobs.report import build
 from jobs.submit import maybe_submit
@@ -57,7 +58,8 @@ def summary(plan: dict, sha: str) -> str:
 
 def replay(rcfg: dict) -> int:
     """rcfg: the `replay` section of conf/replay/default.yaml, resolved. Returns a process exit code."""
-    rcfg = {**rcfg, "study": rcfg.get("study") or f"{rcfg['lab']}-replay-{rcfg['setting']}"}
+    rcfg = {**rcfg, "study": check_study(rcfg.get("study") or f"{rcfg['lab']}-replay-{rcfg['setting']}",
+                                         "replay.study")}
     uri = rcfg.get("tracking_uri") or paths.default_tracking_uri()
     plan, lab = make_plan(rcfg, uri)
     if "stop" in plan:

@@ -16,6 +16,7 @@ from pathlib import Path
 from analysis import figures, tables
 from analysis.analyze import analyze
 from analysis.config import AnalysisError, load_config
+from analysis.headline import plain
 from analysis.ladder import outcome_rows
 from analysis.load import StudyError, load_study
 from analysis.report import jsonable, markdown
@@ -140,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     except (StudyError, AnalysisError, FileNotFoundError) as e:  # a bug keeps its traceback
         print(f"jobs.report: {e}", file=sys.stderr)
         return 2
+    answer = next((x for x in (dest / "report.md").read_text().splitlines() if x.startswith("**Answer.**")), None)
+    if answer:  # the report's first screen, here too
+        print(plain(answer))
     print(f"report: {dest / 'report.md'}")
     return 0
 

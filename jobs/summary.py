@@ -9,9 +9,23 @@ from __future__ import annotations
 import numpy as np
 
 
+NA = "n/a"  # an SE or CI that needs more seeds: one seed has no spread (it printed "± nan" and a zero-width CI)
+
+
 def _mean_se(v: np.ndarray) -> str:
-    se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-    return f"{v.mean():>7.3f} ± {se:5.3f}"
+    if len(v) < 2:
+        return f"{v.mean():>7.3f} ± {NA:>5}"
+    return f"{v.mean():>7.3f} ± {v.std(ddof=1) / np.sqrt(len(v)):5.3f}"
+
+
+def _pgr(p: dict) -> str:
+    """Estimate ± the CI's SE [CI], or n/a where the CI needs more seeds."""
+    if p["estimate"] is None:
+        return "undefined"
+    lo, hi = p["ci"]
+    if p["n_seeds"] < 2 or not np.isfinite([lo, hi, p.get("se", np.nan)]).all():
+        return f"{p['estimate']:+.2f} ± {NA} [CI {NA}" + (": 1 seed]" if p["n_seeds"] < 2 else "]")
+    return f"{p['estimate']:+.2f} ± {p['se']:.2f} [{lo:+.2f}, {hi:+.2f}]"
 
 
 def summarize(study: str, tracking_uri: str, log: bool = True) -> str:
@@ -30,8 +44,9 @@ def summarize(study: str, tracking_uri: str, log: bool = True) -> str:
         g = estimate_group(s, setting, dataset, cfg, rng)
         lo, hi = g.gap["ci"]
         metrics[f"summary.{setting}.{dataset}.gap"] = g.gap["estimate"]
+        gap_ci = f"{lo:+.3f} .. {hi:+.3f}" if g.n_baseline_seeds > 1 else NA
         lines.append(f"\n{setting} / {dataset}: ceiling − weak gap {g.gap['estimate']:+.3f} "
-                     f"({level} CI {lo:+.3f} .. {hi:+.3f}, {g.n_baseline_seeds} seeds)"
+                     f"({level} CI {gap_ci}, {g.n_baseline_seeds} seed{'s' * (g.n_baseline_seeds != 1)})"
                      + ("" if g.defined else "  -> gap too small: PGR undefined"))
         pgr_head = f"PGR [{level} CI]"
         w = max(16, *(len(m) + 2 for m in g.methods))  # variant names are long
@@ -42,11 +57,11 @@ def summarize(study: str, tracking_uri: str, log: bool = True) -> str:
             p = g.pgr[method]
             if p["estimate"] is not None:
                 metrics[f"summary.{setting}.{dataset}.{method}.pgr"] = p["estimate"]
-            pgr = ("undefined" if p["estimate"] is None else
-                   f"{p['estimate']:+.2f} ± {p['se_seeds']:.2f} [{p['ci'][0]:+.2f}, {p['ci'][1]:+.2f}]")
+            pgr = _pgr(p)
             lines.append(f"  {method:<{w}}{len(m):>5}  " + "  ".join(
                 _mean_se(m[c].to_numpy(float)) for c in ("weak_acc", "ceiling_acc", "w2s_acc")) + f"  {pgr:>24}")
-    lines.append(f"\nPGR: study-level estimate ± SE over seeds [{level} CI over seeds]; "
+    lines.append(f"\nPGR: study-level estimate ± the SE its CI is built from [{level} CI over seeds; {NA}: needs "
+                 f"2 seeds or more]; "
                  f"significance and verdicts: make report STUDY={study}")
     text = "\n".join(lines)
     if log and s.parent_run_id:

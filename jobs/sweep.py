@@ -6,8 +6,9 @@
     python -m jobs.sweep study=mine method=logconf seed=3            # a one-method, one-seed grid
     python -m jobs.sweep study=x method.alpha_max=0.5               # a method field: the grid's methods that have it
 
-The arguments are Hydra overrides of conf/config.yaml; `setting=`, `method=` and `seed=` set the grid
-(`grid.settings`, `grid.methods`, `grid.seeds`). Hydra's own options (-m/--multirun, --cfg, ...) are refused: a
+The arguments are Hydra overrides of conf/config.yaml; `setting=`, `method=`, `dataset=` and `seed=` set the grid
+(`grid.settings`, `grid.methods`, `grid.datasets`, `grid.seeds`). An unknown key is one line naming the closest
+known one ("unknown key grid.seed: did you mean grid.seeds?"). Hydra's own options (-m/--multirun, --cfg, ...) are refused: a
 sweep is one study and its grid is its multirun. Bad overrides fail with one line before Ray or MLflow start (with
 RAY_ADDRESS set, before the Ray Job is submitted).
 

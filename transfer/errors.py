@@ -25,6 +25,11 @@ class MethodError(TransferError):
     """A method's own code failed (its traceback is logged), or its process died or timed out."""
 
 
+class DataWarning(UserWarning):
+    """Data a loader skipped (identical replies, ...): said once by the sweep's pre-flight (jobs/preflight.py), not
+    again by each process that loads the same data."""
+
+
 class ConfinementRefused(OSError):
     """The platform refused a namespace, mount or filter the method's confinement needs (transfer/sandbox/)."""
 

@@ -14,7 +14,7 @@ from analysis.config import load_config
 from analysis.ladder import (bend_weight, brier, fit, forecast, interval_hit, predict, seed_table,
                              verdict_probabilities)
 from analysis.simulate import simulate
-from analysis.rules import TRANSFER_VERDICTS
+from analysis.rules import NOT_TESTED, TRANSFER_VERDICTS
 from analysis.verdicts import Margins
 
 X = np.log([494.0, 1544.0, 3086.0])
@@ -89,7 +89,8 @@ def test_verdict_probabilities_follow_the_forecast():
     assert sum(pu[v] for v in TRANSFER_VERDICTS) == pytest.approx(1.0)
     assert pu["survives"] > 0.7 and pd_["vanishes"] > 0.7
     none = verdict_probabilities(up, {**lab, "verdict": "no lab gain >= SESOI"}, margins)
-    assert none["inconclusive"] == 1.0 and "no lab gain" in none["note"]
+    assert none[NOT_TESTED] == 1.0 and none["inconclusive"] == 0.0 and "no lab gain" in none["note"]
+    assert brier(none, NOT_TESTED) == 0.0 and brier(none, "inconclusive") == 2.0
     assert brier(pu, "survives") < brier(pu, "vanishes")
 
 

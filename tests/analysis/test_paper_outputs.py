@@ -1,6 +1,6 @@
 """Paper-ready outputs: the LaTeX tables compile in a two-column article without overfull boxes, and the figures'
 PDFs embed TrueType (Type 42) fonts, never Type 3. Needs pdflatex (texlive-latex-recommended + texlive-science),
-which .ci/run installs; skipped, saying so, where it is missing."""
+which `make test` installs as root (.ci/system-deps) or names; skipped, saying so, where it is missing."""
 
 from __future__ import annotations
 
@@ -48,3 +48,34 @@ def test_figures_embed_truetype_fonts_and_none_is_empty(report):
         assert b"/Type3" not in data and b"/FontFile2" in data, pdf.name  # Type 42 = embedded TrueType
     res = json.loads((report / "results.json").read_text())
     assert res["comparisons"]  # the simulated study has both settings, so every figure has something to show
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (apt: texlive-latex-recommended "
+                                                              "texlive-science)")
+def test_a_real_studys_long_variant_and_dataset_names_compile_within_the_page(tmp_path):
+    """The demo's names ('#' in every variant, 40-character names) broke pdflatex, then overflowed the page."""
+    import numpy as np
+
+    from analysis.analyze import analyze
+    from analysis.config import load_config
+    from analysis.simulate import as_study, planted
+    from analysis.tables import write_tables
+
+    cells, ex = planted({"lab": {"delta": 0.0}, "production": {"delta": 0.0, "ceiling": 0.75}},
+                        {"lab": list(range(8)), "production": list(range(8))}, 400, np.random.default_rng(3),
+                        dataset="bigbench_epistemic_reasoning")
+    cells = cells.assign(method=cells.method.replace({"treated": "logconf[alpha_max=0.25,student_l2=0.03]#f564bc"}))
+    tables = write_tables(analyze(as_study(cells, ex.iloc[:0]), load_config(FAST)), tmp_path / "tables")
+    assert {"pgr.tex", "lab_verdicts.tex", "verdicts.tex"} <= set(tables)
+    body = "\n".join(rf"\input{{tables/{t}}}\clearpage" for t in tables)
+    (tmp_path / "paper.tex").write_text(rf"""\documentclass[twocolumn]{{article}}
+\usepackage[T1]{{fontenc}}\usepackage{{lmodern}}{PREAMBLE}
+\begin{{document}}
+{body}
+\end{{document}}
+""")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    log = (tmp_path / "paper.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-2000:]
+    assert "Overfull \\hbox" not in log, [line for line in log.splitlines() if "Overfull" in line]

@@ -137,3 +137,12 @@ def test_failed_and_missing_methods_are_named(tmp_path, sim_tables):
     md = (dest / "report.md").read_text()
     assert "without any finished cell (not in any table): ghost" in md
     assert "lab/ghost/seed 0 FAILED and has no finished rerun: ValueError: too few confident labels" in md
+
+
+def test_make_report_prints_the_answer_before_the_path(store, tmp_path, capsys):
+    assert main(["--study", "sim", "--tracking-uri", store, "--out", str(tmp_path), "--no-mlflow-log",
+                 "--set", "bootstrap=300"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"report: {tmp_path / 'sim' / 'report.md'}"
+    assert out[-2].startswith("Answer. ") and "robust: lab ΔPGR +" in out[-2] and "survives" in out[-2]
+    assert "**" not in out[-2] and "`" not in out[-2]

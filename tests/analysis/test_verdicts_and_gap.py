@@ -73,7 +73,7 @@ def test_ratio_floor_is_a_margin():
 def test_lab_gain_is_one_sided():
     assert verdicts(draws(-0.3, 0.05, 20, 7), draws(0.0, 0.05, 20, 8))[0] == "no lab gain >= SESOI"
     assert verdicts(draws(0.0, 0.05, 20, 7), draws(0.0, 0.05, 20, 8))[0] == "no lab gain >= SESOI"
-    assert verdicts(draws(0.05, 0.3, 8, 7), draws(0.0, 0.05, 20, 8)) == ("lab inconclusive", "inconclusive")
+    assert verdicts(draws(0.05, 0.3, 8, 7), draws(0.0, 0.05, 20, 8)) == ("lab inconclusive", "not tested (no lab gain)")
 
 
 def test_the_lab_effect_comes_from_confirmation_seeds():
@@ -116,7 +116,7 @@ def test_pairing_by_seed_decides_the_lab_gain(sim_tables):
 @pytest.mark.parametrize("case, lab_d, prod_d, lab_verdict, verdict", [
     ("survives", 0.25, 0.25, "lab gain established", "survives"),
     ("vanishes", 0.25, 0.0, "lab gain established", "vanishes"),
-    ("no gain", 0.0, 0.0, "no lab gain >= SESOI", "inconclusive"),
+    ("no gain", 0.0, 0.0, "no lab gain >= SESOI", "not tested (no lab gain)"),
 ])
 def test_planted_studies_through_analyze(case, lab_d, prod_d, lab_verdict, verdict):
     """A fixed-seed planted-truth study with many seeds and items, through the report's own entry point."""

@@ -92,10 +92,11 @@ def test_method_setting_seed_overrides_set_the_grid():
     assert keys(expand(["method=vanilla,ccs", "seed=range(0,2)"])) == [("lab", m, s) for m in ("vanilla", "ccs")
                                                                        for s in (0, 1)]
     assert keys(expand(["experiment=demo", "method=ccs"])) == [("lab", "ccs", s) for s in range(6)]
-    one = expand(["method=logconf", "seed=3"])
-    same = expand(["grid.methods=[logconf]", "grid.seeds=[3]"])
+    one = expand(["method=logconf", "seed=3", "dataset=bigbench_navigate"])
+    same = expand(["grid.methods=[logconf]", "grid.seeds=[3]", "grid.datasets=[bigbench_navigate]"])
     assert one.base["grid"] == same.base["grid"] and one.cells == same.cells
     assert [c.cell() for c in one.cells] == [c.cell() for c in same.cells]
+    assert {c.dataset for c in one.cells} == {"bigbench_navigate"}
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -109,7 +110,11 @@ def test_method_setting_seed_overrides_set_the_grid():
     (["head.lr=0.1,0.01"], "lists several values: a sweep's grid is grid.settings, grid.methods, grid.seeds and a "
                            "method's knobs"),
     (["method=vanila"], "grid.methods: unknown method ['vanila']"),
-    (["head.lrr=1"], "Could not override 'head.lrr'"),
+    (["head.lrr=1"], "unknown key head.lrr: did you mean head.lr?"),
+    (["setting.data.max_pair=3"], "unknown key setting.data.max_pair: did you mean setting.data.max_pairs?"),
+    (["runtime.nope=1"], "unknown key runtime.nope: runtime has cell_retries, "),
+    (["dataset=bigbench_navigate", "grid.datasets=[bigbench_winowhy]"], "both set grid.datasets"),
+    (["dataset=nope"], "grid.datasets: unknown dataset ['nope']"),
     (["grid.methods=[vanilla,"], "bad override:"),
     (["grid.methods=[vanilla,ccs]", "method.alpha_max=0.5"],
      "override 'method.alpha_max=0.5': no method in the grid ['vanilla', 'ccs'] has a field 'alpha_max'"),
@@ -138,6 +143,11 @@ def test_method_field_reaches_only_the_methods_that_have_it():
     (["--cfg", "job"], "unsupported option '--cfg'"),
     (["method=logconf", "grid.methods=[vanilla]"], "both set grid.methods"),
     (["setting=prod"], "unknown setting ['prod']"),
+    (["grid.seed=[0]"], "unknown key grid.seed: did you mean grid.seeds?"),  # not Hydra's "+grid.seed" hint
+    (["+grid.seed=[0]"], "unknown key grid.seed: did you mean grid.seeds?"),  # which ran the 15 default cells
+    (["study=my study"], "study='my study': a study name is letters, digits, '.', '_' and '-' (it is printed as a "
+                         "make argument and is a folder under reports/), e.g. study=my-study"),
+    (["study='a&b'"], "study='a&b': a study name is"),
 ])
 def test_entry_point_refuses_before_ray_or_mlflow_with_one_line(argv, message, monkeypatch, capsys):
     monkeypatch.setattr(job, "run", lambda sweep: pytest.fail("ran a sweep"))
@@ -193,3 +203,12 @@ def test_replay_refuses_overrides_that_would_change_the_plan(override):
     plan = {**copy.deepcopy(PLAN), "overrides": [*PLAN["overrides"], override]}
     with pytest.raises(ConfigError, match=re.escape(f"replay override {override!r}: a replay runs the plan's")):
         from_plan(plan, "sim-replay", "sqlite:///x.db")
+
+
+def test_study_names_pass_a_shell_and_a_path_unquoted():
+    from jobs.names import check_study
+
+    assert check_study("demo-replay-production") == "demo-replay-production" and check_study(7) == "7"
+    for bad in ("my study", "a/b", "x;y", "-x", "", "a'b"):
+        with pytest.raises(ConfigError):
+            check_study(bad)

@@ -43,7 +43,7 @@ def test_bash_splits_an_unquoted_power_seeds_and_the_sweep_says_so_before_runnin
     (["grid.seeds=0"], "grid.seeds=0: a list of integers, e.g. grid.seeds=[0,1,2] or \"'seed=range(0,30)'\""),
     (["grid.methods=vanilla"], "grid.methods='vanilla': a list of names, e.g. grid.methods=[a,b]"),
     (["grid.settings=lab"], "grid.settings='lab': a list of names"),
-    (["+grid.power_seed={effect:0.25,max:30}"], "grid.power_seed: not a grid key; the grid's keys are ['settings'"),
+    (["+grid.power_seed={effect:0.25,max:30}"], "unknown key grid.power_seed: did you mean grid.power_seeds?"),
     (["grid.power_seeds={effect:0.25,max:30}", "grid.power_seeds=max:30"], "grid.power_seeds given twice"),
 ])
 def test_malformed_grid_keys_are_one_line_errors(overrides, message):

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 from hydra import initialize_config_dir
@@ -144,3 +145,19 @@ def test_local_ray_workers_run_at_the_drivers_niceness(ray_local):
         return os.nice(0)
 
     assert ray_local.get(niceness.remote()) == os.nice(0)
+
+
+def test_a_one_seed_table_says_n_a_where_a_ci_needs_more_seeds(tmp_path):
+    """One seed has no spread: no '± nan', no zero-width CI (issue 27)."""
+    from analysis.simulate import simulate
+    from jobs.summary import summarize
+    from tests.helpers.analysis import write_study
+
+    truth = {"lab": {"pgr": {"vanilla": 0.2, "better": 0.4}, "seed_sd": 0.04, "method_sd": 0.02}}
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    for name, seeds in (("one", [0]), ("three", [0, 1, 2])):
+        cells, ex = simulate(truth, seeds=seeds, n_test=300, rng=np.random.default_rng(1))
+        write_study(uri, name, cells, ex, with_predictions=False)
+    one, three = summarize("one", uri, log=False), summarize("three", uri, log=False)
+    assert "nan" not in one and "± n/a" in one and "[CI n/a: 1 seed]" in one and "CI n/a, 1 seed)" in one
+    assert "n/a" not in three.split("\nPGR:")[0] and "nan" not in three

@@ -39,3 +39,27 @@ def test_make_exports_the_environment_defaults_of_transfer_env():
     assert run.returncode == 0 and got["RAY_AUTH_MODE"] == "mine"
     assert {k: got.get(k) for k in env.DEFAULTS if k != "RAY_AUTH_MODE"} == \
         {k: v for k, v in env.DEFAULTS.items() if k != "RAY_AUTH_MODE"}
+
+
+def test_make_test_installs_or_names_the_system_programs_its_tests_need(tmp_path):
+    """Not root, pdflatex and chromium absent: one line naming them, the skipped tests and the apt-get command; make
+    test goes on (exit 0); CI's --require fails instead. (As root it would apt-get install them: not run here.)"""
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for b in ("bash", "sed", "tr"):
+        (bin_ / b).symlink_to(shutil.which(b))
+    (bin_ / "id").write_text("#!/bin/sh\necho 1000\n")
+    (bin_ / "apt-get").write_text("#!/bin/sh\nexit 9\n")  # present, never called by a user who is not root
+    for f in ("id", "apt-get"):
+        (bin_ / f).chmod(0o755)
+    script = str(ROOT / ".ci" / "system-deps")
+    run = subprocess.run(["bash", script], env={"PATH": str(bin_)}, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0 and run.stdout.count("\n") == 1, run.stdout + run.stderr
+    assert run.stdout.startswith("make test: pdflatex, chromium")  # (and PostgreSQL where it is missing too)
+    assert ("so the paper-output, MLflow UI browser" in run.stdout and "tests will skip; install with: sudo apt-get "
+            "install -y --no-install-recommends texlive-latex-recommended texlive-science lmodern chromium" in run.stdout)
+    strict = subprocess.run(["bash", script, "--require"], env={"PATH": str(bin_)}, capture_output=True, text=True,
+                            timeout=30)
+    assert strict.returncode == 1
+    dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0 and ".ci/system-deps" in dry.stdout

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,6 +28,25 @@ from tqdm.auto import tqdm
 
 EXTRACTOR_VERSION = 1  # bump when the extraction code changes what it computes
 log = logging.getLogger(__name__)
+# who hears of rows as they are computed: (what, rows just done, rows newly to do); the input stage's Ray task
+# forwards them to the driver's progress bar (jobs/progress.py), which otherwise sat at 0% through extraction
+_LISTENERS: list[Callable[[str, int, int], None]] = []
+
+
+@contextmanager
+def reporting(listener: Callable[[str, int, int], None]):
+    """Within: every fill tells `listener` its rows to compute, then each shard's rows as they land; this process's
+    own bar stays off (its output would land on top of the listener's)."""
+    _LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _LISTENERS.remove(listener)
+
+
+def _tell(what: str, done: int, todo: int) -> None:
+    for listener in _LISTENERS:
+        listener(what, done, todo)
 
 
 def cache_key(parts: dict) -> str:
@@ -137,8 +157,9 @@ class FeatureCache:
     def _compute(self, todo: list[int], texts: Sequence[str], compute, desc: str) -> None:
         if not todo:
             return
+        _tell(desc, 0, sum(len(texts[i * self.shard_size:(i + 1) * self.shard_size]) for i in todo))
         with tqdm(total=self.n_rows, initial=(self.n_shards - len(todo)) * self.shard_size,
-                  desc=desc or "features", unit="text", mininterval=2.0) as bar:
+                  desc=desc or "features", unit="text", mininterval=2.0, disable=bool(_LISTENERS)) as bar:
             for i in todo:
                 chunk = texts[i * self.shard_size:(i + 1) * self.shard_size]
                 rows = np.asarray(compute(chunk), dtype=np.float32)
@@ -147,6 +168,7 @@ class FeatureCache:
                                      f"for a shard of {len(chunk)} texts")
                 self._save(i, rows)
                 bar.update(len(chunk))
+                _tell(desc, len(chunk), 0)
 
 
 class Donors:

@@ -76,16 +76,16 @@ def test_unsupported_kind_is_refused_in_the_driver_before_any_service(tmp_path, 
 
 
 def test_max_pairs_says_once_that_it_does_not_limit_the_ood_set(capsys):
+    skipped = ("[data] harmless-base-test.jsonl.gz: skipped 5 pairs whose replies do not answer one shared prompt or "
+               "are identical (lines [1255, 1689, 1951, 1953, 2037]); data.strict=true makes this an error")
     sweep = expand(["setting.data.max_pairs=100", "grid.methods=[vanilla,logconf]", "grid.seeds=[0,1,2]"])
-    with pytest.warns(UserWarning):
-        check_datasets(sweep.cells)
+    check_datasets(sweep.cells)  # what the loader skipped: a [data] line too, once, not a warning
     out = capsys.readouterr().out.strip().splitlines()
-    assert out == ["[data] max_pairs=100 limits 'hh_harmless' only; the OOD set 'hhh_alignment' keeps all its 221 "
-                   "examples (setting.ood.max_pairs=N, or +setting.ood.max_pairs=N, limits it)"]
+    assert out == [skipped, "[data] max_pairs=100 limits 'hh_harmless' only; the OOD set 'hhh_alignment' keeps all "
+                            "its 221 examples (setting.ood.max_pairs=N, or +setting.ood.max_pairs=N, limits it)"]
     sweep = expand(["setting.data.max_pairs=100", "+setting.ood.max_pairs=50", "grid.methods=[vanilla]"])
-    with pytest.warns(UserWarning):
-        check_datasets(sweep.cells)
-    assert capsys.readouterr().out == ""
+    check_datasets(sweep.cells)
+    assert capsys.readouterr().out.strip().splitlines() == [skipped]
 
 
 def test_binary_heads_learn_a_class_prior_pair_heads_stay_antisymmetric():

@@ -189,3 +189,21 @@ def test_rows_of_texts_computed_for_another_dataset_are_reused_not_recomputed(mi
     seen.clear()
     extract.extract_item_features(binary, {**model, "max_tokens": 64}, HF, fmt)  # another recipe: all computed
     assert len(seen) == 7
+
+
+def test_a_listener_hears_the_rows_to_compute_then_each_shard_and_the_own_bar_stays_off(tmp_path, capsys):
+    from transfer.features.cache import reporting
+
+    heard = []
+    cache = FeatureCache(tmp_path, "k", {"what": "test"}, n_rows=10, shard_size=4)
+    texts, compute = [f"t{i}" for i in range(10)], lambda chunk: np.ones((len(chunk), 2))  # noqa: E731
+    with reporting(lambda *e: heard.append(e)):
+        cache.fill(texts, compute, desc="m on d")
+    assert heard == [("m on d", 0, 10), ("m on d", 4, 0), ("m on d", 4, 0), ("m on d", 2, 0)]
+    assert "m on d" not in capsys.readouterr().err  # the listener's bar, not this process's, shows it
+    with reporting(lambda *e: heard.append(e)):
+        cache.fill(texts, compute, desc="m on d")
+    assert len(heard) == 4  # all cached: nothing to hear
+    cache.dir.joinpath("shard-00001.npy").unlink()
+    cache.fill(texts, compute, desc="m on d")  # no listener: its own bar
+    assert "m on d" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from transfer.data.pairs import Pair, PairSet, group_key
 from transfer.data.records import subsample
-from transfer.errors import DataError
+from transfer.errors import DataError, DataWarning
 
 HUMAN, ASSISTANT = "\n\nHuman:", "\n\nAssistant:"
 
@@ -89,7 +89,7 @@ def load(cfg) -> PairSet:
     if skipped:
         warnings.warn(f"{name}: skipped {len(skipped)} pairs whose replies do not answer one shared prompt or are "
                       f"identical (lines {skipped[:10]}{' ...' if len(skipped) > 10 else ''}); data.strict=true "
-                      "makes this an error", stacklevel=2)
+                      "makes this an error", DataWarning, stacklevel=2)
     if not pairs:
         raise DataError(f"{name}: no usable preference pairs")
     pairs = subsample(pairs, cfg.get("max_pairs"), cfg.get("subsample_seed", 0))  # a fixed subset, every seed

@@ -7,7 +7,7 @@ import warnings
 
 from transfer.data.pairs import Pair, PairSet, group_key
 from transfer.data.records import field, source_records, subsample
-from transfer.errors import DataError
+from transfer.errors import DataError, DataWarning
 
 FIELDS = {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected", "group": None, "subset": None}
 
@@ -30,7 +30,7 @@ def load(cfg) -> PairSet:
                           subset=subset))
     if same:
         warnings.warn(f"data {cfg['name']!r}: skipped {len(same)} pairs with identical replies ({same[:3]})",
-                      stacklevel=2)
+                      DataWarning, stacklevel=2)
     if not pairs:
         raise DataError(f"data {cfg['name']!r}: no usable preference pairs in {cfg.get('path') or cfg.get('hub_id')}")
     return PairSet(name=cfg["name"], pairs=tuple(subsample(pairs, cfg.get("max_pairs"), cfg.get("subsample_seed", 0))))
