@@ -23,9 +23,10 @@ COLUMNS = (("params", "method.name"), ("params", "setting"), ("params", "dataset
            ("metrics", "pgr"), ("metrics", "pgr_ci_low"), ("metrics", "pgr_ci_high"),
            ("metrics", "delta_pgr"), ("metrics", "delta_pgr_ci_low"), ("metrics", "delta_pgr_ci_high"),
            ("tags", "lab_verdict"), ("tags", "transfer_verdict"), ("metrics", "seeds"),
-           ("metrics", "weak_acc"), ("metrics", "ceiling_acc"), ("params", "strong_model"))
+           ("metrics", "weak_acc"), ("metrics", "ceiling_acc"), ("metrics", "gap"), ("params", "strong_model"))
 ROWS = "tags.`transfer.role` = 'summary'"  # transfer.store.SUMMARY; the view's filter (MLflow's search syntax)
 ORDER = "tags.`transfer.order`"            # transfer.store.summary.ORDER
+NAME = "attributes.`Run Name`"             # the UI's column id of the run name
 # MLflow 3.17's UI-wide switch (GenAI / Model training): the `workflowType` parameter, else the browser's stored
 # choice (default GenAI); the experiment's `mlflow.experimentKind` tag is not consulted (ops/mlflow_ui.py)
 ML = "workflowType=machine_learning"
@@ -35,6 +36,9 @@ def view_state() -> dict:
     """MLflow's experiment-page state (the fields its shared views carry), as the UI's own code names them."""
     return {
         "selectedColumns": [f"{kind}.`{key}`" for kind, key in COLUMNS],
+        # the columns in COLUMNS' order (MLflow's own puts metrics, then params, then tags, each alphabetical),
+        # the run name wide enough for "confident_only / production / ..."
+        "columnOrder": [NAME, *(f"{kind}.`{key}`" for kind, key in COLUMNS)], "columnWidths": {NAME: 300, "params.`method.name`": 130},
         "searchFilter": ROWS, "orderByKey": ORDER, "orderByAsc": True,
         "runsHiddenMode": "SHOW_ALL",  # charts compare every row, not MLflow's default of the first ten
     }
@@ -62,3 +66,12 @@ def save_view(client, experiment) -> None:
 def study_url(base: str, experiment_id: str) -> str:
     """The address that opens the study on its runs table in the saved view, e.g. base http://127.0.0.1:5000."""
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_KEY}&{ML}"
+
+
+OPEN = "/transfer/open"  # ops/mlflow_app.py's page: stores the UI's model-training choice, then opens study_url
+
+
+def open_url(base: str, experiment_id: str | None = None) -> str:
+    """What the harness prints: `make mlflow-ui`'s page that keeps the browser's MLflow UI in model-training mode
+    for every later click (ops/mlflow_app.py), opening the study's saved view (or, with no study, the list)."""
+    return f"{base.rstrip('/')}{OPEN}" + (f"?experiment={experiment_id}" if experiment_id else "")
