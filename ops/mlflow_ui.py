@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     pythonpath = entry_point(Path(tmp.name)) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH")
                                                  else "")
     cmd = [str(mlflow), "server", "--app-name", APP, "--backend-store-uri", uri, "--registry-store-uri", uri,
-           "--host", a.host, "--port", str(a.port), "--workers", "1", "--uvicorn-opts", "--no-access-log --log-level warning"]
+           "--host", a.host, "--port", str(a.port), "--workers", "1",
+           "--uvicorn-opts", "--no-access-log --log-level warning"]  # uvicorn's own start-up lines are INFO
     proc = lifecycle.spawn(cmd, stdin=None, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            env={**os.environ, **QUIET_ENV, "PYTHONPATH": pythonpath})  # its own group
     threading.Thread(target=pump, args=(proc.stdout, sys.stderr), daemon=True).start()

@@ -37,8 +37,9 @@ def view_state() -> dict:
     return {
         "selectedColumns": [f"{kind}.`{key}`" for kind, key in COLUMNS],
         # the columns in COLUMNS' order (MLflow's own puts metrics, then params, then tags, each alphabetical),
-        # the run name wide enough for "confident_only / production / ..."
-        "columnOrder": [NAME, *(f"{kind}.`{key}`" for kind, key in COLUMNS)], "columnWidths": {NAME: 300, "params.`method.name`": 130},
+        # the run name wide enough for most variants ("logconf[alpha_max=0.25,student_l2=0.03]#f564bc / lab")
+        "columnOrder": [NAME, *(f"{kind}.`{key}`" for kind, key in COLUMNS)],
+        "columnWidths": {NAME: 420, "params.`method.name`": 130},
         "searchFilter": ROWS, "orderByKey": ORDER, "orderByAsc": True,
         "runsHiddenMode": "SHOW_ALL",  # charts compare every row, not MLflow's default of the first ten
     }
