@@ -63,8 +63,8 @@ test-fast: $(STAMP) ## only the fast tests (no real-model extraction)
 	$(PY) -m pytest -m "not slow and not gpu" $(ARGS)
 
 MLFLOW_PORT ?= 5000
-mlflow-ui: $(STAMP) ## browse results at http://127.0.0.1:5000 (MLFLOW_PORT=...); SIGTERM or Ctrl-C stops every process
-	$(BIN)/transfer-mlflow-ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $(MLFLOW_PORT)
+mlflow-ui: $(STAMP) ## the MLflow UI on 127.0.0.1:5000 (MLFLOW_PORT=...); prints each study's results-table address; Ctrl-C stops it all
+	@$(BIN)/transfer-mlflow-ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 bench: assets ## amortization benchmark: 30 cells vs 1 cell, caches warm vs cold
 	$(PY) benchmarks/amortization.py $(ARGS)

@@ -56,6 +56,7 @@ def _cell_row(run) -> dict:
     for m in (*REQUIRED_METRICS, "gap", "pgr", "n_test", *RECIPE_METRICS):
         row[m] = metrics.get(m, float("nan"))
     row["original_method"] = tags.get("original_method", row["method"])
+    row["weak_model"], row["strong_model"] = tags.get("weak_model", ""), tags.get("strong_model", "")
     # data issues flagged on the record (e.g. the AAR import's `aar.data_issues`): the report prints them as caveats
     row["data_issues"] = "; ".join(v for k, v in sorted(tags.items()) if k.endswith("data_issues") and v)
     return row

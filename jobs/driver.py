@@ -15,7 +15,7 @@ from jobs.variants import base_of, short_hash
 from transfer import paths
 from transfer.errors import TransferError
 from transfer.store.background import BackgroundWriter
-from transfer.store.view import study_url
+from transfer.store.view import open_url
 from transfer.store.writer import StudyWriter
 
 
@@ -73,7 +73,7 @@ def _run_leased(sweep: Sweep, tracker) -> int:
         raise
     writer.close()
     tracker.finish("FINISHED" if failures == 0 else "FAILED")
-    print(f"[sweep] browse: make mlflow-ui, then {study_url('http://127.0.0.1:5000', tracker.experiment_id)}  "
+    print(f"[sweep] browse: make mlflow-ui, then {open_url('http://127.0.0.1:5000', tracker.experiment_id)}  "
           f"(tracking {tracker.uri})", flush=True)  # jobs/ print the table
     return failures
 

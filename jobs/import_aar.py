@@ -55,6 +55,24 @@ def _root(path: Path, tmp: str) -> Path:
     return min(hits, key=lambda p: len(p.parts))  # the top copy; a nested duplicate (chat-0115_*) is ignored
 
 
+def record_config(record: dict, f: Path) -> dict[str, object]:
+    """What a record says of its own configuration, as params (`aar.*`): its hyper-parameter key (the folder it is
+    in), its `config` block, and the training settings some records keep at the top (a baseline's lr, epochs ...).
+    The seed inside `config` is left out: some records carry a stale copy (see _records)."""
+    top = {k: record[k] for k in ("epochs", "batch_size", "lr", "scheduler", "aar_mode") if k in record}
+    conf = {k: v for k, v in (record.get("config") or {}).items() if k != "seed" and not isinstance(v, (dict, list))}
+    return {"aar.hyperparam_config_key": record.get("hyperparam_config_key") or f.parent.name,
+            **{f"aar.{k}": v for k, v in top.items()}, **{f"aar.config.{k}": v for k, v in conf.items()}}
+
+
+def cell_params(c: dict) -> dict[str, object]:
+    """An imported cell's params under the native cells' names (transfer.store.inputs.cell_params: method.name,
+    seed, setting, mode, dataset) and the models, then what its record says of its config."""
+    return {"method.name": c["method"], "seed": c["seed"], "setting": "lab", "mode": "lora", "dataset": c["dataset"],
+            "weak_model": c["weak_model"], "strong_model": c["strong_model"], "original_method": c["original_method"],
+            **c["config"]}
+
+
 def collect(path: Path, tmp: str) -> tuple[list[dict], list[dict], dict]:
     """-> (cells, baselines, {dataset: notes/baselines}) as plain dicts ready to log."""
     root = _root(Path(path), tmp)
@@ -67,7 +85,8 @@ def collect(path: Path, tmp: str) -> tuple[list[dict], list[dict], dict]:
             n_test = {s: r.get("detailed_eval", {}).get(role, {}).get("final_eval", {}).get("total") for s, (_, r) in recs.items()}
             for s, (f, r) in recs.items():
                 bases.append({"dataset": ds, "seed": s, "role": role, "acc": r[key], "n_test": n_test.get(s),
-                              "file": str(f.relative_to(root)), "model": r.get(f"{'weak' if role == 'weak' else 'strong'}_model")})
+                              "file": str(f.relative_to(root)), "model": r.get(f"{'weak' if role == 'weak' else 'strong'}_model"),
+                              "config": record_config(r, f)})
         W, C = float(np.mean(list(seeds["weak"].values()))), float(np.mean(list(seeds["ceiling"].values())))
         n_ds = next(b["n_test"] for b in bases if b["dataset"] == ds and b["role"] == "ceiling" and b["n_test"])
         for b in bases:
@@ -103,7 +122,8 @@ def collect(path: Path, tmp: str) -> tuple[list[dict], list[dict], dict]:
                 cells.append({"dataset": ds, "method": method, "original_method": orig, "seed": s, "file": str(f.relative_to(root)),
                               "metrics": metrics, "issues": issues, "weak_model": r.get("weak_model") or "Qwen/Qwen1.5-0.5B-Chat",
                               "strong_model": r.get("strong_model") or "Qwen/Qwen3-4B-Base",
-                              "hash": hashlib.sha256(f.read_bytes()).hexdigest(), "aar_dataset_name": r.get("dataset_name", ds)})
+                              "hash": hashlib.sha256(f.read_bytes()).hexdigest(), "aar_dataset_name": r.get("dataset_name", ds),
+                              "config": record_config(r, f)})
                 notes += [f"{orig} seed {s}: {i}" for i in issues]
     return cells, bases, info
 
@@ -128,7 +148,9 @@ def import_aar(path: str | Path, study: str = "aar", tracking_uri: str | None = 
         writer.log_run(f"lab/{b['dataset']}/{b['role']}/seed{b['seed']}", {
             **common, "baseline_role": b["role"], "dataset": b["dataset"], "seed": str(b["seed"]),
             "config_hash": h, "source_file": b["file"], "model": str(b["model"])},
-            {f"{b['role']}_acc": b["acc"], "n_test": float(b["n_test"])}, role=store.BASELINE)
+            {f"{b['role']}_acc": b["acc"], "n_test": float(b["n_test"])}, role=store.BASELINE,
+            params={"baseline_role": b["role"], "seed": b["seed"], "setting": "lab", "mode": "lora",
+                    "dataset": b["dataset"], "model": str(b["model"]), **b["config"]})
         new += 1
     for c in cells:
         if c["hash"] in done:
@@ -139,7 +161,7 @@ def import_aar(path: str | Path, study: str = "aar", tracking_uri: str | None = 
                 "aar_dataset_name": c["aar_dataset_name"], "pgr_baseline": "fixed: means of the 16 weak / 16 ceiling seeds"}
         if c["issues"]:
             tags["aar.data_issues"] = "; ".join(c["issues"])[:5000]
-        writer.log_run(f"lab/{c['dataset']}/{c['method']}/seed{c['seed']}", tags, c["metrics"],
+        writer.log_run(f"lab/{c['dataset']}/{c['method']}/seed{c['seed']}", tags, c["metrics"], cell_params(c),
                        note=f"AAR {c['original_method']} / {c['dataset']} / seed {c['seed']}")
         new += 1
     notes = [f"{ds}: {n}" for ds, i in info.items() for n in i["notes"]]

@@ -62,8 +62,11 @@ def lab_verdict_lines(study: str, tracking_uri: str) -> list[str]:
     from analysis.analyze import analyze
     from analysis.config import load_config
     from analysis.load import load_study
+    from jobs.ui_rows import log_rows
 
-    res = analyze(load_study(study, tracking_uri, with_examples=False), {**load_config(), "bootstrap": 200})
+    s = load_study(study, tracking_uri, with_examples=False)
+    res = analyze(s, {**load_config(), "bootstrap": 200})
+    log_rows(res, [s], "sweep lab verdicts (make report for the full report)", tracking_uri)  # the UI's rows too
     width = max([16] + [len(m) for g in res["groups"] for m in g["lab_verdicts"]])
     return [f"{g['setting']}/{g['dataset']} {m:<{width}} {v['verdict']}: {v['reason']}"
             for g in res["groups"] for m, v in g["lab_verdicts"].items()]

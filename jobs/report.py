@@ -20,11 +20,13 @@ from analysis.headline import plain
 from analysis.ladder import outcome_rows
 from analysis.load import StudyError, load_study
 from analysis.report import jsonable, markdown
+from jobs.ui_rows import log_rows
 from transfer import store
 
 
-def log_to_mlflow(res: dict, study, out: Path) -> str | None:
-    """Verdict table (+ report and results) on the study's parent run, visible next to its cells in the UI."""
+def log_to_mlflow(res: dict, study, out: Path, lab_study=None) -> str | None:
+    """Verdict table (+ report and results) on the study's parent run, visible next to its cells in the UI; the
+    report's table as summary runs (jobs/ui_rows.py) in the study and, with a separate lab study, in that one too."""
     if study.parent_run_id is None:
         return "no parent run (tag transfer.role=study): verdicts not logged to MLflow"
     rows = [{"dataset": c["prod_dataset"], "method": c["method"], "lab_verdict": c["lab_verdict"],
@@ -43,6 +45,7 @@ def log_to_mlflow(res: dict, study, out: Path) -> str | None:
     store.annotate(store.client(res["tracking_uri"]), study.parent_run_id, tags, _summary_metrics(res),
                    [out / "report.md", out / "results.json"], "analysis",
                    {"analysis/verdicts.json": jsonable({k: [r[k] for r in rows] for k in rows[0]})} if rows else {})
+    log_rows(res, [study, lab_study], f"make report STUDY={res['study']}", res["tracking_uri"])
     return None
 
 
@@ -91,7 +94,7 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
     (dest / "report.md").write_text(markdown(res, figs))
     (dest / "results.json").write_text(json.dumps(jsonable(res), indent=1, allow_nan=False))
     if log:
-        msg = log_to_mlflow(res, study, dest)
+        msg = log_to_mlflow(res, study, dest, lab_study)
         if msg:
             print(msg, file=sys.stderr)
     return dest

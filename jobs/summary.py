@@ -1,8 +1,9 @@
 """The table a sweep (and a replay) prints at the end: per (setting, method), mean ± SE over seeds of the accuracies,
 and the study-level PGR from analysis/ (the same estimator, CI level and "gap too small" rule as `make report`).
 Seed-level numbers only: the cells' per-example predictions are not read. The table also goes on the study's
-parent run (its description, `summary/summary.txt`, and `summary.<setting>.<dataset>.<method>.pgr` metrics), so
-the MLflow UI shows the study's result without `make report`, which later adds the verdicts."""
+parent run (its description, `summary/summary.txt`, and `summary.<setting>.<dataset>.<method>.pgr` metrics) and
+as the study's summary runs (jobs/ui_rows.py), so the MLflow UI shows the study's result without `make report`,
+which later adds the verdicts."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def summarize(study: str, tracking_uri: str, log: bool = True) -> str:
     from analysis.config import load_config
     from analysis.estimates import estimate_group
     from analysis.load import StudyError, load_study
+    from analysis.rows import group_dict
+    from jobs.ui_rows import log_rows
 
     try:
         s = load_study(study, tracking_uri, with_examples=False)
@@ -39,9 +42,10 @@ def summarize(study: str, tracking_uri: str, log: bool = True) -> str:
         return f"(no table: {exc})"
     cfg = {**load_config(), "bootstrap": 1000}
     rng = np.random.default_rng(cfg["rng_seed"])
-    level, lines, metrics = f"{1 - cfg['alpha']:.0%}", [], {}
+    level, lines, metrics, groups = f"{1 - cfg['alpha']:.0%}", [], {}, []
     for (setting, dataset), cells in s.cells.groupby(["setting", "dataset"], sort=False):
         g = estimate_group(s, setting, dataset, cfg, rng)
+        groups.append(group_dict(g, study))
         lo, hi = g.gap["ci"]
         metrics[f"summary.{setting}.{dataset}.gap"] = g.gap["estimate"]
         gap_ci = f"{lo:+.3f} .. {hi:+.3f}" if g.n_baseline_seeds > 1 else NA
@@ -66,6 +70,7 @@ def summarize(study: str, tracking_uri: str, log: bool = True) -> str:
     text = "\n".join(lines)
     if log and s.parent_run_id:
         _on_parent_run(s.parent_run_id, tracking_uri, study, text, metrics)
+        log_rows({"groups": groups, "config": cfg}, [s], "sweep table (no verdicts yet)", tracking_uri)
     return text
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import psutil
 import pytest
@@ -58,8 +59,19 @@ def test_make_mlflow_ui_listens_on_loopback_only_and_sigterm_stops_every_process
         socks = listening(family(proc.pid))
         assert any(p == port for _, _, p in socks), (tmp_path / "ui.log").read_text()[-2000:]
         assert_loopback(socks, "make mlflow-ui")
-        url = f"http://127.0.0.1:{port}/#/experiments/{exp}/runs?viewStateShareKey=transfer"
-        assert f"study ui-study: {url}" in (tmp_path / "ui.log").read_text(), (tmp_path / "ui.log").read_text()[-2000:]
+        base = f"http://127.0.0.1:{port}"
+        assert f"study ui-study: {base}/transfer/open?experiment={exp}" in (tmp_path / "ui.log").read_text(), \
+            (tmp_path / "ui.log").read_text()[-2000:]
+        # the printed address stores the UI's model-training choice, then opens the study's saved view
+        opened = urllib.request.urlopen(f"{base}/transfer/open?experiment={exp}", timeout=30).read().decode()
+        assert 'localStorage.setItem("mlflow.workflowType_v1", "\\"machine_learning\\"")' in opened, opened
+        assert f'"/#/experiments/{exp}/runs?viewStateShareKey=transfer&workflowType=machine_learning"' in opened
+        for path in ("/", "/health", "/ajax-api/2.0/mlflow/experiments/search?max_results=5") * 5:
+            urllib.request.urlopen(base + path, timeout=30).read()
+        time.sleep(1)
+        # quiet: the addresses and nothing else (no access log, no start-up banner or INFO lines)
+        lines = (tmp_path / "ui.log").read_text().splitlines()
+        assert lines and all(x.startswith(("MLflow UI: http://", "  study ")) for x in lines), lines
         os.kill(proc.pid, signal.SIGTERM)  # make alone, as `kill <pid of make>` would
         proc.wait(30)
         deadline = time.time() + 30

@@ -1,8 +1,9 @@
 """The tracking store's contract (docs/tracking.md), on MLflow's public API: names, paginated reading, the plan.
 
 experiment = study (artifacts beside a sqlite store), one parent run (`transfer.role=study`), one child run per cell
-(`cell`) or per imported baseline seed (`baseline`). The sweep driver, the replay, the AAR import and the test
-fixtures write through `transfer.store.writer.StudyWriter` (the sweep off its critical path, through
+(`cell`) or per imported baseline seed (`baseline`), and one run per (setting, dataset, method) with the analysis'
+study-level numbers (`summary`, transfer/store/summary.py). The sweep driver, the replay, the AAR import and the
+test fixtures write through `transfer.store.writer.StudyWriter` (the sweep off its critical path, through
 `transfer.store.background`); analysis/ and the replay read through `find_experiment`, `runs` (every page, no cap)
 and `artifact`. Roles, artifact names, queries, the artifact location and the plan's tag and bytes live in this
 package only; the callers supply their own tags and metrics (a cell's in jobs.driver.cell_tags).
@@ -31,6 +32,7 @@ from transfer import env, paths
 from transfer.errors import StudyError  # store.StudyError is what readers of a study catch
 
 ROLE, STUDY, CELL, BASELINE = "transfer.role", "study", "cell", "baseline"  # the tag and its values
+SUMMARY = "summary"  # a study-level row of the results (transfer/store/summary.py), not a cell: analysis never reads it
 PARENT, NOTE, KIND = "mlflow.parentRunId", "mlflow.note.content", "mlflow.experimentKind"
 PREDICTIONS, CELL_CONFIG, STUDY_CONFIG = "predictions.parquet", "cell_config.json", "study_config.yaml"
 PLAN_TAG, PLAN_FILE = "plan_sha256", "plan.json"

@@ -84,11 +84,14 @@ def _dataset_input(ids: pd.DataFrame, name: str, source: str | None, split: str,
 
 def cell_params(cell: dict) -> dict[str, object]:
     """A cell's resolved config as params, what varies across a study first (the UI lists them in this order):
-    method, seed, setting, mode, the method's hyper-parameters, then the head, the derived seeds and the data size."""
+    method, seed, setting, mode, dataset, the models, the method's hyper-parameters, then the head, the derived seeds
+    and the data size."""
     s = cell["setting"]
     method = flatten({"method": cell["method"]})
     return {"method.name": method.pop("method.name"), "seed": cell["seed"], "setting": s["name"],
-            "mode": (cell.get("mode") or {}).get("name", "head"), "dataset": s["data"]["name"], **method,
+            "mode": (cell.get("mode") or {}).get("name", "head"), "dataset": s["data"]["name"],
+            # the models as params (tags too, jobs.driver.cell_tags): the UI plots and compares params, not tags
+            "weak_model": s["weak"]["name"], "strong_model": s["strong"]["name"], **method,
             **flatten({"head": cell["head"], "roles": cell.get("roles") or {}, "seeds": cell["seeds"]}), "data.max_pairs": s["data"].get("max_pairs")}
 
 

@@ -47,7 +47,7 @@ class StudyWriter:
 
     def _experiment(self, study: str) -> str:
         exp = self.client.get_experiment_by_name(study)
-        try:  # the kind makes the MLflow UI open the experiment on its runs, not on the GenAI traces page
+        try:  # the kind says what the experiment is; MLflow 3.17's UI ignores it (ops/mlflow_app.py), later ones may not
             if exp:  # the saved view of the UI's runs table: refreshed if this code's differs
                 view.save_view(self.client, exp)
                 return exp.experiment_id
