@@ -25,16 +25,18 @@ from transfer import paths
 from transfer.config import to_plain
 from transfer.data import load_dataset_from_config
 from transfer.features.extract import extract_pair_features
-from transfer.roles import role_config, role_head
+from transfer.roles import fold_ids, role_config, role_head
 from transfer.scoring import accuracy
 from transfer.seedwork import cell_splits, pair_x, weak_teacher
 
 
-def nested_cv_accuracy(x, y, role_cfg, kind, seed, folds=5):
+def nested_cv_accuracy(x, y, groups, role_cfg, kind, seed, folds=5):
     """The ceiling's accuracy on held-out folds of its own gold, each fold's head fitted as the harness fits the
-    ceiling (its penalty chosen by CV inside the fold): an honest estimate, test never read."""
-    fold = np.random.default_rng(seed).permutation(len(x)) % folds
-    accs = [accuracy(role_head(x[fold != k], y[fold != k], role_cfg, seed=seed, bias=kind == "binary")[0]
+    ceiling (its penalty chosen by CV inside the fold): an honest estimate, test never read. Folds keep groups
+    (a binary task's options of one input) whole, as the harness's splits and CV do."""
+    fold = fold_ids(len(x), folds, seed, groups)
+    accs = [accuracy(role_head(x[fold != k], y[fold != k], role_cfg, seed=seed, bias=kind == "binary",
+                               groups=None if groups is None else groups[fold != k])[0]
                      .predict_proba(x[fold == k]), y[fold == k]) for k in range(folds)]
     return float(np.mean(accs))
 
@@ -82,7 +84,7 @@ def train_gap(dataset: str, seeds: int, overrides: list[str]) -> dict:
         teacher, _ = weak_teacher(cell, inputs, splits, None)  # the harness's teacher, on train_label gold
         weak.append(accuracy(teacher["train_unlabel"], tu.a_is_better))
         one.append(one_answer_accuracy(data.pairs, splits["train_label"].index, tu.index))
-        ceil.append(nested_cv_accuracy(pair_x(feats["strong"], tu), tu.a_is_better, role_config(cell, "ceiling"),
+        ceil.append(nested_cv_accuracy(pair_x(feats["strong"], tu), tu.a_is_better, tu.groups, role_config(cell, "ceiling"),
                                        data.kind, seed))
     gap = np.array(ceil) - np.array(weak)
     half = stats.t.ppf(0.975, seeds - 1) * gap.std(ddof=1) / np.sqrt(seeds)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
@@ -64,12 +65,22 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, *, bias: bool, scale: 
     return head, model
 
 
+def fold_ids(n: int, folds: int, seed: int, groups=None) -> np.ndarray:
+    """Each example's CV fold (seeded), a group's examples in one fold. A binary task's items of one input (its
+    options: near-identical texts, opposite labels) split across folds teach the head each held-out item's twin with
+    the other label: CV accuracy fell below chance (.19 on navigate_binary) and chose the strongest penalty, a
+    ceiling at the one-answer rate. Groups in order of first appearance: with every example its own group, the folds
+    are the ungrouped ones."""
+    codes = np.arange(n) if groups is None else pd.factorize(np.asarray(groups))[0]
+    return np.random.default_rng(seed).permutation(int(codes.max()) + 1)[codes] % folds
+
+
 def cv_accuracies(x: np.ndarray, y: np.ndarray, grid: list[float], *, folds: int, seed: int,
-                  bias: bool) -> np.ndarray:
-    """Mean k-fold accuracy of each penalty in `grid` (seeded folds; each fold walks the grid from the strongest
-    penalty down, warm-started, which is the regularization path's usual shortcut)."""
+                  bias: bool, groups=None) -> np.ndarray:
+    """Mean k-fold accuracy of each penalty in `grid` (seeded folds that keep each of `groups` whole; each fold walks
+    the grid from the strongest penalty down, warm-started, which is the regularization path's usual shortcut)."""
     y = np.asarray(y).astype(bool)
-    fold = np.random.default_rng(seed).permutation(len(x)) % folds
+    fold = fold_ids(len(x), folds, seed, groups)
     order = np.argsort(grid)[::-1]  # strongest penalty first
     acc = np.zeros((folds, len(grid)))
     for k in range(folds):
@@ -84,8 +95,10 @@ def cv_accuracies(x: np.ndarray, y: np.ndarray, grid: list[float], *, folds: int
     return np.nanmean(acc, axis=0)
 
 
-def role_head(x: np.ndarray, y: np.ndarray, cfg: dict, *, seed: int, bias: bool) -> tuple[LinearHead, dict]:
-    """The role's head on (x, gold y) and what was chosen: {"l2": ..., "cv_acc": ...} (cv_acc NaN for a fixed l2)."""
+def role_head(x: np.ndarray, y: np.ndarray, cfg: dict, *, seed: int, bias: bool,
+              groups=None) -> tuple[LinearHead, dict]:
+    """The role's head on (x, gold y) and what was chosen: {"l2": ..., "cv_acc": ...} (cv_acc NaN for a fixed l2);
+    `groups` (one per example) are kept whole in the CV's folds."""
     if len(x) == 0:
         raise ValueError("cannot train a head on zero examples")
     y = np.asarray(y).astype(bool)
@@ -93,7 +106,7 @@ def role_head(x: np.ndarray, y: np.ndarray, cfg: dict, *, seed: int, bias: bool)
         raise ValueError(f"cannot fit a head: its {len(y)} gold labels are all {bool(y[0])}")
     if cfg["l2"] == "cv":
         grid = [float(v) for v in cfg["l2_grid"]]
-        acc = cv_accuracies(x, y, grid, folds=int(cfg["folds"]), seed=seed, bias=bias)
+        acc = cv_accuracies(x, y, grid, folds=int(cfg["folds"]), seed=seed, bias=bias, groups=groups)
         best = int(np.nanargmax(acc))  # ties go to the first listed: list the grid strongest-penalty first
         l2, cv_acc = grid[best], float(acc[best])
     else:

@@ -67,9 +67,11 @@ def head_config(cell: dict, kind: str) -> dict:
     return head
 
 
-def role_fit(cell: dict, role: str, x: np.ndarray, gold: np.ndarray, kind: str, seed: int):
-    """A role's head on its own gold (transfer/roles.py) and its choice as `roles_<role>_l2`, `roles_<role>_cv_acc`."""
-    head, chosen = role_head(x, gold, role_config(cell, role), seed=seed, bias=kind == "binary")
+def role_fit(cell: dict, role: str, x: np.ndarray, split: Split, kind: str, seed: int):
+    """A role's head on its split's gold (transfer/roles.py: CV folds keep the split's groups whole) and its choice
+    as `roles_<role>_l2`, `roles_<role>_cv_acc`."""
+    head, chosen = role_head(x, split.a_is_better, role_config(cell, role), seed=seed, bias=kind == "binary",
+                             groups=split.groups)
     return head, {f"roles_{role}_{k}": v for k, v in chosen.items()}
 
 
@@ -77,7 +79,7 @@ def weak_teacher(cell: dict, inputs, splits: SplitData, ood: Split | None) -> tu
     """Weak features + head on train_label gold -> P(A is better) on train_unlabel, test and OOD, and the
     teacher's cross-validated choice."""
     tl, weak_f = splits["train_label"], inputs.features["weak"]
-    teacher, chosen = role_fit(cell, "teacher", pair_x(weak_f, tl), tl.a_is_better,
+    teacher, chosen = role_fit(cell, "teacher", pair_x(weak_f, tl), tl,
                                getattr(weak_f, "kind", "pairwise"), int(cell["seeds"]["teacher"]))
     weak = {"train_unlabel": teacher.predict_proba(pair_x(weak_f, splits["train_unlabel"])),
             "test": teacher.predict_proba(pair_x(weak_f, splits["test"]))}
@@ -91,7 +93,7 @@ def head_ceiling(cell: dict, features: dict, tu: Split, te: Split, ood: Split | 
     """Strong features + head on train_unlabel gold -> P(A is better) on test and OOD (head mode's ceiling), and
     the ceiling's cross-validated choice."""
     xs_tu = pair_x(features["strong"], tu) if xs_tu is None else np.asarray(xs_tu)
-    ceiling, chosen = role_fit(cell, "ceiling", xs_tu, tu.a_is_better, getattr(features["strong"], "kind", "pairwise"),
+    ceiling, chosen = role_fit(cell, "ceiling", xs_tu, tu, getattr(features["strong"], "kind", "pairwise"),
                                int(cell["seeds"]["student"]))
     out = {"test": ceiling.predict_proba(pair_x(features["strong"], te))}
     if ood is not None:

@@ -8,7 +8,7 @@ import pytest
 
 from transfer.errors import ConfigError
 from transfer.heads import train_head
-from transfer.roles import cv_accuracies, fit_logistic, role_config, role_head
+from transfer.roles import cv_accuracies, fit_logistic, fold_ids, role_config, role_head
 
 GRID = [1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001]
 
@@ -75,3 +75,29 @@ def test_bad_roles_config_is_one_line_naming_the_key(roles, match):
 def test_one_class_gold_is_a_clear_error():
     with pytest.raises(ValueError, match="all True"):
         role_head(np.ones((10, 3), np.float32), np.ones(10, bool), {"l2": 0.1}, seed=0, bias=True)
+
+
+def test_cv_keeps_a_group_in_one_fold():
+    """Each input of a binary task gives two near-identical items with opposite labels (its options). Folds that
+    split a pair teach the head each held-out item's twin with the other label, so ungrouped CV reads far below
+    chance and prefers the strongest penalty; folds that keep each pair whole see the real signal."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(300, 40))
+    w = rng.normal(size=40)
+    answer = rng.normal(size=(300, 40)) * 0.05  # the option's own small contribution
+    y_first = (answer @ w) > 0  # which of the two options is correct is decided by its own features
+    x = np.concatenate([base + answer, base - answer]).astype(np.float32)
+    y = np.concatenate([y_first, ~y_first])
+    groups = np.concatenate([np.arange(300), np.arange(300)])
+    ungrouped = cv_accuracies(x, y, GRID, folds=5, seed=0, bias=True)
+    grouped = cv_accuracies(x, y, GRID, folds=5, seed=0, bias=True, groups=groups)
+    assert ungrouped.max() < 0.5 < grouped.max(), (ungrouped, grouped)
+    fold = fold_ids(len(x), 5, seed=0, groups=groups)
+    assert (fold[:300] == fold[300:]).all() and len(np.unique(fold)) == 5
+
+
+def test_fold_ids_of_singleton_groups_are_the_ungrouped_folds():
+    """A pairwise task with one pair per input gets exactly the folds it had before groups were passed."""
+    ids = np.array([f"g{i}" for i in range(50)])
+    np.testing.assert_array_equal(fold_ids(50, 5, seed=3, groups=ids), np.random.default_rng(3).permutation(50) % 5)
+    np.testing.assert_array_equal(fold_ids(50, 5, seed=3), np.random.default_rng(3).permutation(50) % 5)

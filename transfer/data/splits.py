@@ -22,6 +22,8 @@ class Split:
     name: str
     index: np.ndarray  # positions in the PairSet (ItemSet)
     a_is_better: np.ndarray  # gold (bool): A is better (pairwise) or the item's label is 1 (binary); harness only
+    # each example's group (None: each its own): a head's cross-validation keeps a group in one fold, as the splits do
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -71,7 +73,7 @@ def make_splits(pairs: PairSet, fractions: dict[str, float], seed: int) -> Split
         if len(index) == 0:
             raise DataError(f"dataset {pairs.name!r}: split {n!r} is empty "
                             f"({len(pairs)} pairs, fractions {dict(fractions)}): use more data or larger fractions")
-        out[n] = Split(name=n, index=index, a_is_better=_gold(pairs, index, ab_rng))
+        out[n] = Split(name=n, index=index, a_is_better=_gold(pairs, index, ab_rng), groups=groups[index])
     return SplitData(dataset=pairs.name, splits=out)
 
 

@@ -37,6 +37,8 @@ def test_splits_are_grouped_by_prompt_and_disjoint(hh_path):
         assert not groups["train_label"] & groups["train_unlabel"]
         assert not groups["train_label"] & groups["test"]
         assert not groups["train_unlabel"] & groups["test"]
+        for s in sd.splits.values():  # each example's group travels with the split (the heads' CV folds keep it)
+            assert list(s.groups) == [pairs.pairs[i].group for i in s.index]
         sizes = {n: len(s) for n, s in sd.splits.items()}
         assert sum(sizes.values()) == len(pairs)
         assert abs(sizes["train_unlabel"] / len(pairs) - 0.5) < 0.02
