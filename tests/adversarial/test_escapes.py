@@ -90,8 +90,11 @@ def test_the_confinement_cannot_be_undone(cell_and_inputs, honest, store, sandbo
         return
     result = _run(cell_and_inputs, "undoes_confinement", sandbox, runtime, **_targets(cell_and_inputs, store))
     m = result.metrics
-    assert (m["method_undone"], m["method_saw_data"], m["method_saw_cache"], m["method_saw_store"],
-            m["method_wrote"]) == (0, 0, 0, 0, 0)
+    assert (m["method_undone"], m["method_saw_data"], m["method_saw_cache"], m["method_saw_store"]) == (0, 0, 0, 0)
+    # the write that counts is the host's (the autouse fixture checks the canary there); a checkout under /tmp puts
+    # the canary's path inside the method's private scratch tmpfs, where creating it reaches nothing outside
+    if not str(CANARY).startswith("/tmp/"):
+        assert m["method_wrote"] == 0
     assert _scores(result) == honest[sandbox]
 
 
