@@ -68,7 +68,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, *, bias: bool, scale: 
 def fold_ids(n: int, folds: int, seed: int, groups=None) -> np.ndarray:
     """Each example's CV fold (seeded), a group's examples in one fold. A binary task's items of one input (its
     options: near-identical texts, opposite labels) split across folds teach the head each held-out item's twin with
-    the other label: CV accuracy fell below chance (.19 on navigate_binary) and chose the strongest penalty, a
+    the other label: CV accuracy fell below chance (.15–.44 on navigate_binary) and chose the strongest penalty, a
     ceiling at the one-answer rate. Groups in order of first appearance: with every example its own group, the folds
     are the ungrouped ones."""
     codes = np.arange(n) if groups is None else pd.factorize(np.asarray(groups))[0]
