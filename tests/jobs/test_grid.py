@@ -8,6 +8,7 @@ import re
 import pytest
 
 from jobs.grid import expand, from_plan
+from jobs.names import check_study
 import jobs.sweep as job
 from transfer.config import config_hash
 from transfer.errors import ConfigError
@@ -206,8 +207,6 @@ def test_replay_refuses_overrides_that_would_change_the_plan(override):
 
 
 def test_study_names_pass_a_shell_and_a_path_unquoted():
-    from jobs.names import check_study
-
     assert check_study("demo-replay-production") == "demo-replay-production" and check_study(7) == "7"
     for bad in ("my study", "a/b", "x;y", "-x", "", "a'b"):
         with pytest.raises(ConfigError):

@@ -6,7 +6,10 @@ import gzip
 
 import pytest
 
+from jobs.grid import expand
+from jobs.preflight import check_datasets
 from jobs.sweep import main
+from transfer.errors import DataWarning
 
 
 @pytest.mark.parametrize("content, expected", [
@@ -27,10 +30,6 @@ def test_bad_data_fails_once_before_any_service(tmp_path, capsys, content, expec
 
 
 def test_data_a_loader_skipped_is_said_once_as_one_line_without_a_warnings_source_line(recwarn):
-    from jobs.grid import expand
-    from jobs.preflight import check_datasets
-    from transfer.errors import DataWarning
-
     said = []
     cells = expand(["grid.datasets=[hh_harmless]", "grid.methods=[vanilla,logconf]", "grid.seeds=[0,1]"]).cells
     check_datasets(cells, say=said.append)
