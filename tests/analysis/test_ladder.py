@@ -11,8 +11,9 @@ import pytest
 import statsmodels.formula.api as smf
 
 from analysis.config import load_config
-from analysis.ladder import (bend_weight, brier, fit, forecast, interval_hit, predict, seed_table,
+from analysis.ladder import (_draws, bend_weight, brier, fit, forecast, interval_hit, predict, seed_table,
                              verdict_probabilities)
+from scipy import stats
 from analysis.simulate import simulate
 from analysis.rules import NOT_TESTED, TRANSFER_VERDICTS
 from analysis.verdicts import Margins
@@ -77,6 +78,35 @@ def test_shape_line_keeps_a_bent_rung_as_an_offset():
     assert line["pi"][1] - line["pi"][0] > 2 * (straight["pi"][1] - straight["pi"][0])  # the offset widens it
     with pytest.raises(ValueError, match="shape 'cubic'"):
         predict(f, X_P, 10, shape="cubic")
+
+
+def test_the_pivotal_law_of_one_mean_square_is_students_t():
+    """ms df / chi2(df) times a normal is exactly sqrt(ms) t(df): the pivotal draws reduce to the classical interval
+    where one mean square is all there is, and a second, well-known one narrows it towards the normal."""
+    one = [{"mean": 1.0, "weight": 1.0, "law": "pivotal", "terms": [[1.0, 4.0, 3]]}]
+    q = np.quantile(_draws(one, "terms", 200_000, np.random.default_rng(0)), [0.025, 0.975])
+    assert q == pytest.approx(1.0 + 2.0 * stats.t.ppf([0.025, 0.975], 3), rel=0.03)
+    two = [{**one[0], "terms": [[1.0, 4.0, 3], [1.0, 4.0, 10_000]]}]  # total variance 8; the second known
+    q2 = np.quantile(_draws(two, "terms", 200_000, np.random.default_rng(0)), 0.975) - 1.0
+    assert 1.96 * math.sqrt(8) < q2 < stats.t.ppf(0.975, 3) * math.sqrt(8)
+
+
+@pytest.mark.parametrize("curve", [0.0, 0.25])
+def test_line_intervals_cover_ladders_of_mixed_architectures(curve):
+    """The CPU ladder's geometry (135 M, 268 M, 630 M -> 7.6 B) with each rung's own offset of sd 0.15: the scatter
+    about the line has 1 df and dominates the variance. Satterthwaite's df covered 0.88-0.90 here; the pivotal
+    draws must keep within the bar, on a straight and on a bent trend (300 ladders each: SE 0.013)."""
+    x = np.log([134.5, 268.1, 630.2])
+    x_p = math.log(7616.0)
+    rng = np.random.default_rng(int(curve * 100))
+    t = lambda v: (v - x[0]) / (x_p - x[0])  # noqa: E731
+    trend = lambda v: 0.1 + curve * (1 - np.exp(-4 * t(v))) / (1 - np.exp(-4))  # noqa: E731
+    hits = []
+    for _ in range(300):
+        y = ladder(rng, b0=0.0, b1=0.0, tau=0.15, x=x) + trend(x)[None, :]
+        obs = trend(x_p) + rng.normal(0, 0.15) + rng.normal(0, 0.08, 10).mean() + rng.normal(0, 0.15, 10).mean()
+        hits.append(interval_hit(predict(fit(y, x), x_p, 10, shape="line"), obs))
+    assert 0.90 <= np.mean(hits) <= 0.985
 
 
 def test_verdict_probabilities_follow_the_forecast():

@@ -36,6 +36,18 @@ def test_the_ladders_this_issue_names():
     assert (cpu["shape"], gpu["shape"]) == ("line", "auto")  # three architectures vs one family
 
 
+def test_the_replayable_cpu_ladder_forecasts_a_production_setting_that_exists():
+    """cpu_replayable's production is a model this CPU runs: conf/setting/production_qwen_coder runs it as the
+    strong student beside the ladder's own weak teacher, so a replay can put the forecast beside its outcome."""
+    lad = jl.load_ladder("cpu_replayable")
+    assert [r["model"] for r in lad["rungs"]] == ["mpnet_base", "smollm2_135m", "gemma3_270m"]
+    with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
+        prod = compose(config_name="config", overrides=["setting=production_qwen_coder"])
+        base = compose(config_name="config", overrides=[f"setting={lad['setting']}"])
+    assert prod.setting.strong.name == lad["production"]["model"] == "qwen2_5_coder_0_5b"
+    assert prod.setting.weak.name == base.setting.weak.name and prod.setting.data.name == base.setting.data.name
+
+
 def test_bad_ladders_are_one_line_errors(capsys):
     assert jl.main(["--lab", "x", "--ladder", "nope"]) == 2
     err = capsys.readouterr().err.strip()
