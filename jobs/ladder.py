@@ -28,7 +28,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from analysis.config import AnalysisError
-from analysis.ladder import SHAPES
+from analysis.ladder import SHAPES, verdict_line
 from analysis.ladder_report import write
 from jobs.driver import run_sweep
 from jobs.grid import Sweep, from_plan
@@ -166,9 +166,7 @@ def run(a: argparse.Namespace) -> int:
         p = e["delta"].get("predict")
         if p:
             print(f"[ladder] {m:<28} production ΔPGR {p['mean']:+.3f} [{p['pi'][0]:+.3f}, {p['pi'][1]:+.3f}] at "
-                  f"{p['n_prod']} seeds; verdicts " + ", ".join(f"{v} {e['verdicts'][v]:.2f}" for v in
-                                                               ("survives", "attenuated", "vanishes", "inconclusive")),
-                  flush=True)
+                  f"{p['n_prod']} seeds; verdicts {verdict_line(e['verdicts'])}", flush=True)
     print(f"[ladder] report: {dest / 'ladder.md'} (plan {sha}; {res['wall_s']:.0f} s)", flush=True)
     return 1 if failures else 0
 

@@ -67,6 +67,9 @@ def plan_section(ladder_study: str, plan: dict, uri: str) -> dict:
                           "verdicts": {v: e["verdicts"][v] for v in ("survives", "attenuated", "vanishes",
                                                                      "inconclusive")},
                           "verdicts_note": e["verdicts"].get("note")}
+    roles = {r: {"forecast": e["predict"]["mean"], "pi": list(e["predict"]["pi"]),
+                 "per_rung": {s: v["mean"] for s, v in e["per_rung"].items()}}
+             for r, e in res["roles"].items() if e.get("predict")}
     notes = list(res["notes"])
     strong = from_plan(plan, plan["study"], uri).cells[0].config["setting"]["strong"] if plan["methods"] else {}
     if strong and strong.get("name") != lplan["production"].get("model"):
@@ -77,5 +80,5 @@ def plan_section(ladder_study: str, plan: dict, uri: str) -> dict:
                "rungs": [{"name": r["name"], "model": r["model"], "params_m": r["params_m"]} for r in lplan["rungs"]],
                "production": {"model": lplan["production"].get("model"), "params_m": lplan["production"]["params_m"],
                               "seeds": len(plan["seeds"])},
-               "alpha": res["alpha"], "model": res["model"], "methods": methods, "notes": notes}
+               "alpha": res["alpha"], "model": res["model"], "methods": methods, "roles": roles, "notes": notes}
     return json.loads(json.dumps(section, default=float).replace("NaN", "null"))

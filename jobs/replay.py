@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from analysis.config import AnalysisError
+from analysis.ladder import verdict_line
 from jobs.driver import run_sweep
 from jobs.grid import from_plan, replay_config
 from jobs.plan import make_plan
@@ -52,7 +53,7 @@ def summary(plan: dict, sha: str) -> str:
     lines += [f"[replay]   note: {n}" for n in plan["notes"]]
     for m, f in (plan.get("ladder") or {}).get("methods", {}).items():  # the ladder's forecast, fixed in the plan
         lines.append(f"[replay]   ladder forecast {m:<{width}} dPGR {f['delta_pgr']:+.3f} [{f['pi'][0]:+.3f}, "
-                     f"{f['pi'][1]:+.3f}]; " + ", ".join(f"{v} {p:.2f}" for v, p in f["verdicts"].items()))
+                     f"{f['pi'][1]:+.3f}]; {verdict_line(f['verdicts'])}")
     return "\n".join(lines)
 
 

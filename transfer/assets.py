@@ -93,20 +93,19 @@ def _unzip_split(parts: list[Path], inner_prefix: str, out: Path) -> None:
             with open(part, "rb") as src:
                 shutil.copyfileobj(src, dst)
             part.unlink()
-    try:
-        zf = zipfile.ZipFile(archive)
+    try:  # parts out of order can leave the end (the directory) intact and fail only while reading an entry
+        with zipfile.ZipFile(archive) as zf:
+            names = [i for i in zf.infolist() if i.filename.startswith(inner_prefix) and not i.is_dir()]
+            if not names:
+                raise AssetError(f"no files under {inner_prefix!r} in the joined archive of {[p.name for p in parts]}")
+            for info in names:
+                target = out / info.filename[len(inner_prefix):].lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
     except zipfile.BadZipFile as e:
         raise AssetError(f"{[p.name for p in parts]} joined in order are no zip archive ({e}): check the recipe's "
                          f"members and their order") from None
-    with zf:
-        names = [i for i in zf.infolist() if i.filename.startswith(inner_prefix) and not i.is_dir()]
-        if not names:
-            raise AssetError(f"no files under {inner_prefix!r} in the joined archive of {[p.name for p in parts]}")
-        for info in names:
-            target = out / info.filename[len(inner_prefix):].lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
     archive.unlink()
 
 

@@ -12,7 +12,7 @@ import statsmodels.formula.api as smf
 
 from analysis.config import load_config
 from analysis.ladder import (_draws, bend_weight, brier, fit, forecast, interval_hit, predict, seed_table,
-                             verdict_probabilities)
+                             verdict_line, verdict_probabilities)
 from scipy import stats
 from analysis.simulate import simulate
 from analysis.rules import NOT_TESTED, TRANSFER_VERDICTS
@@ -121,6 +121,7 @@ def test_verdict_probabilities_follow_the_forecast():
     none = verdict_probabilities(up, {**lab, "verdict": "no lab gain >= SESOI"}, margins)
     assert none[NOT_TESTED] == 1.0 and none["inconclusive"] == 0.0 and "no lab gain" in none["note"]
     assert brier(none, NOT_TESTED) == 0.0 and brier(none, "inconclusive") == 2.0
+    assert verdict_line(none).endswith(f"inconclusive 0.00, {NOT_TESTED} 1.00") and NOT_TESTED not in verdict_line(pu)
     assert brier(pu, "survives") < brier(pu, "vanishes")
 
 

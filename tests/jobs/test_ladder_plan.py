@@ -84,10 +84,18 @@ def test_the_report_puts_forecast_and_outcome_side_by_side(uri):
     attach(uri, "simlab-replay", plan)
     out = build("simlab-replay", tracking_uri=uri, out=str(Path(uri[10:]).parent / "reports"), log=False)
     res = json.loads((out / "results.json").read_text())
-    (row,) = res["ladder"]
+    (row,) = [r for r in res["ladder"] if "method" in r]
     c = next(c for c in res["comparisons"] if c["method"] == "logconf")
     assert row["observed"] == pytest.approx(c["prod_delta"]["estimate"]) and row["verdict"] == c["verdict"]
     assert row["hit"] == (row["pi"][0] <= row["observed"] <= row["pi"][1])
     assert row["p_reached"] == plan["ladder"]["methods"]["logconf"]["verdicts"][c["verdict"]]
     text = (out / "report.md").read_text()
     assert "## The ladder's forecast vs what production showed" in text and "simlab-ladder" in text
+    # the gap, weak and ceiling accuracies forecast too, beside production's own (not the lab's)
+    roles = {r["role"]: r for r in res["ladder"] if "role" in r}
+    prod = next(g for g in res["groups"] if g["study"] == "simlab-replay")
+    assert set(roles) == {"gap", "weak_acc", "ceiling_acc"} == set(plan["ladder"]["roles"])
+    assert roles["gap"]["observed"] == pytest.approx(prod["gap"]["estimate"])
+    assert roles["ceiling_acc"]["observed"] == pytest.approx(prod["ceiling_acc"])
+    assert roles["gap"]["hit"] == (roles["gap"]["pi"][0] <= roles["gap"]["observed"] <= roles["gap"]["pi"][1])
+    assert "| gap | sim |" in text

@@ -37,3 +37,22 @@ def test_amortization_breakdown_runs_every_kind_of_method():
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if "per method:" in x)
     assert "vanilla" in line and "ccs" in line and line.count(" ms") == 2, line
+
+
+@pytest.mark.slow
+def test_rung_layers_extracts_what_the_harness_extracts(tmp_path):
+    """The layer search runs each model once and keeps every candidate layer; its configured layer must be the
+    harness's own features (decoder cut after L, final norm; an encoder's last layer), or the choice would be made
+    on features no cell sees. Real SmolLM2 and MPNet on 40 real pairs."""
+    script = paths.repo_root() / "benchmarks" / "rung_layers.py"
+    proc = subprocess.run([sys.executable, str(script), "--ladder", "cpu_replayable", "--dataset",
+                           "bigbench_epistemic_reasoning", "--override", "setting.data.max_pairs=40", "--seeds", "2",
+                           "--depths", "0.5", "--models", "mpnet_base", "smollm2_135m"],
+                          capture_output=True, text=True, timeout=1200, cwd=paths.repo_root(),
+                          env={**os.environ, "PYTHONPATH": str(paths.repo_root())})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [x for x in proc.stdout.splitlines() if "choose layer" in x]
+    assert [x.split(":")[0] for x in lines] == ["rung_mpnet_base", "rung_smollm2_135m"], proc.stdout
+    for x in lines:
+        assert float(x.rsplit("min cosine", 1)[1]) > 0.999, x
+    assert "| smollm2_135m | 15 (30) |" in proc.stdout and "| smollm2_135m | 20 (30) |" in proc.stdout
