@@ -24,6 +24,29 @@ def _pi(p: dict | None) -> str:
     return "—" if not p else f"[{p['pi'][0]:+.3f}, {p['pi'][1]:+.3f}]"
 
 
+def answer(res: dict) -> list[str]:
+    """The forecast in a few lines, before the tables: per method, where the interval sits relative to 0 and how
+    wide it is, and the most likely verdict (what a researcher deciding on a production run reads first)."""
+    prod = res["production"]
+    lines = []
+    for m, e in res["methods"].items():
+        p = e["delta"].get("predict")
+        if not p:
+            lines.append(f"- **{m}**: no forecast ({e['delta'].get('note', 'no fit')})")
+            continue
+        lo, hi = p["pi"]
+        where = ("a gain at production: the whole interval is above 0" if lo > 0 else
+                 "a loss at production: the whole interval is below 0" if hi < 0 else
+                 "no direction: the interval holds both a gain and a loss")
+        probs = e.get("verdicts") or {}
+        likely = max(probs, key=lambda v: probs[v] if isinstance(probs[v], float) and np.isfinite(probs[v]) else -1,
+                     default=None) if probs else None
+        verdict = (f"; most likely verdict {likely} ({probs[likely]:.2f})" if likely and likely != "note" else "")
+        lines.append(f"- **{m}**: ΔPGR {p['mean']:+.3f} {_pi(p)}, {hi - lo:.2f} PGR wide: {where}{verdict}")
+    return ["## In short", "", f"The ladder's forecast at {prod['params_m']:g} M ({res.get('production_model')}), "
+            f"{prod['seeds']} production seeds, 95% prediction intervals:", "", *lines, ""]
+
+
 def markdown(res: dict, figs: list[str]) -> str:
     rungs, prod = res["rungs"], res["production"]
     names = [r["setting"] for r in rungs]
@@ -56,7 +79,7 @@ def markdown(res: dict, figs: list[str]) -> str:
            f"Calibration on planted ladders: `make ladder-check` (docs/ladder.md).", "",
            f"Data: every rung and the lab on `{res['lab_dataset']}` with the cells' overrides "
            f"{', '.join(f'`{o}`' for o in res.get('overrides', [])) or '(none)'} (a fixed subsample where "
-           f"`setting.data.max_pairs` is set).", "",
+           f"`setting.data.max_pairs` is set).", "", *answer(res),
            "## ΔPGR per rung (mean ± SE over seeds) and the forecast", "", _md_table(head, rows), "",
            "Verdict probabilities: the true production ΔPGR drawn from the forecast, a production sample of the "
            "planned seeds per draw, the transfer rules' tests against the lab's confirmation-seed effect. A method "
@@ -113,14 +136,57 @@ def figure(res: dict, folder: Path) -> list[str]:
     ax.axvline(x_p, color="k", lw=0.5, ls=":")
     ax.set_xlabel("strong model parameters (log scale); last tick = production")
     ax.set_ylabel(f"ΔPGR vs baseline (95% PI at {res['production']['seeds']} seeds)")
-    ax.set_title(f"Ladder {res['ladder']}: rung means ± 95% CI, forecast (solid; dashed: the line alone) and its "
-                 f"95% prediction interval", fontsize=9)
+    bend = " (solid; dashed: the line alone)" if res.get("shape", "auto") == "auto" else " (the line)"
+    ax.set_title(f"Ladder {res['ladder']}: rung means ± 95% CI, the forecast{bend}\nand its 95% prediction interval "
+                 f"at {res['production']['seeds']} production seeds", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     names = []
     for ext in ("png", "pdf"):
         fig.savefig(folder / f"ladder.{ext}", dpi=150)
         names.append(f"ladder.{ext}")
+    plt.close(fig)
+    return names
+
+
+def outcome_figure(section: dict, rows: list[dict], folder: Path) -> list[str]:
+    """The replay report's figure: per method, the ladder's rung means, its forecast at production with the
+    prediction interval (fixed in the plan), and what production showed (a star). ladder_outcome.png|pdf."""
+    methods = [r for r in rows if "method" in r and r["observed"] is not None and np.isfinite(r["observed"])]
+    if not methods:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    xs = [math.log(r["params_m"]) for r in section["rungs"]]
+    x_p = math.log(section["production"]["params_m"])
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, r in enumerate(methods):
+        c, f = colors[i % len(colors)], section["methods"][r["method"]]
+        shift = (i - (len(methods) - 1) / 2) * 0.03  # side by side at production
+        ax.plot(xs, [f["per_rung"].get(rung["name"], np.nan) for rung in section["rungs"]], "o-", color=c, lw=0.8,
+                label=r["method"])
+        ax.errorbar([x_p + shift], [r["forecast"]], yerr=[[r["forecast"] - r["pi"][0]], [r["pi"][1] - r["forecast"]]],
+                    fmt="D", color=c, capsize=4, mfc="white")
+        ax.plot([x_p + shift], [r["observed"]], "*", color=c, ms=13, mec="k", mew=0.5)
+    ticks = xs + [x_p]
+    ax.set_xticks(ticks, [f"{math.exp(t):.0f} M" for t in ticks])
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel(f"strong model parameters (log scale); last tick = production ({section['production']['model']})")
+    ax.set_ylabel("ΔPGR vs baseline")
+    ax.set_title(f"Ladder {section['ladder']}: rung means (dots), the forecast and its 95% prediction interval "
+                 f"(open diamond),\nfixed in the plan before production ran, and what production showed (star)",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    names = []
+    for ext in ("png", "pdf"):
+        fig.savefig(folder / f"ladder_outcome.{ext}", dpi=150)
+        names.append(f"ladder_outcome.{ext}")
     plt.close(fig)
     return names
 

@@ -18,6 +18,7 @@ from analysis.analyze import analyze
 from analysis.config import AnalysisError, load_config
 from analysis.headline import plain
 from analysis.ladder import outcome_rows
+from analysis.ladder_report import outcome_figure
 from analysis.load import StudyError, load_study
 from analysis.report import jsonable, markdown
 from jobs.ui_rows import log_rows
@@ -90,6 +91,8 @@ def build(study_name: str, lab: str | None = None, tracking_uri: str | None = No
     dest = Path(out) / study_name
     figs = figures.forest(res, dest / "figures") + figures.scatter(res, dest / "figures") + \
         figures.strip(res, dest / "figures") + figures.curse(res, dest / "figures")
+    if res.get("ladder"):
+        figs += outcome_figure(res["plan"]["ladder"], res["ladder"], dest / "figures")
     res["files"] = {"tables": tables.write_tables(res, dest / "tables"), "figures": figs}
     (dest / "report.md").write_text(markdown(res, figs))
     (dest / "results.json").write_text(json.dumps(jsonable(res), indent=1, allow_nan=False))

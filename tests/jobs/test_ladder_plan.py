@@ -99,3 +99,4 @@ def test_the_report_puts_forecast_and_outcome_side_by_side(uri):
     assert roles["ceiling_acc"]["observed"] == pytest.approx(prod["ceiling_acc"])
     assert roles["gap"]["hit"] == (roles["gap"]["pi"][0] <= roles["gap"]["observed"] <= roles["gap"]["pi"][1])
     assert "| gap | sim |" in text
+    assert "ladder_outcome.png" in res["files"]["figures"] and (out / "figures" / "ladder_outcome.png").stat().st_size
