@@ -42,6 +42,8 @@ def answer(res: dict) -> list[str]:
         likely = max(probs, key=lambda v: probs[v] if isinstance(probs[v], float) and np.isfinite(probs[v]) else -1,
                      default=None) if probs else None
         verdict = (f"; most likely verdict {likely} ({probs[likely]:.2f})" if likely and likely != "note" else "")
+        if hi - lo > 1:  # wider than the distance from no recovery to full recovery
+            where += "; wider than the whole PGR scale (0 to 1): the ladder does not forecast this method"
         lines.append(f"- **{m}**: ΔPGR {p['mean']:+.3f} {_pi(p)}, {hi - lo:.2f} PGR wide: {where}{verdict}")
     return ["## In short", "", f"The ladder's forecast at {prod['params_m']:g} M ({res.get('production_model')}), "
             f"{prod['seeds']} production seeds, 95% prediction intervals:", "", *lines, ""]

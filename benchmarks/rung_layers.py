@@ -6,7 +6,8 @@ the size. Per model this script runs the lab's texts once through the whole mode
 (each exactly what the harness extracts for `layer: L`: the decoder cut after L, its final norm applied; checked
 against the harness's cached features of the configured layer, cosine printed), and per seed fits the ceiling
 role's head as a sweep does (transfer/roles.py: L2 penalty by grouped k-fold CV on `train_unlabel` gold only).
-The layer with the best mean CV accuracy over seeds is the choice; test is never read.
+The layer with the best mean CV accuracy over seeds is the choice unless it beats the configured layer by no more than
+one paired SE over seeds (then the configured layer stays: a change needs evidence); test is never read.
 
     python benchmarks/rung_layers.py --ladder cpu_replayable --dataset bigbench_epistemic_reasoning \
         --override setting.data.max_pairs=600 --seeds 5 [--production] [--depths 0.33 0.5 0.67 0.83 1.0]
@@ -116,8 +117,12 @@ def one_model(label: str, overrides: list[str], a) -> dict:
                                bias=False, groups=tu.groups)
             acc[layer].append(float(np.nanmax(cv)))
     means = {layer: float(np.mean(v)) for layer, v in acc.items()}
-    best = max(layers, key=lambda layer: (means[layer], -abs(layer - configured)))  # ties: nearest the configured
-    return {"label": label, "model": model_cfg["name"], "total": total, "layers": layers, "acc": acc, "means": means,
+    top = max(layers, key=lambda layer: (means[layer], -abs(layer - configured)))  # ties: nearest the configured
+    # one-SE rule: the configured layer stays unless the top one beats it by more than the paired SE over seeds
+    diff = np.asarray(acc[top]) - np.asarray(acc[configured])
+    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    best = configured if diff.mean() <= se else top
+    return {"top": top, "margin": float(diff.mean()), "margin_se": se, "label": label, "model": model_cfg["name"], "total": total, "layers": layers, "acc": acc, "means": means,
             "best": best, "configured": configured, "check": check, "seconds": seconds}
 
 
@@ -150,16 +155,19 @@ def main() -> int:
     for r in rows:
         for layer in r["layers"]:
             v = np.asarray(r["acc"][layer])
-            tag = " ".join(t for t, on in (("**chosen**", layer == r["best"]), ("configured", layer == r["configured"]))
-                           if on)
+            tag = " ".join(t for t, on in (("**chosen**", layer == r["best"]), ("configured", layer == r["configured"]),
+                                            ("best mean", layer == r["top"] != r["best"])) if on)
             print(f"| {r['model']} | {layer} ({r['total']}) | {layer / r['total']:.2f} | {v.mean():.3f} ± "
                   f"{v.std(ddof=1) / math.sqrt(len(v)):.3f} | {tag} |")
     print()
     for r in rows:
-        gain = r["means"][r["best"]] - r["means"][r["configured"]]
-        print(f"{r['label']}: choose layer {r['best']} of {r['total']} (configured {r['configured']}, CV accuracy "
-              f"{gain:+.3f}); override setting.strong.layer={r['best']}; one pass {r['seconds']:.0f} s; configured "
-              f"layer vs the harness's cached features: min cosine {r['check']:.5f}")
+        why = (f"the best mean, layer {r['top']}, is {r['margin']:+.3f} ± {r['margin_se']:.3f} (paired SE) above the "
+               f"configured {r['configured']}")
+        why = (f"configured; {why}: within one SE, kept" if r["best"] == r["configured"] != r["top"] else
+               "configured, and the best mean" if r["best"] == r["configured"] else why)
+        print(f"{r['label']}: choose layer {r['best']} of {r['total']} ({why}); override "
+              f"setting.strong.layer={r['best']}; one pass {r['seconds']:.0f} s; configured layer vs the harness's "
+              f"cached features: min cosine {r['check']:.5f}")
     return 0
 
 

@@ -32,6 +32,9 @@ def test_the_report_answers_first_and_draws_its_figure(tmp_path):
     lo, hi = res["methods"]["logconf"]["delta"]["predict"]["pi"]
     assert f"{hi - lo:.2f} PGR wide" in lines["logconf"]
     assert ("a gain at production" in lines["logconf"]) == (lo > 0)
+    for m, x in lines.items():
+        lo, hi = res["methods"][m]["delta"]["predict"]["pi"]
+        assert ("does not forecast this method" in x) == (hi - lo > 1), x
     assert "most likely verdict not tested (no lab gain) (1.00)" in lines["ccs"]
     assert short.index("logconf") < text.index("## ΔPGR per rung")  # the answer before the tables
     assert (dest / "figures" / "ladder.png").stat().st_size > 0 and "Wall time of the ladder job" in text
