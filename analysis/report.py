@@ -10,7 +10,7 @@ import numpy as np
 from analysis import datasets, tables
 from analysis.estimates import GAP_TOO_SMALL
 from analysis.format import ci, num, pval
-from analysis.ladder import outcome_markdown
+from analysis.ladder_outcome import outcome_markdown
 from analysis.search import family_line
 from analysis.headline import headline
 from analysis.rules import NOT_TESTED

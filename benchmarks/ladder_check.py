@@ -38,7 +38,8 @@ import pandas as pd
 
 from analysis import significance as sig
 from analysis.config import load_config
-from analysis.ladder import SHAPES, bend_weight, brier, fit, predict, verdict_probabilities
+from analysis.ladder import SHAPES, bend_weight, fit, predict, verdict_probabilities
+from analysis.ladder_outcome import brier
 from analysis.rules import classify
 from analysis.verdicts import Margins
 

@@ -28,7 +28,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from analysis.config import AnalysisError
-from analysis.ladder import SHAPES, verdict_line
+from analysis.ladder import SHAPES
+from analysis.ladder_outcome import verdict_line
 from analysis.ladder_report import write
 from jobs.driver import run_sweep
 from jobs.grid import Sweep, from_plan

@@ -3,7 +3,7 @@ from a ladder study in the store. Shared by jobs/plan.py (the plan) and jobs/lad
 
 The section is computed from the ladder study's finished cells, its stored ladder plan and *this* replay plan's
 production seeds and lab effects, so it is fixed - and hashed with the plan - before any production cell runs; the
-report later puts it beside what production showed (analysis.ladder.outcome_rows).
+report later puts it beside what production showed (analysis.ladder_outcome.outcome_rows).
 """
 
 from __future__ import annotations

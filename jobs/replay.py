@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from analysis.config import AnalysisError
-from analysis.ladder import verdict_line
+from analysis.ladder_outcome import verdict_line
 from jobs.driver import run_sweep
 from jobs.grid import from_plan, replay_config
 from jobs.plan import make_plan

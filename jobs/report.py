@@ -17,7 +17,7 @@ from analysis import figures, tables
 from analysis.analyze import analyze
 from analysis.config import AnalysisError, load_config
 from analysis.headline import plain
-from analysis.ladder import outcome_rows
+from analysis.ladder_outcome import outcome_rows
 from analysis.ladder_report import outcome_figure
 from analysis.load import StudyError, load_study
 from analysis.report import jsonable, markdown

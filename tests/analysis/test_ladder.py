@@ -11,8 +11,8 @@ import pytest
 import statsmodels.formula.api as smf
 
 from analysis.config import load_config
-from analysis.ladder import (_draws, bend_weight, brier, fit, forecast, interval_hit, predict, seed_table,
-                             verdict_line, verdict_probabilities)
+from analysis.ladder import _draws, bend_weight, fit, forecast, predict, seed_table, verdict_probabilities
+from analysis.ladder_outcome import brier, interval_hit, verdict_line
 from scipy import stats
 from analysis.simulate import simulate
 from analysis.rules import NOT_TESTED, TRANSFER_VERDICTS
