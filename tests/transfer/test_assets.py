@@ -45,3 +45,14 @@ def test_parts_out_of_order_are_a_clear_error(tmp_path):
 def test_an_absent_folder_is_a_clear_error(tmp_path):
     with pytest.raises(AssetError, match="no files under 'nope/'"):
         _unzip_split(_split_zip(tmp_path), "nope/", tmp_path / "built")
+
+
+def test_a_member_that_climbs_out_of_the_folder_is_refused(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("model-x/../../evil.txt", "x")
+    part = tmp_path / "m.zip.000"
+    part.write_bytes(buf.getvalue())
+    with pytest.raises(AssetError, match="points outside the asset folder"):
+        _unzip_split([part], "model-x/", tmp_path / "built")
+    assert not (tmp_path / "evil.txt").exists()
