@@ -22,23 +22,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
-from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf import DictConfig
 
 from jobs import variants
-from jobs.grid_keys import check_grid, check_repeats, hydra_unknown_key, unknown_key
+from jobs.compose import (baseline_method, check_names, compose_cell, compose_config, conf_dirs, grid_datasets,
+                          hydra_context, method_yaml, method_yaml_or_none, ood_follows_data, parse_overrides,
+                          route_method_fields, seed_list)
+from jobs.grid_keys import check_grid, check_repeats
 from jobs.names import check_study
-from transfer import paths
-from transfer.config import config_hash, register_resolvers, to_plain
+from transfer.config import config_hash, to_plain
 from transfer.errors import ConfigError
 
 # a cell's key -> the grid list it comes from: `method=a,b` is grid.methods=[a,b]
@@ -71,7 +66,7 @@ class Sweep:
 
     def with_seeds(self, seeds: list[int]) -> Sweep:
         """The same grid with other seeds (grid.power_seeds), from the configs already composed."""
-        base = {**self.base, "grid": {**self.base["grid"], "seeds": _seeds(list(seeds))}}
+        base = {**self.base, "grid": {**self.base["grid"], "seeds": seed_list(list(seeds))}}
         return Sweep(base, _cells(self.templates, base["grid"]), self.templates)
 
 
@@ -79,26 +74,26 @@ def expand(overrides: list[str]) -> Sweep:
     """A sweep from the command line's Hydra overrides of conf/config.yaml."""
     check_repeats(overrides)
     axes, fields, rest = _split(overrides)
-    with _hydra():
-        root = _compose(rest)
+    with hydra_context():
+        root = compose_config(rest)
         for key, values in axes.items():
             root.grid[AXES[key]] = values
         base = to_plain(root)
         check_study(base["study"])
         grid = base["grid"]
         check_grid(grid)
-        _check_names(grid)
-        grid["seeds"] = _seeds(grid["seeds"])
-        grid["datasets"] = _datasets(grid.get("datasets"), rest)
+        check_names(grid)
+        grid["seeds"] = seed_list(grid["seeds"])
+        grid["datasets"] = grid_datasets(grid.get("datasets"), rest)
         plain, swept = [o for o in fields if not o.is_sweep_override()], [o for o in fields if o.is_sweep_override()]
         found = _variants(swept, grid, rest)
         bases = list(dict.fromkeys([*grid["methods"], *(v.base for v in found)]))
-        per_method = _route(plain, bases)
+        per_method = route_method_fields(plain, bases)
         templates = {}
         for s in grid["settings"]:
             for d in grid["datasets"] or [None]:
                 for m in bases:
-                    cfg = _compose_cell([*rest, *per_method[m], f"setting={s}", f"method={m}"], d)
+                    cfg = compose_cell([*rest, *per_method[m], f"setting={s}", f"method={m}"], d)
                     templates.update(_method_templates(s, d, m, cfg, found, grid))
         grid["methods"] = list(dict.fromkeys(m for (_, _, m) in templates))
         grid["variants"] = {name: info for name, info in grid.get("variants", {}).items() if name in grid["methods"]}
@@ -115,14 +110,14 @@ def _variants(swept: list[Override], grid: dict, rest: list[str]) -> list[varian
             raise ConfigError(f"override {o.input_line!r}: a swept knob must be a field of the method's yaml "
                               f"(+method.<key> adds one value to every method; sweep only existing knobs)")
         knob = o.key_or_group.split(".", 1)[1]
-        takers[knob] = [m for m in grid["methods"] if knob in variants.knobs_of(_method_yaml(m))]
+        takers[knob] = [m for m in grid["methods"] if knob in variants.knobs_of(method_yaml(m))]
         if not takers[knob]:
             raise ConfigError(f"override {o.input_line!r}: no method in the grid {grid['methods']} has a knob "
-                              f"{knob!r}; knobs: " + "; ".join(f"{m}: {variants.knobs_of(_method_yaml(m))}"
+                              f"{knob!r}; knobs: " + "; ".join(f"{m}: {variants.knobs_of(method_yaml(m))}"
                                                              for m in grid["methods"]))
     found = variants.from_overrides(values, takers)
     if grid.get("search"):
-        found += variants.from_search(str(grid["search"]), _conf_dirs(rest), _method_yaml_or_none)
+        found += variants.from_search(str(grid["search"]), conf_dirs(rest), method_yaml_or_none)
     return list(dict.fromkeys(found))
 
 
@@ -131,7 +126,7 @@ def _method_templates(s: str, d: str | None, m: str, cfg: DictConfig, found: lis
     as its variants only, except the analysis baseline (every ΔPGR's reference), which also runs as itself."""
     mine, out = [v for v in found if v.base == m], {}
     plain = to_plain(cfg.method)
-    if m in grid["methods"] and (not mine or m == _baseline()):
+    if m in grid["methods"] and (not mine or m == baseline_method()):
         _check_student_l2(plain, cfg.mode)
         out[(s, d, m)] = (cfg, {})
     for v in mine:
@@ -157,24 +152,24 @@ def _check_student_l2(method, mode) -> None:
 def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] = ()) -> Sweep:
     """A replay's cells: the plan's production setting, methods (exact configs), seeds and lab head/splits."""
     setting = plan["production_setting"]
-    for o in _parse(list(runtime)):
+    for o in parse_overrides(list(runtime)):
         if o.key_or_group.split(".")[0] != "runtime":  # runtime is outside the plan's hash: it must not change a cell
             raise ConfigError(f"replay runtime override {o.input_line!r}: only runtime.* goes there; an override that "
                               f"changes the cells (data, backends, head) belongs in replay.overrides (part of the plan)")
     overrides = [*plan["overrides"], *runtime]
-    for o in _parse(overrides):
+    for o in parse_overrides(overrides):
         if o.key_or_group in AXES or o.key_or_group.split(".")[0] in ("method", "grid", "study") \
                 or o.is_sweep_override():
             raise ConfigError(f"replay override {o.input_line!r}: a replay runs the plan's setting, methods, seeds "
                               f"and study; change them in the replay config (replay.setting, replay.select, "
                               f"replay.seeds, replay.study)")
     methods = {m["name"]: m["config"] for m in plan["methods"]}
-    _check_names({"settings": [setting], "methods": []})
-    with _hydra():
-        root = _ood_follows_data(_compose([*overrides, f"setting={setting}"]), [*overrides, f"setting={setting}"])
+    check_names({"settings": [setting], "methods": []})
+    with hydra_context():
+        root = ood_follows_data(compose_config([*overrides, f"setting={setting}"]), [*overrides, f"setting={setting}"])
     base = to_plain(root)
     base["study"] = study
-    base["grid"] = {**base["grid"], "settings": [setting], "methods": list(methods), "seeds": _seeds(plan["seeds"])}
+    base["grid"] = {**base["grid"], "settings": [setting], "methods": list(methods), "seeds": seed_list(plan["seeds"])}
     base["runtime"]["tracking_uri"] = tracking_uri
     harness = {k: plan["harness"][k] for k in ("head", "roles", "splits") if k in plan["harness"]}
     templates = {(setting, None, m): (root, {"study": study, "runtime": base["runtime"], "method": cfg, **harness})
@@ -185,7 +180,7 @@ def from_plan(plan: dict, study: str, tracking_uri: str, runtime: Sequence[str] 
 def _split(overrides: list[str]) -> tuple[dict[str, list], list[Override], list[str]]:
     """(grid axes given as setting=/method=/seed=, method.<field> overrides, every other override)."""
     axes, lines, fields, rest = {}, {}, [], []
-    for o in _parse(overrides):
+    for o in parse_overrides(overrides):
         key = o.key_or_group
         if o.package is None and key in AXES:
             axis = f"grid.{AXES[key]}"
@@ -197,12 +192,12 @@ def _split(overrides: list[str]) -> tuple[dict[str, list], list[Override], list[
                                   f"e.g. {key}=a,b or {axis}=[a,b]")
             value = list(o.sweep_string_iterator()) if o.is_sweep_override() else o.value()
             values = value if isinstance(value, list) else [value]
-            axes[key], lines[key] = (_seeds(values) if key == "seed" else [str(v) for v in values]), o.input_line
+            axes[key], lines[key] = (seed_list(values) if key == "seed" else [str(v) for v in values]), o.input_line
         elif o.package is None and key == "search":  # search=<name>: grid.search, the declared search's file
             if o.is_sweep_override() or o.type != OverrideType.CHANGE:
                 raise ConfigError(f"override {o.input_line!r}: one search file per study, search=<name> "
                                   f"(conf/search/<name>.yaml)")
-            rest.append(_parse([f"grid.search={o.value()}"])[0])
+            rest.append(parse_overrides([f"grid.search={o.value()}"])[0])
         elif o.package is None and key.startswith("method.") and o.is_sweep_override():
             fields.append(o)  # a swept knob: the method's variants (jobs/variants.py)
         elif o.is_sweep_override():
@@ -233,139 +228,3 @@ def _cells(templates: dict, grid: dict) -> list[CellSpec]:
                     plain.update(copy.deepcopy({**replace, "grid": grid}))
                     cells.append(CellSpec(s, m, seed, plain, config_hash(plain), plain["setting"]["data"]["name"]))
     return cells
-
-
-def _parse(overrides: list[str]) -> list[Override]:
-    try:
-        return OverridesParser.create().parse_overrides(list(overrides))
-    except HydraException as exc:
-        raise ConfigError(f"bad override: {_one_line(exc)}") from None
-
-
-def _route(fields: list[Override], methods: list[str]) -> dict[str, list[str]]:
-    """`method.<key>=v` applies to the grid's methods that have <key> (`+method.<key>` adds it to all)."""
-    keys = {m: set(_method_yaml(m)) for m in methods}
-    out = {m: [] for m in methods}
-    for o in fields:
-        name = o.key_or_group.split(".")[1]
-        takers = methods if o.type == OverrideType.ADD else [m for m in methods if name in keys[m]]
-        if not takers:
-            raise ConfigError(f"override {o.input_line!r}: no method in the grid {methods} has a field {name!r}")
-        for m in takers:
-            out[m].append(o.input_line)
-    return out
-
-
-def _method_yaml(m: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(paths.config_dir() / "method" / f"{m}.yaml"))
-
-
-def _method_yaml_or_none(m: str) -> dict | None:
-    return _method_yaml(m) if (paths.config_dir() / "method" / f"{m}.yaml").is_file() else None
-
-
-def _baseline() -> str:
-    """The analysis baseline (conf/analysis/default.yaml): ΔPGR's reference, kept as itself beside its variants."""
-    return str(OmegaConf.load(paths.config_dir() / "analysis" / "default.yaml").baseline_method)
-
-
-def _check_names(grid: dict) -> None:
-    for group in ("setting", "method"):
-        names = grid[f"{group}s"]
-        known = sorted(p.stem for p in (paths.config_dir() / group).glob("*.yaml"))
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ConfigError(f"grid.{group}s: unknown {group} {unknown}; known: {known} (conf/{group}/)")
-
-
-def _datasets(names, rest: list[str]) -> list[str] | None:
-    """grid.datasets: conf/data/ names (also found in `hydra.searchpath` dirs), or null for each setting's own."""
-    if names is None:
-        return None
-    names = [str(n) for n in (names if isinstance(names, list) else [names])]
-    known = sorted({p.stem for d in _conf_dirs(rest) for p in (d / "data").glob("*.yaml")})
-    unknown, dup = [n for n in names if n not in known], sorted({n for n in names if names.count(n) > 1})
-    if not names or unknown or dup:
-        why = f"unknown dataset {unknown}" if unknown else f"{dup} listed twice" if dup else "empty"
-        raise ConfigError(f"grid.datasets: {why}; known: {known} (conf/data/, or a folder added with "
-                          f"hydra.searchpath=[file:///path/to/conf]), or null for each setting's own dataset")
-    return names
-
-
-def _conf_dirs(rest: list[str]) -> list[Path]:
-    dirs = [paths.config_dir()]
-    for o in _parse([r for r in rest if r.startswith("hydra.searchpath")]):
-        value = o.value()
-        dirs += [Path(v.removeprefix("file://")) for v in (value if isinstance(value, list) else [value])
-                 if str(v).startswith("file://")]
-    return dirs
-
-
-def _compose_cell(overrides: list[str], dataset: str | None) -> DictConfig:
-    """A cell's config on `dataset` (None: the setting's own); a data yaml's `ood:` key picks the OOD set."""
-    overrides = [*overrides, *([f"data@setting.data={dataset}"] if dataset else [])]
-    return _ood_follows_data(_compose(overrides), overrides)
-
-
-def _ood_follows_data(cfg: DictConfig, overrides: list[str]) -> DictConfig:
-    """A data yaml's `ood:` key (a conf/ood/ name, or null for none) sets the setting's OOD set; without the key the
-    setting's own stays (so cells on such data keep their config_hash)."""
-    if "ood" not in cfg.setting.data:
-        return cfg
-    ood, has = cfg.setting.data.ood, "ood" in cfg.setting and cfg.setting.ood is not None
-    if ood is None and has:
-        return _compose([*overrides, "setting.ood=null"])
-    if ood is not None and (not has or cfg.setting.ood.get("name") != ood):
-        return _compose([*overrides, f"{'' if 'ood' in cfg.setting else '+'}ood@setting.ood={ood}"])
-    return cfg
-
-
-def _seeds(values: list) -> list[int]:
-    try:
-        if any(isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()) for v in values):
-            raise ValueError
-        return [int(v) for v in values]
-    except (TypeError, ValueError):
-        raise ConfigError(f"grid.seeds: seeds are integers, got {values}") from None
-
-
-@contextmanager
-def _hydra():
-    """Compose inside an initialized Hydra (jobs/replay.py's app, a test's), else initialize conf/ for the call."""
-    if GlobalHydra.instance().is_initialized():
-        yield
-        return
-    with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
-        yield
-
-
-def _compose(overrides: list[str], config_name: str = "config") -> DictConfig:
-    register_resolvers()  # a composed config's interpolations (${transfer_data:}) may be read before to_plain
-    try:
-        return compose(config_name=config_name, overrides=list(overrides))
-    except HydraException as exc:  # unknown group option, key or malformed override: one line that names it
-        key = hydra_unknown_key(str(exc))
-        if key is None:
-            raise ConfigError(_one_line(exc)) from None
-        # a typo'd key: the closest key of the config as composed without that override (did you mean ...?)
-        others = [o for o in overrides if o.lstrip("+~").partition("=")[0] != key]
-        try:
-            cfg = compose(config_name=config_name, overrides=others)
-        except HydraException:
-            cfg = compose(config_name=config_name)
-        raise ConfigError(unknown_key(key, cfg)) from None
-
-
-def replay_config(overrides: list[str]) -> dict:
-    """The `replay` section of conf/replay/default.yaml under `overrides` (jobs/replay.py's arguments), resolved."""
-    with _hydra():
-        cfg = _compose(overrides, "replay/default")
-    try:
-        return to_plain(cfg)["replay"]
-    except MissingMandatoryValue as exc:  # replay.lab: ???
-        raise ConfigError(f"{exc.full_key} is required, e.g. python -m jobs.replay replay.lab=demo "
-                          f"replay.setting=production") from None
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(line.strip() for line in str(exc).split("\n")[:2] if line.strip())

@@ -26,7 +26,8 @@ from pathlib import Path
 from analysis.config import AnalysisError
 from analysis.ladder_outcome import verdict_line
 from jobs.driver import run_sweep
-from jobs.grid import from_plan, replay_config
+from jobs.compose import replay_config
+from jobs.grid import from_plan
 from jobs.plan import make_plan
 from jobs.names import check_study
 from jobs.preflight import check_datasets
