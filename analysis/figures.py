@@ -27,7 +27,8 @@ def _color(setting: str) -> str:
     return COLORS.get(setting, "#2ca02c")
 
 
-def _save(fig, out: Path, name: str) -> list[str]:
+def save_figure(fig, out: Path, name: str) -> list[str]:
+    """<name>.png and .pdf in `out` (paper fonts: TrueType in the PDF), the figure closed; the file names."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in ("png", "pdf"):
@@ -85,7 +86,7 @@ def forest(res: dict, out: Path) -> list[str]:
         level = int(round(100 * (1 - res["config"]["alpha"])))
         fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False,
                    bbox_to_anchor=(0.5, 1.0), title=f"{level}% CI (unadjusted); shaded: ±SESOI", title_fontsize=8)
-    return _save(fig, out, "forest_delta_pgr")
+    return save_figure(fig, out, "forest_delta_pgr")
 
 
 def _mean_effect(groups: list[dict], m: str) -> float:
@@ -200,7 +201,7 @@ def scatter(res: dict, out: Path) -> list[str]:
         ax.set_title(f"PGR, lab vs production ({level}% CIs; dashed: production = lab)", fontsize=9)
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=6.5,
                   handletextpad=0.3, borderaxespad=0.0)
-    return _save(fig, out, "scatter_pgr_lab_vs_production")
+    return save_figure(fig, out, "scatter_pgr_lab_vs_production")
 
 
 def strip(res: dict, out: Path) -> list[str]:
@@ -248,7 +249,7 @@ def strip(res: dict, out: Path) -> list[str]:
         axs[0][0].set_yticks(range(len(methods)), methods, fontsize=6.5)
         axs[0][0].invert_yaxis()
         fig.suptitle("PGR per seed (dots), estimate and CI (black); arrowheads: beyond the axes", fontsize=8)
-    return _save(fig, out, "strip_pgr_per_seed")
+    return save_figure(fig, out, "strip_pgr_per_seed")
 
 
 CURSE_COLORS = {"naive": "#7f7f7f", "confirmation": COLORS["lab"], "production": COLORS["production"]}
@@ -281,4 +282,4 @@ def curse(res: dict, out: Path) -> list[str]:
         fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False,
                    bbox_to_anchor=(0.5, 1.0), title=f"the winner's curse ({level}% CI, unadjusted)",
                    title_fontsize=8)
-    return _save(fig, out, "winners_curse")
+    return save_figure(fig, out, "winners_curse")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.figures import save_figure
 from analysis.ladder import Fit, bend_weight, predict
 from analysis.report import _md_table, jsonable
 from analysis.rules import NOT_TESTED, TRANSFER_VERDICTS
@@ -110,7 +111,6 @@ def figure(res: dict, folder: Path) -> list[str]:
     methods = {m: e for m, e in res["methods"].items() if e["delta"].get("predict")}
     if not methods:
         return []
-    folder.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     xs = np.array([r["log_params"] for r in res["rungs"]])
     x_p = res["production"]["log_params"]
@@ -143,12 +143,7 @@ def figure(res: dict, folder: Path) -> list[str]:
                  f"at {res['production']['seeds']} production seeds", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    names = []
-    for ext in ("png", "pdf"):
-        fig.savefig(folder / f"ladder.{ext}", dpi=150)
-        names.append(f"ladder.{ext}")
-    plt.close(fig)
-    return names
+    return save_figure(fig, folder, "ladder")
 
 
 def outcome_figure(section: dict, rows: list[dict], folder: Path) -> list[str]:
@@ -162,7 +157,6 @@ def outcome_figure(section: dict, rows: list[dict], folder: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     xs = [math.log(r["params_m"]) for r in section["rungs"]]
     x_p = math.log(section["production"]["params_m"])
@@ -185,12 +179,7 @@ def outcome_figure(section: dict, rows: list[dict], folder: Path) -> list[str]:
                  fontsize=9)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    names = []
-    for ext in ("png", "pdf"):
-        fig.savefig(folder / f"ladder_outcome.{ext}", dpi=150)
-        names.append(f"ladder_outcome.{ext}")
-    plt.close(fig)
-    return names
+    return save_figure(fig, folder, "ladder_outcome")
 
 
 def write(res: dict, dest: Path, tracking_uri: str | None = None, log: bool = True) -> Path:

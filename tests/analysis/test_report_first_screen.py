@@ -103,7 +103,7 @@ def test_the_scatter_keeps_its_axes_when_one_method_is_far_out(survives, tmp_pat
     res["comparisons"] = [*res["comparisons"], *[dict(res["comparisons"][0], method=m)
                                                  for m in [*(f"m{i}" for i in range(5)), "far"]]]
     drawn = []
-    monkeypatch.setattr(figures, "_save", lambda fig, out, name: drawn.append(fig) or [name])
+    monkeypatch.setattr(figures, "save_figure", lambda fig, out, name: drawn.append(fig) or [name])
     assert figures.scatter(res, tmp_path) == ["scatter_pgr_lab_vs_production"]
     ax = drawn[0].axes[0]
     assert ax.get_xlim()[0] > -1.0 and ax.get_ylim()[0] > -1.0  # not stretched to -3 / -4
