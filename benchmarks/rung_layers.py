@@ -26,11 +26,10 @@ import warnings
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 from tqdm import tqdm
 
 from jobs import ladder as jl
-from transfer import paths
+from jobs.compose import compose_config, hydra_context
 from transfer.backends.hf import HFBackend, length_batches, pool
 from transfer.config import to_plain
 from transfer.data import load_dataset_from_config
@@ -38,15 +37,12 @@ from transfer.features.extract import PairFeatures, extract_pair_features, pair_
 from transfer.roles import cv_accuracies, role_config
 from transfer.seedwork import cell_splits, pair_x
 
-
-class _Inputs:  # what cell_splits reads
-    def __init__(self, pairs):
-        self.pairs, self.ood = pairs, None
+from dataset_gaps import LabInputs  # benchmarks/: a script's own folder is on sys.path
 
 
 def compose_cell(dataset: str, overrides: list[str]) -> dict:
-    with initialize_config_dir(str(paths.config_dir()), version_base="1.3"):
-        return to_plain(compose("config", overrides=[f"data@setting.data={dataset}", "~setting.ood", *overrides]))
+    with hydra_context():  # a typo'd key gets the grid's one-line did-you-mean
+        return to_plain(compose_config([f"data@setting.data={dataset}", "~setting.ood", *overrides]))
 
 
 def n_layers(backend: HFBackend) -> int:
@@ -111,7 +107,7 @@ def one_model(label: str, overrides: list[str], a) -> dict:
     acc = {layer: [] for layer in layers}
     for seed in range(a.seeds):
         c = {**cell, "seeds": {"split": seed, "teacher": seed, "student": seed}}
-        tu = cell_splits(c, _Inputs(pairs))[0]["train_unlabel"]
+        tu = cell_splits(c, LabInputs(pairs, None))[0]["train_unlabel"]
         for layer, f in per_layer.items():
             cv = cv_accuracies(pair_x(f, tu), tu.a_is_better, grid, folds=int(ceiling_cfg["folds"]), seed=seed,
                                bias=False, groups=tu.groups)
